@@ -1,0 +1,122 @@
+"""The plug-in interface every message family implements.
+
+A family is one module in `parsers/` defining a subclass of `Family`:
+
+* `triggers`: literal substrings; only lines containing one of them are offered to `start`
+  (the dispatcher checks all families' triggers in one vectorized pass per chunk);
+* `pattern`: a compiled `regex` pattern searched in those lines' text; named groups become
+  fields;
+* `start(line, match, sink)`: returns a `Block` (or None to decline);
+* `tables`: the schemas of the tables the family fills (documented in docs/tables.md).
+
+A `Block` gets every following line of its stream (its caller id when the boot has caller ids,
+else the whole console) through `feed` until it answers `Feed.END`. `Feed.SKIP` means "not mine,
+but my block goes on" (an interleaved foreign line; the block is then marked corrupted). When
+the block ends (naturally, at end of input, or because another block started in its stream),
+`finish(cut)` is called; it writes the family's rows with `self.row(...)`. The dispatcher writes
+the `events` row from the block's attributes. No family knows another.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import pyarrow as pa
+import regex
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    name: str
+    type: pa.DataType
+    unit: str  # "" when the value has no unit
+    meaning: str
+
+
+@dataclass(frozen=True, slots=True)
+class TableSchema:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+
+    def arrow(self) -> pa.Schema:
+        return pa.schema([(c.name, c.type) for c in self.columns])
+
+
+@dataclass(frozen=True, slots=True)
+class Line:
+    """One logical line as families see it (a physical line with embedded newlines, from
+    /dev/kmsg `\\x0a` or rsyslog `#012`, is offered as several Lines with the same line_no)."""
+
+    source: str
+    line_no: int
+    boot: int
+    ts: float  # seconds since boot; NaN when the line has no timestamp
+    caller: str | None  # "T123" / "C2" (CONFIG_PRINTK_CALLER), else None
+    level: int | None  # 0..7 when the transport kept it
+    text: str  # message without prefix
+    dropped: int  # console lost this many messages right before this line (0: none)
+
+
+class Feed(enum.Enum):
+    TAKE = "take"  # the line belongs to the block
+    SKIP = "skip"  # not the block's line, but the block goes on (interleaving)
+    END = "end"  # not the block's line; the block is over
+
+
+RowSink = Callable[[str, dict[str, Any]], None]
+
+
+class Block:
+    """An open block of one family. Subclasses set `kind` and override `feed`/`finish`."""
+
+    kind: ClassVar[str] = "block"
+    multiline: ClassVar[bool] = True  # False: the block is the start line alone
+
+    def __init__(self, first: Line, event_id: int, sink: RowSink) -> None:
+        self.first = first
+        self.event_id = event_id
+        self._sink = sink
+        self.last_line_no = first.line_no
+        self.n_lines = 1
+        self.problems: list[str] = []  # each makes the event `corrupted`, joined into `reason`
+        self.complete = not self.multiline  # set True once every required part was seen
+        self.pid: int | None = None
+        self.comm: str | None = None
+        self.ts: float = first.ts
+
+    def feed(self, line: Line) -> Feed:
+        return Feed.END
+
+    def finish(self, cut: str | None) -> None:
+        """Write the family's rows. `cut` says why the block ended early, or None when `feed`
+        ended it. The default marks an incomplete block cut early; override and call super."""
+        if cut is not None and not self.complete:
+            self.problems.append(f"incomplete: {cut}")
+
+    def row(self, table: str, **values: Any) -> None:
+        """Add one row to a family table; event_id is filled in."""
+        values.setdefault("event_id", self.event_id)
+        self._sink(table, values)
+
+
+class Family:
+    name: ClassVar[str]
+    triggers: ClassVar[tuple[str, ...]]
+    pattern: ClassVar[regex.Pattern[str]]
+    tables: ClassVar[tuple[TableSchema, ...]] = ()
+
+    def start(
+        self, line: Line, match: regex.Match[str], event_id: int, sink: RowSink
+    ) -> Block | None:
+        raise NotImplementedError
+
+
+def col(name: str, type_: pa.DataType, unit: str, meaning: str) -> Column:
+    return Column(name, type_, unit, meaning)
+
+
+EVENT_ID = col("event_id", pa.int64(), "", "the event (block) this row belongs to; joins `events`")

@@ -1,0 +1,214 @@
+"""`parse()` and `Capture`: the whole pipeline, streaming, with tables as pandas DataFrames."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from parsers import Family, all_families
+
+from .dispatch import Dispatcher
+from .lines import LineStage
+from .reader import CaptureError, SourceLike, iter_chunks, open_source
+from .schema import BOOTS, LINES, SOURCES, UNPARSED
+
+LinesSink = Callable[[pa.RecordBatch], None]
+Progress = Callable[[str, int, int | None], None]  # (source, bytes read so far, total or None)
+
+
+def _plain(t: pa.Table) -> pa.Table:
+    """Dictionary columns become plain strings: friendlier in pandas, same in Parquet."""
+    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns]
+    return pa.Table.from_arrays(cols, names=t.column_names)
+
+
+def to_pandas(t: pa.Table) -> pd.DataFrame:
+    return _plain(t).to_pandas(types_mapper=pd.ArrowDtype)
+
+
+def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The rows of a finished `lines` batch that no family claimed."""
+    text = batch.column("text")
+    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+    dict_line = pc.fill_null(
+        pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
+    )
+    keep = pc.and_(pc.is_null(batch.column("event_id")), pc.invert(pc.or_(blank, dict_line)))
+    sel = batch.filter(keep)
+    return pa.RecordBatch.from_arrays(
+        [sel.column(n) for n in UNPARSED.arrow().names], names=UNPARSED.arrow().names
+    )
+
+
+@dataclass
+class _BootStats:
+    rows: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def add(self, batch: pa.RecordBatch, source: str) -> None:
+        boot = batch.column("boot").to_numpy()
+        if len(boot) == 0:
+            return
+        line_no = batch.column("line_no").to_numpy()
+        ts = batch.column("ts").to_numpy(zero_copy_only=False)
+        has_caller = np.asarray(pc.is_valid(batch.column("caller")).to_numpy(zero_copy_only=False))
+        kinds = batch.column("prefix_kind")
+        for b in np.unique(boot).tolist():
+            sel = boot == b
+            r = self.rows.setdefault(
+                b,
+                {"boot": b, "source": source, "line_start": int(line_no[sel][0]), "n_lines": 0,
+                 "ts_first": math.nan, "ts_last": math.nan, "has_caller": False, "kinds": set()},
+            )  # fmt: skip
+            r["line_end"] = int(line_no[sel][-1])
+            r["n_lines"] += int(sel.sum())
+            t = ts[sel]
+            t = t[~np.isnan(t)]
+            if len(t):
+                if math.isnan(r["ts_first"]):
+                    r["ts_first"] = float(t[0])
+                r["ts_last"] = float(t[-1])
+            r["has_caller"] = r["has_caller"] or bool(has_caller[sel].any())
+            r["kinds"].update(pc.unique(kinds.filter(pa.array(sel))).cast(pa.string()).to_pylist())
+
+    def table(self, banners: pa.Table, cmdlines: pa.Table) -> pa.Table:
+        release = _first_per_boot(banners, "release")
+        cmdline = _first_per_boot(cmdlines, "cmdline")
+        rows = []
+        for b, r in sorted(self.rows.items()):
+            rows.append(
+                {**{k: v for k, v in r.items() if k != "kinds"},
+                 "release": release.get(b), "cmdline": cmdline.get(b),
+                 "prefix_kinds": ", ".join(sorted(k for k in r["kinds"] if k))}
+            )  # fmt: skip
+        return pa.Table.from_pylist(rows, schema=BOOTS.arrow())
+
+
+def _first_per_boot(t: pa.Table, column: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    if column not in t.column_names:
+        return out
+    for b, v in zip(t.column("boot").to_pylist(), t.column(column).to_pylist(), strict=True):
+        out.setdefault(b, v)
+    return out
+
+
+class Capture:
+    """The tables parsed from one or more inputs. `cap.tables[name]` or `cap.<name>`."""
+
+    def __init__(self, arrow_tables: dict[str, pa.Table]) -> None:
+        self.arrow = arrow_tables
+        self._frames: dict[str, pd.DataFrame] = {}
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {name: self[name] for name in self.arrow}
+
+    def __getitem__(self, name: str) -> pd.DataFrame:
+        if name not in self._frames:
+            self._frames[name] = to_pandas(self.arrow[name])
+        return self._frames[name]
+
+    def __getattr__(self, name: str) -> pd.DataFrame:
+        if name.startswith("_") or name not in self.__dict__.get("arrow", {}):
+            raise AttributeError(name)
+        return self[name]
+
+    def __dir__(self) -> Iterable[str]:
+        return [*super().__dir__(), *self.arrow]
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self.arrow.items() if t.num_rows)
+        return f"<Capture {sizes}>"
+
+
+def iter_parse(
+    sources: Iterable[SourceLike],
+    families: list[Family] | None = None,
+    progress: Progress | None = None,
+) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
+    """Yield finished `lines` batches (with event_id), then one dict of all other tables."""
+    dispatcher = Dispatcher(all_families() if families is None else families)
+    stage = LineStage()
+    stats = _BootStats()
+    source_rows = []
+    for src in sources:
+        opened = open_source(src)
+        stage.start_source(opened.name)
+        dispatcher.start_source(opened.name)
+        n_bytes = 0
+        try:
+            for chunk in iter_chunks(opened):
+                n_bytes += len(chunk.data)
+                batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+                event_ids = dispatcher.process(batch)
+                batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
+                stats.add(batch, opened.name)
+                if progress is not None:
+                    progress(opened.name, n_bytes, opened.size)
+                yield batch
+        finally:
+            opened.stream.close()
+        dispatcher.end_source(truncated=opened.error is not None)
+        source_rows.append(
+            {"source": opened.name, "compression": opened.compression,
+             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes, "error": opened.error}
+        )  # fmt: skip
+    tables = dispatcher.family_tables()
+    tables["events"] = dispatcher.events_table()
+    tables["boots"] = stats.table(
+        tables.get("banners", pa.table({})), tables.get("cmdlines", pa.table({}))
+    )
+    tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
+    yield tables
+
+
+LINES_ARROW = LINES.arrow()
+
+
+def parse(
+    *sources: SourceLike,
+    families: list[Family] | None = None,
+    progress: Progress | None = None,
+) -> Capture:
+    """Parse captures into tables.
+
+    sources: paths (str/Path; "-" is stdin), bytes, or binary/text file objects; compressed
+    inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes.
+
+    >>> cap = stalllog.parse("sample_logs/qemu/6.1-global-oom-serial.log.xz")
+    >>> cap.lines, cap.events, cap.unparsed, cap.boots
+
+    Raises CaptureError (one line naming the input) when an input cannot be opened.
+    """
+    if not sources:
+        raise CaptureError("no input given")
+    batches: list[pa.RecordBatch] = []
+    unparsed: list[pa.RecordBatch] = []
+    other: dict[str, pa.Table] = {}
+    for item in iter_parse(sources, families, progress):
+        if isinstance(item, dict):
+            other = item
+        else:
+            batches.append(item)
+            unparsed.append(unparsed_of(item))
+    lines = pa.Table.from_batches(batches, schema=LINES_ARROW)
+    tables = {
+        "lines": lines,
+        "events": other["events"],
+        "unparsed": pa.Table.from_batches(unparsed, schema=_unparsed_arrow()),
+        "boots": other["boots"],
+        "sources": other["sources"],
+    }
+    tables.update({k: v for k, v in other.items() if k not in tables})
+    return Capture(tables)
+
+
+def _unparsed_arrow() -> pa.Schema:
+    return pa.schema([LINES_ARROW.field(n) for n in UNPARSED.arrow().names])

@@ -1,0 +1,172 @@
+"""Schemas of the core tables (families declare their own in parsers/) and the docs generator.
+
+docs/tables.md is generated from these declarations (`python -m stalllog.schema > docs/tables.md`)
+and a test fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from parsers import all_families
+from parsers.base import TableSchema, col
+
+from .dispatch import EVENTS_SCHEMA
+from .lines import FLAG_NAMES, LINES_SCHEMA
+
+_LINE_DOCS = {
+    "line_no": ("", "1-based line number in its source"),
+    "source": ("", "the input (path, `<stdin>`, `<bytes>`)"),
+    "boot": (
+        "",
+        "boot number in the capture, from 0; a new `Linux version` banner, a clock "
+        "reset or a journal `-- Boot … --` line starts the next; every source starts one",
+    ),
+    "ts": (
+        "s",
+        "seconds since boot from `[ 123.456789]`, /dev/kmsg usec or journal monotonic "
+        "time; NaN when the line has none",
+    ),
+    "wall": (
+        "",
+        "wall-clock time as printed (`dmesg -T`, syslog, journal), time zone not "
+        "applied; year 1900 = year not printed (RFC 3164)",
+    ),
+    "host": ("", "host name from a syslog/journal prefix"),
+    "caller": ("", "CONFIG_PRINTK_CALLER id: `T<pid>` (task) or `C<cpu>` (interrupt context)"),
+    "level": ("", "console log level 0 (emerg) .. 7 (debug) when the transport kept it"),
+    "prefix_kind": (
+        "",
+        "prefix parts present, joined by `+`: dropped, rfc5424, syslog, "
+        "syslog_iso, journal_full, journal_mono, kmsg, dmesg_ctime, dmesg_iso, "
+        "dmesg_x, level, time, caller, kmsg_dict; `none` without prefix",
+    ),
+    "prefix": ("", "the prefix exactly as in the input"),
+    "text": (
+        "",
+        "the message without prefix; /dev/kmsg `\\xNN` and rsyslog `#ooo` escapes "
+        "decoded (may then hold newlines)",
+    ),
+    "eol": ("", "line end in the input: `\\n`, `\\r\\n` (serial consoles) or empty (last line)"),
+    "flags": ("", "comma-free `+`-joined flags, null when none: " + ", ".join(FLAG_NAMES)),
+    "dropped": (
+        "messages",
+        "`** N printk messages dropped **` count glued in front of (or forming) this line",
+    ),
+    "kmsg_seq": ("", "/dev/kmsg sequence number (gaps mean records lost from the ring buffer)"),
+    "raw": (
+        "",
+        "the original bytes when `prefix + text` does not give them back (invalid "
+        "UTF-8, decoded escapes); null otherwise",
+    ),
+    "event_id": ("", "the event that claimed this line; null when no family did"),
+}
+_EVENT_DOCS = {
+    "event_id": ("", "event number in the capture, in order of first line"),
+    "kind": ("", "what the block is (`boot_banner`, `printk_loss`, `oom`, …)"),
+    "family": ("", "the parsers/ module that recognized it"),
+    "boot": ("", "boot number"),
+    "source": ("", "the input it came from"),
+    "ts": ("s", "seconds since boot of the block's first line (NaN without timestamps)"),
+    "line_start": ("", "first line of the block"),
+    "line_end": ("", "last line of the block"),
+    "n_lines": ("lines", "lines the block claimed (foreign lines inside are not counted)"),
+    "caller": ("", "caller id of the first line"),
+    "pid": ("", "task the block is about, when it names one"),
+    "comm": ("", "that task's name (untrusted text)"),
+    "corrupted": ("", "the block was cut short, lost lines, or had foreign lines inside"),
+    "reason": ("", "why `corrupted`, `; `-joined"),
+}
+
+
+def _schema(name: str, doc: str, arrow: pa.Schema, docs: dict[str, tuple[str, str]]) -> TableSchema:
+    return TableSchema(name, doc, tuple(col(f.name, f.type, *docs[f.name]) for f in arrow))
+
+
+LINES = _schema(
+    "lines",
+    "One row per input line, in input order; nothing dropped. `prefix + text + eol` (or "
+    "`raw + eol`) is the original line.",
+    LINES_SCHEMA.append(pa.field("event_id", pa.int64())),
+    _LINE_DOCS,
+)
+EVENTS = _schema("events", "One row per recognized block (any family).", EVENTS_SCHEMA, _EVENT_DOCS)
+UNPARSED_SCHEMA = pa.schema(
+    [
+        (n, LINES.arrow().field(n).type)
+        for n in ("line_no", "source", "boot", "ts", "caller", "text")
+    ]
+)
+UNPARSED = _schema(
+    "unparsed",
+    "Lines no family claimed (blank lines and /dev/kmsg dictionary lines left out).",
+    UNPARSED_SCHEMA,
+    _LINE_DOCS,
+)
+BOOTS = TableSchema(
+    "boots",
+    "One row per boot found in the capture.",
+    (
+        col("boot", pa.int32(), "", "boot number"),
+        col("source", pa.string(), "", "input it is in"),
+        col("line_start", pa.int64(), "", "first line"),
+        col("line_end", pa.int64(), "", "last line"),
+        col("n_lines", pa.int64(), "lines", "lines in the boot"),
+        col("ts_first", pa.float64(), "s", "first timestamp"),
+        col("ts_last", pa.float64(), "s", "last timestamp"),
+        col("release", pa.string(), "", "kernel release from the `Linux version` banner"),
+        col("cmdline", pa.string(), "", "kernel command line"),
+        col("has_caller", pa.bool_(), "", "lines carry CONFIG_PRINTK_CALLER ids"),
+        col("prefix_kinds", pa.string(), "", "distinct prefix kinds seen, `, `-joined"),
+    ),
+)
+SOURCES = TableSchema(
+    "sources",
+    "One row per input.",
+    (
+        col("source", pa.string(), "", "path, `<stdin>` or `<bytes>`"),
+        col("compression", pa.string(), "", "gzip, xz, bzip2, zstd, or null"),
+        col("n_lines", pa.int64(), "lines", "lines read"),
+        col("n_bytes", pa.int64(), "bytes", "decompressed bytes read"),
+        col("error", pa.string(), "", "why reading stopped early (truncated archive), else null"),
+    ),
+)
+
+CORE_TABLES = (LINES, EVENTS, UNPARSED, BOOTS, SOURCES)
+
+
+def all_schemas() -> list[TableSchema]:
+    out = list(CORE_TABLES)
+    for family in all_families():
+        out.extend(family.tables)
+    return out
+
+
+def render_markdown() -> str:
+    out = [
+        "# stalllog tables",
+        "",
+        "Generated from the code by `python -m stalllog.schema > docs/tables.md`; "
+        "`tests/test_docs.py` fails when this file is stale. Column and table names are public "
+        "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA, never 0.",
+        "",
+    ]
+    for t in all_schemas():
+        out += [
+            f"## `{t.name}`",
+            "",
+            t.doc,
+            "",
+            "| column | dtype | unit | meaning |",
+            "|---|---|---|---|",
+        ]
+        for c in t.columns:
+            meaning = c.meaning.replace("|", "\\|").replace("\n", " ")
+            shown = c.type.value_type if pa.types.is_dictionary(c.type) else c.type
+            out.append(f"| `{c.name}` | {shown} | {c.unit} | {meaning} |")
+        out.append("")
+    return "\n".join(out)
+
+
+if __name__ == "__main__":
+    print(render_markdown(), end="")
