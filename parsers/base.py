@@ -20,9 +20,8 @@ the `events` row from the block's attributes. No family knows another.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 import pyarrow as pa
 import regex
@@ -67,7 +66,15 @@ class Feed(enum.Enum):
     END = "end"  # not the block's line; the block is over
 
 
-RowSink = Callable[[str, dict[str, Any]], None]
+class Sink(Protocol):
+    """Where blocks put their output; implemented by the dispatcher."""
+
+    def row(self, table: str, values: dict[str, Any]) -> None:
+        """Append one row to a family table (unknown column names raise KeyError)."""
+
+    def next_id(self, kind: str) -> int:
+        """Capture-wide counter per kind ("stack", "dump", "meminfo", ...), from 0."""
+        ...
 
 
 class Block:
@@ -76,7 +83,7 @@ class Block:
     kind: ClassVar[str] = "block"
     multiline: ClassVar[bool] = True  # False: the block is the start line alone
 
-    def __init__(self, first: Line, event_id: int, sink: RowSink) -> None:
+    def __init__(self, first: Line, event_id: int, sink: Sink) -> None:
         self.first = first
         self.event_id = event_id
         self._sink = sink
@@ -100,7 +107,31 @@ class Block:
     def row(self, table: str, **values: Any) -> None:
         """Add one row to a family table; event_id is filled in."""
         values.setdefault("event_id", self.event_id)
-        self._sink(table, values)
+        self._sink.row(table, values)
+
+    def next_id(self, kind: str) -> int:
+        return self._sink.next_id(kind)
+
+
+class SubParser:
+    """A nested part of a block (call trace, Mem-Info, task table, memcg stats) parsed on
+    behalf of the block that owns it; its rows carry the owner's event_id.
+
+    The owner creates it on the part's first line (after checking the part's `starts`
+    predicate), then routes each following line to `feed` first: TAKE = consumed, END = the
+    part is over and the owner must handle this line itself, SKIP = foreign line inside the
+    part. The owner calls `finish(cut)` when the part ends or the block is cut."""
+
+    def __init__(self, owner: Block, first: Line) -> None:
+        self.owner = owner
+        self.first = first
+        self.problems: list[str] = []  # the owner adds these to its own problems
+
+    def feed(self, line: Line) -> Feed:
+        return Feed.END
+
+    def finish(self, cut: str | None) -> None:
+        """Write rows (via self.owner.row) and leave any problem in self.problems."""
 
 
 class Family:
@@ -109,9 +140,7 @@ class Family:
     pattern: ClassVar[regex.Pattern[str]]
     tables: ClassVar[tuple[TableSchema, ...]] = ()
 
-    def start(
-        self, line: Line, match: regex.Match[str], event_id: int, sink: RowSink
-    ) -> Block | None:
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         raise NotImplementedError
 
 

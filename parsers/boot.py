@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex
 
-from .base import EVENT_ID, Block, Family, Line, RowSink, TableSchema, col
+from .base import EVENT_ID, Block, Family, Line, Sink, TableSchema, col
 
 
 class BannerBlock(Block):
@@ -56,7 +56,7 @@ class BootFamily(Family):
         ),
     )
 
-    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: RowSink) -> Block:
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block:
         if match["release"] is not None:
             banner = BannerBlock(line, event_id, sink)
             banner.row("banners", boot=line.boot, ts=line.ts, release=match["release"],

@@ -17,7 +17,7 @@ from __future__ import annotations
 import pyarrow as pa
 import regex
 
-from .base import EVENT_ID, Block, Family, Line, RowSink, TableSchema, col
+from .base import EVENT_ID, Block, Family, Line, Sink, TableSchema, col
 
 
 class LossBlock(Block):
@@ -102,7 +102,7 @@ class PrintkLossFamily(Family):
         ),
     )
 
-    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: RowSink) -> Block:
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block:
         block = LossBlock(line, event_id, sink)
         for group, (kind, who_group) in _KINDS.items():
             if match[group] is not None:
@@ -113,7 +113,7 @@ class PrintkLossFamily(Family):
                 break
         return block
 
-    def glued(self, line: Line, event_id: int, sink: RowSink) -> Block:
+    def glued(self, line: Line, event_id: int, sink: Sink) -> Block:
         """A drop marker glued in front of `line`: recorded without claiming the line."""
         block = LossBlock(line, event_id, sink)
         block.row("printk_loss", boot=line.boot, line_no=line.line_no, ts=float("nan"),

@@ -39,13 +39,18 @@ class Dispatcher:
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.events: list[dict[str, Any]] = []
         self.source = ""
+        self._counters: dict[str, int] = defaultdict(int)
 
-    # -- record sinks -------------------------------------------------------------------
-    def _sink(self, table: str, values: dict[str, Any]) -> None:
+    # -- record sink (parsers.base.Sink) -----------------------------------------------
+    def row(self, table: str, values: dict[str, Any]) -> None:
         extra = values.keys() - self._allowed.get(table, set())
         if extra:
             raise KeyError(f"table {table!r} has no column(s) {sorted(extra)}")
         self.rows[table].append(values)
+
+    def next_id(self, kind: str) -> int:
+        self._counters[kind] += 1
+        return self._counters[kind] - 1
 
     def _new_id(self) -> int:
         self.next_event_id += 1
@@ -151,7 +156,7 @@ class Dispatcher:
                     f"{line.dropped} printk messages dropped at line {line.line_no}"
                 )
             if line.text and self._glued_family is not None and not line.text.startswith("** "):
-                gb = self._glued_family.glued(line, self._new_id(), self._sink)
+                gb = self._glued_family.glued(line, self._new_id(), self)
                 self._finish(gb, self._glued_family, None)
         opened = None if skip_feed else self.open.get(key)
         skipped = False
@@ -195,7 +200,7 @@ class Dispatcher:
             m = family.pattern.search(text)
             if m is None:
                 continue
-            block = family.start(line, m, self.next_event_id, self._sink)
+            block = family.start(line, m, self.next_event_id, self)
             if block is not None:
                 self._new_id()
                 return block, family
