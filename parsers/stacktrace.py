@@ -1,0 +1,488 @@
+"""Call traces (show_stack / dump_stack / show_regs) of every architecture, as `frames` rows.
+
+Other families embed traces: on a trace's first line (`is_trace_start`) they create a
+`CallTrace` sub-parser and route lines to it until it answers END. Traces that no family owns
+(a `Call Trace:` or dump_stack header outside any block) become `orphan_trace` events here, so
+their frames are not lost.
+
+Frame shapes (FORMATS-stalls.md §6):
+
+* x86 <= 4.10: `" [<%p>] %s%pB\\n"` (` [<ffffffff81672d1a>] ? schedule+0x3a/0x90`); IRQ and
+  exception stacks are marked inline (` <IRQ>  [<…>] …`, ` <EOI>  [<…>] …`), raw stack words
+  (4 per line, `kstack_depth_to_print`) may precede `Call Trace:`.
+* x86 4.11+ (printk_stack_address in arch/x86/kernel/dumpstack.c after the unwinder rework,
+  v4.11): `"%s %s%pB\\n"` (` __schedule+0x336/0xe00`); stack markers on their own lines
+  (` <IRQ>` … ` </IRQ>`, ` <NMI>`, ` <#DF>`), 5.16+ ` <TASK>` … ` </TASK>` (commit
+  cb87c7a5ec8e "x86/dumpstack: Add <TASK> markers"), ` <SOFTIRQ>`.
+* syzbot symbolization appends ` file.c:123` and adds `func file.c:12 [inline]` rows;
+  decode_stacktrace.sh turns `+0x…/0x…` into ` (file.c:123)`.
+* arm64: `Call trace:`; <= 4.16 `[<ffffff80080889a8>] dump_backtrace+0x0/0x1a0`, later
+  ` dump_backtrace+0x0/0x1d8`; 6.14+ may append ` (P)` / ` (L)` (where the pc came from).
+* arm32: `[<c010badc>] (dump_backtrace) from [<c010bc7c>] (show_stack+0x18/0x1c)`.
+* powerpc: `[c0000018ee85fa50] [c000000000b88300] .func+0x50/0x80 (unreliable)`; ELFv1 dot
+  symbols; `--- interrupt: 901 at …` marks an exception frame.
+* Register dumps (x86 `RIP:`…`PKRU:`, `Code:`; arm64 `pc :`, `x29:`; ppc `NIP:`, `GPR00:`) are
+  part of the trace: the `RIP`/`pc`/`NIP` function is kept in `stacks.ip_function`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import regex
+
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+
+__all__ = [
+    "FRAMES",
+    "STACKS",
+    "CallTrace",
+    "is_dump_stack_header",
+    "is_frame_line",
+    "is_stack_words",
+    "is_trace_start",
+    "normalize_symbol",
+    "parse_dump_stack_header",
+    "parse_frame",
+]
+
+_HEX = r"[0-9a-fA-F]"
+_SYM = r"[A-Za-z_.$][\w.$@~-]*"  # kernel symbol; ppc64 ELFv1 dot symbols; clang `.llvm.N`
+_OFF = rf"\+0x(?P<offset>{_HEX}+)/0x(?P<size>{_HEX}+)"
+_MOD = r"(?: \[(?P<module>[\w-]+)(?: [^\]]*)?\])?"  # ` [xfs]`, 6.x ` [nf_tables 1a2b…]` build id
+# syzbot: ` lib/dump_stack.c:77 [inline]`; decode_stacktrace.sh: ` (lib/dump_stack.c:77)`
+_SRC = r"(?: \(?(?P<src>[\w./+-]+\.(?:[chS]|rs):\d+)(?: \(discriminator \d+\))?\)?)?"
+_INLINE = r"(?P<inline> \[inline\])?"
+_TAIL = rf"{_MOD}{_SRC}{_INLINE}(?: \((?P<marker>[A-Z])\))?(?P<unrel> \(unreliable\))?\s*$"
+
+# frame with offsets, or a symbolized/inline row without offsets
+_FUNC_FRAME = rf"(?P<q>\? )?(?P<func>{_SYM}|0x{_HEX}+)(?:{_OFF})?{_TAIL}"
+_X86_OLD = regex.compile(rf"^\s*(?:<(?P<ctx>[A-Z#]+)>\s+)?\[<(?P<addr>{_HEX}+)>\]\s+{_FUNC_FRAME}")
+_PPC = regex.compile(rf"^\s*\[(?P<sp>{_HEX}{{8,16}})\] \[(?P<addr>{_HEX}{{8,16}})\] {_FUNC_FRAME}")
+_ARM32 = regex.compile(
+    rf"^\s*\[<(?P<addr>{_HEX}+)>\] \((?P<func>{_SYM})(?:{_OFF})?\)"
+    rf"(?: from \[<{_HEX}+>\] \([^)]*\))?{_MOD}\s*$"
+)
+_PLAIN = regex.compile(rf"^\s*{_FUNC_FRAME}")
+_MARKER = regex.compile(r"^\s*<(?P<close>/)?(?P<ctx>[A-Z#][A-Z0-9_#]*)>\s*$")
+_PPC_EXC = regex.compile(r"^\s*--- interrupt: (?P<vec>\w+)")
+_WORD = rf"(?:{_HEX}{{16}}|{_HEX}{{8}})"
+_STACK_WORDS = regex.compile(rf"^\s*(?:<[A-Z]+>\s+)?{_WORD}(?: +(?:{_WORD}|\(null\)))*\s*$")
+_TRACE_HEADER = regex.compile(
+    r"^\s*(?:Call [Tt]race:|Backtrace:|Stack:|Exception stack\(|Code:|Instruction dump:)"
+)
+# register dump lines of show_regs / __show_regs (x86-64, i386, arm64, powerpc)
+_REGS = regex.compile(
+    r"^\s*(?:(?:RIP|EIP|RSP|ESP|RAX|EAX|RBX|RCX|RDX|RSI|RDI|RBP|EBP|ESI|R\d\d|FS|GS|CS|DS|ES|SS"
+    r"|CR0|CR2|DR0|DR3|DR6|PKRU|EFLAGS|ORIG_RAX):"
+    r"|pc : |lr : |sp : |pstate: |x\d\d?: "
+    r"|(?:NIP|LR|CTR|REGS|MSR|CFAR|DAR|DSISR|IRQMASK|GPR\d\d|TRAP|SOFTE):"
+    r"|NIP \[|LR \[|RIP  \[|(?:EIP|PC|LR) is at )"
+)
+_IP = regex.compile(
+    rf"^\s*(?:RIP|EIP):? +(?:{_HEX}{{4}}:)?(?:\[<{_HEX}+>\]\s+)*(?P<func>{_SYM})\+0x"
+    rf"|^\s*(?:EIP|PC) is at (?P<func>{_SYM})\+0x"
+    rf"|^\s*pc : (?:\[<{_HEX}+>\] )?(?P<func>{_SYM})\+0x"
+    rf"|^\s*NIP \[{_HEX}+\] (?P<func>{_SYM})\+0x"
+)
+
+# lib/dump_stack.c dump_stack_print_info(): 3.10+ `CPU: %d PID: %d Comm: %.20s %s%s %s %.*s`;
+# 6.11 inserts ` UID: %u` (commit 8d5fbd5c0e6e); <= 3.9 x86 `Pid: %d, comm: %.20s %s %s %.*s`.
+_DUMP_HDR = regex.compile(
+    r"^CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,20}?) "
+    r"(?P<taint>Not tainted|Tainted: [A-Z ]*?) +(?P<release>\S+) (?P<version>#\S+)"
+    r"|^Pid: (?P<pid>\d+), comm: (?P<comm>.{1,20}?) (?P<taint>Not tainted|Tainted: [A-Z ]*?) +"
+    r"(?P<release>\S+) (?P<version>#\S+)"
+)
+_HW = regex.compile(r"^Hardware name: ")
+
+_SUFFIX = regex.compile(r"\.(?:constprop|isra|part|cold|llvm|lto_priv|localalias)(?:\.\w+)*$")
+
+_CONTEXT = {
+    "IRQ": "irq",
+    "EOI": "task",  # <= 4.10: end of the IRQ stack, back on the task stack
+    "SOFTIRQ": "softirq",
+    "NMI": "nmi",
+    "EOE": "task",  # <= 4.10: end of an exception stack
+    "TASK": "task",
+}
+
+
+def normalize_symbol(func: str) -> str:
+    """`__slab_alloc.isra.61.constprop.63` -> `__slab_alloc`; `__alloc_pages_noprof` ->
+    `__alloc_pages` (6.10 allocation profiling); ppc64 ELFv1 `.dump_stack` -> `dump_stack`."""
+    if func.startswith(".") and len(func) > 1:
+        func = func[1:]
+    func = _SUFFIX.sub("", func)
+    if func.endswith("_noprof"):
+        func = func[: -len("_noprof")]
+    return func
+
+
+def is_trace_start(text: str) -> bool:
+    """A line that opens a call trace: `Call Trace:`/`Call trace:`/`Backtrace:`/`Stack:`, a
+    stack marker (` <TASK>`, ` <IRQ>`), or a first frame in the `[<addr>]` or ppc64 form."""
+    if _TRACE_HEADER.match(text) is not None or _MARKER.match(text) is not None:
+        return True
+    s = text.lstrip()
+    if s.startswith("[<") or (s.startswith("<") and "[<" in s):
+        return _X86_OLD.match(text) is not None or _ARM32.match(text) is not None
+    return s.startswith("[") and _PPC.match(text) is not None
+
+
+def is_frame_line(text: str) -> bool:
+    """A frame of any supported shape (not markers, registers or stack words)."""
+    return parse_frame(text) is not None
+
+
+def is_stack_words(text: str) -> bool:
+    """Raw stack words (<= 4.10, `kstack_depth_to_print`), 4 or 8 hex words per line."""
+    return _STACK_WORDS.match(text) is not None
+
+
+def is_dump_stack_header(text: str) -> bool:
+    """`CPU: 0 PID: 1 Comm: x Not tainted 6.1.0 #1`, the 6.11+ `UID:` form, the <= 3.9
+    `Pid: 0, comm: swapper Not tainted …` form, or `Hardware name: …`."""
+    if text.startswith("CPU: "):
+        return " PID: " in text and " Comm: " in text
+    return (text.startswith("Pid: ") and ", comm: " in text) or _HW.match(text) is not None
+
+
+def parse_dump_stack_header(text: str) -> dict[str, Any] | None:
+    """Fields of a dump_stack header line: cpu (None for the <= 3.9 form), uid, pid, comm,
+    tainted (taint letters without the padding, "" when not tainted), release. None if `text`
+    is not one."""
+    m = _DUMP_HDR.match(text)
+    if m is None:
+        return None
+    taint = m["taint"]
+    return {
+        "cpu": int(m["cpu"]) if m["cpu"] else None,
+        "uid": int(m["uid"]) if m["uid"] else None,
+        "pid": int(m["pid"]),
+        "comm": m["comm"],
+        "tainted": "" if taint == "Not tainted" else "".join(taint[len("Tainted:") :].split()),
+        "release": m["release"],
+    }
+
+
+def parse_frame(text: str) -> dict[str, Any] | None:
+    """One frame line -> {function, symbol, offset, size, module, reliable, address, src,
+    inlined, ctx (an inline <= 4.10 marker such as `IRQ`, else None)}; None if not a frame."""
+    s = text.lstrip()
+    if not s:
+        return None
+    m = None
+    if s.startswith("[<") or s.startswith("<"):
+        m = _X86_OLD.match(text) or _ARM32.match(text)
+    elif s.startswith("["):
+        m = _PPC.match(text)
+    else:
+        m = _PLAIN.match(text)
+        # a bare word is only a frame with an offset or a source location
+        if m is not None and m["offset"] is None and m["src"] is None:
+            return None
+    if m is None:
+        return None
+    gd = m.groupdict()
+    func = gd["func"]
+    addr = gd.get("addr")
+    return {
+        "function": func,
+        "symbol": normalize_symbol(func) if not func.startswith("0x") else None,
+        "offset": int(gd["offset"], 16) if gd.get("offset") else None,
+        "size": int(gd["size"], 16) if gd.get("size") else None,
+        "module": gd.get("module"),
+        "reliable": not (gd.get("q") or gd.get("unrel")),
+        "address": int(addr, 16) if addr else None,
+        "src": gd.get("src"),
+        "inlined": bool(gd.get("inline")),
+        "ctx": gd.get("ctx"),
+    }
+
+
+def _is_register_line(text: str) -> bool:
+    return _REGS.match(text) is not None
+
+
+FRAMES = TableSchema(
+    "frames",
+    "One row per call-trace frame, innermost first. Stack markers, register dumps and raw "
+    "stack words are not frames; they set `context` and `stacks.ip_function`.",
+    (
+        col("stack_id", pa.int64(), "", "the trace; joins `stacks` (and `tasks.stack_id`)"),
+        EVENT_ID,
+        col("depth", pa.int32(), "", "0 = innermost frame, in printed order"),
+        col("function", pa.string(), "", "symbol as printed (`__mutex_lock.isra.4`, `.kmalloc`)"),
+        col(
+            "symbol",
+            pa.string(),
+            "",
+            "normalized: `.constprop.N`/`.isra.N`/`.part.N`/`.cold`/`.llvm.N` and `_noprof` "
+            "stripped, ppc64 leading dot dropped; null for a bare address",
+        ),
+        col("offset", pa.int64(), "bytes", "offset into the function (`+0x3a`)"),
+        col("size", pa.int64(), "bytes", "function size (`/0x90`)"),
+        col("module", pa.string(), "", "module name of ` [xfs]` frames; null for vmlinux"),
+        col(
+            "reliable",
+            pa.bool_(),
+            "",
+            "False for `? ` (x86 stack-scan guess) or ppc `(unreliable)`",
+        ),
+        col(
+            "context",
+            pa.string(),
+            "",
+            "stack the frame is on: task, irq, softirq, nmi, exception (from stack markers); "
+            "null when the trace says nothing and its owner did not know",
+        ),
+        col(
+            "address", pa.uint64(), "", "return address from `[<…>]` / ppc64 `[…] [pc]`, if printed"
+        ),
+        col(
+            "src", pa.string(), "", "source location appended by symbolizers (`mm/oom_kill.c:1042`)"
+        ),
+        col(
+            "inlined",
+            pa.bool_(),
+            "",
+            "syzbot `[inline]` row: a function inlined into the next frame",
+        ),
+        col("line_no", pa.int64(), "", "line of the frame"),
+        col("raw", pa.string(), "", "the frame line as printed"),
+    ),
+)
+
+STACKS = TableSchema(
+    "stacks",
+    "One row per call trace (`frames` holds its frames).",
+    (
+        col("stack_id", pa.int64(), "", "trace number in the capture, from 0"),
+        EVENT_ID,
+        col("pid", pa.int64(), "", "task whose stack it is, when the owner knows"),
+        col("comm", pa.string(), "", "that task's name"),
+        col("line_start", pa.int64(), "", "first line of the trace"),
+        col("line_end", pa.int64(), "", "last line of the trace"),
+        col("n_frames", pa.int32(), "frames", "frames in `frames`"),
+        col("n_unreliable", pa.int32(), "frames", "frames marked `? ` / `(unreliable)`"),
+        col(
+            "ip_function",
+            pa.string(),
+            "",
+            "normalized kernel function of the register dump's `RIP:`/`pc :`/`NIP` line",
+        ),
+        col(
+            "truncated",
+            pa.bool_(),
+            "",
+            "messages were dropped inside the trace or it was cut before its end",
+        ),
+        col("problem", pa.string(), "", "why the trace is doubtful, null when it is not"),
+    ),
+)
+
+
+class CallTrace(SubParser):
+    """A call trace nested in `owner`'s block.
+
+    Create it on the trace's first line (one for which `is_trace_start`, `is_dump_stack_header`
+    is false but a frame, marker, register or stack-word line is; any of these may open it),
+    then feed it each following line until it answers END. `stack_id` is set at construction;
+    pass the owner's tasks-row dict as `task_row` (before writing it) to get its `stack_id`
+    filled in. `context` is the stack the trace starts on when the owner knows it ("task" for
+    sched_show_task), otherwise frames before any marker get a null context.
+    """
+
+    def __init__(
+        self,
+        owner: Block,
+        first: Line,
+        *,
+        pid: int | None = None,
+        comm: str | None = None,
+        task_row: dict[str, Any] | None = None,
+        context: str | None = None,
+    ) -> None:
+        super().__init__(owner, first)
+        self.stack_id = owner.next_id("stack")
+        self.pid = pid
+        self.comm = comm
+        if task_row is not None:
+            task_row["stack_id"] = self.stack_id
+        self.context = context
+        self._frames: list[dict[str, Any]] = []
+        self.n_unreliable = 0
+        self.ip_function: str | None = None
+        self.last_line_no = first.line_no
+        self.dropped = False
+        self.n_lines = 0
+        self._take(first)
+
+    def feed(self, line: Line) -> Feed:
+        if not self._take(line):
+            return Feed.END
+        return Feed.TAKE
+
+    def _take(self, line: Line) -> bool:
+        text = line.text
+        s = text.lstrip()
+        if not s:
+            return False
+        frame = parse_frame(text)
+        if frame is None:
+            if not self._other(text, s):
+                return False
+        else:
+            self._add(line, frame)
+        if line.dropped:
+            self.dropped = True
+        self.last_line_no = line.line_no
+        self.n_lines += 1
+        return True
+
+    def _other(self, text: str, s: str) -> bool:
+        """Non-frame lines of a trace: markers, headers, registers, stack words."""
+        m = _MARKER.match(text)
+        if m is not None:
+            ctx = m["ctx"]
+            if m["close"]:
+                # `</IRQ>` returns to the interrupted stack: the task's, as far as we know
+                self.context = "task" if ctx != "TASK" else None
+            else:
+                self.context = _CONTEXT.get(ctx, "exception")
+            return True
+        if _TRACE_HEADER.match(text) is not None:
+            rest = s.split(":", 1)[1] if ":" in s else ""
+            if rest.strip() and not s.startswith(("Code:", "Exception stack(")):
+                # 2.6-era `Call Trace: [<…>] func+…` on one line
+                frame = parse_frame(rest)
+                if frame is not None:
+                    self._add_raw(rest, frame)
+            return True
+        if _is_register_line(text):
+            if self.ip_function is None:
+                ip = _IP.match(text)
+                if ip is not None:
+                    self.ip_function = normalize_symbol(ip["func"])
+            return True
+        if _PPC_EXC.match(text) is not None:
+            self.context = "exception"
+            return True
+        return _STACK_WORDS.match(text) is not None
+
+    def _add(self, line: Line, frame: dict[str, Any]) -> None:
+        self._add_raw(line.text, frame, line.line_no)
+
+    def _add_raw(self, raw: str, frame: dict[str, Any], line_no: int | None = None) -> None:
+        ctx = frame.pop("ctx")
+        if ctx is not None:
+            self.context = _CONTEXT.get(ctx, "exception")
+        if not frame["reliable"]:
+            self.n_unreliable += 1
+        frame["depth"] = len(self._frames)
+        frame["context"] = self.context
+        frame["line_no"] = self.first.line_no if line_no is None else line_no
+        frame["raw"] = raw.strip()
+        self._frames.append(frame)
+
+    def finish(self, cut: str | None) -> None:
+        # a trace at the end of a complete input just ended there; any other cut (a block
+        # started inside it, a truncated file) leaves it incomplete
+        truncated = self.dropped or (
+            cut is not None and (cut == _TRUNC or not cut.startswith("end of input"))
+        )
+        problem = None
+        if self.dropped:
+            problem = "printk messages dropped inside the trace"
+        elif truncated:
+            problem = f"trace cut: {cut}"
+        elif not self._frames and self.ip_function is None:
+            problem = "trace without frames"
+        if problem is not None:
+            self.problems.append(problem)
+        for f in self._frames:
+            self.owner.row("frames", stack_id=self.stack_id, **f)
+        self.owner.row(
+            "stacks",
+            stack_id=self.stack_id,
+            pid=self.pid,
+            comm=self.comm,
+            line_start=self.first.line_no,
+            line_end=self.last_line_no,
+            n_frames=len(self._frames),
+            n_unreliable=self.n_unreliable,
+            ip_function=self.ip_function,
+            truncated=truncated,
+            problem=problem,
+        )
+
+    @property
+    def n_frames(self) -> int:
+        return len(self._frames)
+
+
+_TRUNC = "end of input (truncated capture)"
+
+
+class OrphanTraceBlock(Block):
+    """A dump_stack header and/or call trace that no other family's block claimed."""
+
+    kind = "orphan_trace"
+
+    def __init__(self, first: Line, event_id: int, sink: Sink, header: dict[str, Any] | None):
+        super().__init__(first, event_id, sink)
+        self.trace: CallTrace | None = None
+        self.cpu: int | None = None
+        if header is not None:
+            self.pid, self.comm, self.cpu = header["pid"], header["comm"], header["cpu"]
+        else:
+            self.trace = CallTrace(self, first)
+
+    def feed(self, line: Line) -> Feed:
+        if self.trace is not None:
+            verdict = self.trace.feed(line)
+            if verdict is Feed.TAKE:
+                self.complete = self.complete or self.trace.n_frames > 0
+            return verdict
+        text = line.text
+        if _HW.match(text) is not None or text.startswith("Workqueue: "):
+            return Feed.TAKE
+        s = text.lstrip()
+        if s and (
+            is_trace_start(text)
+            or _is_register_line(text)
+            or is_stack_words(text)
+            or parse_frame(text) is not None
+        ):
+            self.trace = CallTrace(self, line, pid=self.pid, comm=self.comm)
+            return Feed.TAKE
+        return Feed.END
+
+    def finish(self, cut: str | None) -> None:
+        if self.trace is not None:
+            self.trace.finish(cut)
+            self.problems.extend(self.trace.problems)
+            self.complete = True
+        super().finish(cut)
+
+
+class StackFamily(Family):
+    """Traces outside any other block (and the home of the `frames`/`stacks` schemas)."""
+
+    name = "stacktrace"
+    priority = 900  # every other family gets a trigger line first
+    triggers = ("Call Trace:", "Call trace:", " Comm: ", ", comm: ")
+    pattern = regex.compile(
+        r"^\s*Call [Tt]race:|^CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: |^Pid: \d+, comm: "
+    )
+    tables = (FRAMES, STACKS)
+
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+        header = None
+        if not match.group().lstrip().startswith("Call"):
+            header = parse_dump_stack_header(line.text)
+            if header is None:
+                return None
+        return OrphanTraceBlock(line, event_id, sink, header)
