@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from parsers import Family, all_families
 
 from .dispatch import Dispatcher
+from .gfp import fill_gfp_flags
 from .lines import LineStage
 from .reader import CaptureError, SourceLike, iter_chunks, open_source
 from .schema import BOOTS, LINES, SOURCES, UNPARSED
@@ -165,6 +166,7 @@ def iter_parse(
     tables["boots"] = stats.table(
         tables.get("banners", pa.table({})), tables.get("cmdlines", pa.table({}))
     )
+    tables = fill_gfp_flags(tables, tables["boots"])  # hex-only gfp masks, by boot release
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 
