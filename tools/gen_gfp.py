@@ -39,11 +39,12 @@ class Layout:
 
 
 # Ranges: a layout covers releases from `first` up to the next change we know of. Releases in
-# no range get no layout, so no decode: 4.18 (Shakeel Butt's "mm: save two stranding bit in
-# gfp_mask", posted 2018-05-16, moved __GFP_WRITE to 0x100 for 4.18 or 4.19) and 5.1 (Alexey
-# Dobriyan's "mm: shuffle GFP_* flags", posted 2019-01-09 after 5.0-rc1, most likely in 5.1;
-# 5.2 is verified by a real 5.2 line). Within a range, flags added by later point releases
-# (e.g. __GFP_ZEROTAGS in 5.12 under v5.10) stay undecoded hex, never a wrong name.
+# no range get no layout, so no decode: 5.1 (Alexey Dobriyan's "mm: shuffle GFP_* flags",
+# posted 2019-01-09 after 5.0-rc1, gave the __GFP_ZERO 0x100 layout, most likely in 5.1; 5.2
+# is verified by a real 5.2 line). 4.18 has the v4.19 bits (Shakeel Butt's "mm: save two
+# stranding bit in gfp_mask", posted 2018-05-16; the RHEL 8 4.18.0-147 gfp.h has them).
+# Within a range, flags added by later point releases (e.g. __GFP_ZEROTAGS in 5.12 under
+# v5.10) stay undecoded hex, never a wrong name.
 LAYOUTS = (
     Layout("v2.6.24", "2.6.24", "2.6.32", ("v2.6.24/gfp.h",), "v2.6.32/gfpflags.h",
            "__GFP_MOVABLE is 0x100000; names from the 3.x trace table (no %pGg before 4.5)"),
@@ -59,7 +60,7 @@ LAYOUTS = (
     Layout("v4.10", "4.10", "4.18", ("v4.10/gfp.h",), "v4.10/mmflags.h",
            "__GFP_OTHER_NODE gone (4.10); 4.13 renamed __GFP_REPEAT __GFP_RETRY_MAYFAIL, 4.15 "
            "dropped __GFP_COLD/__GFP_NOTRACK, both without moving other bits"),
-    Layout("v4.19", "4.19", "5.1", ("v4.19/gfp.h",), "v5.10/mmflags.h",
+    Layout("v4.19", "4.18", "5.1", ("v4.19/gfp.h",), "v5.10/mmflags.h",
            "__GFP_WRITE at 0x100; name table of 5.10 (the 4.19 one was not at hand)"),
     Layout("v5.10", "5.2", "6.1", ("v5.10/gfp.h",), "v5.10/mmflags.h",
            "__GFP_ZERO 0x100 / __GFP_COMP 0x40000 layout; 5.12+ __GFP_ZEROTAGS etc. print as hex"),
