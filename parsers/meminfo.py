@@ -5,32 +5,45 @@ SysRq-m. The families owning those reports create a `MemInfo` (a SubParser) on t
 `Mem-Info:` line and route their following lines to it; `MemInfoFamily` below owns the
 Mem-Info dumps nobody else claims (SysRq-m, a bare `Mem-Info:`).
 
-Sections, in print order (mm/page_alloc.c show_free_areas() until v6.4, then mm/show_mem.c;
-commits that changed a format are cited where the parser depends on it):
+Sections, in print order (show_free_areas() in mm/page_alloc.c, mm/show_mem.c from v6.4;
+lib/show_mem.c for the summary). The commits that changed what the parser reads:
 
 * `Mem-Info:` (`Mem-info:` in old arch show_mem);
-* per-cpu pagesets, `[Node N ]ZONE per-cpu:` + `CPU    0: hi:  186, btch:  31 usd:  46`
-  (old kernels only);
-* the global block, ONE printk with embedded `\\n ` (continuation lines start with one
-  space; collectors may strip it or re-indent it), values in PAGES. Keys changed by era
-  (`Active_anon:` capital and `slab:` in 2.6.28-2.6.31, `isolated_*` and
-  `slab_reclaimable/unreclaimable` later, then `free_cma`, `free_pcp`, `sec_pagetables`,
-  `kernel_misc_reclaimable`; `unstable` dropped): every `key:N` token is read by name;
-* per-node lines `Node N active_anon:...kB ... all_unreclaimable? no` (v4.8 node-based LRU,
-  commit 599d0c954f91 "mm, vmscan: move LRU lists to node"), values in kB;
-* per-zone lines `[Node N ]ZONE free:...kB ...` (kB; `reserved_highatomic:...KB` with a
-  capital K, v5.x), each followed by `lowmem_reserve[]: a b c` (pages);
-* buddy lines `[Node N ]ZONE: 1*4kB (U) ... = 17476kB`: per order, count * block size, the
-  migrate types present in brackets (v3.3+); the block size of order 0 is the page size;
+* per-cpu lists `[Node N ]ZONE per-cpu:` + `CPU    0: hi:  186, btch:  31 usd:  46`, hidden
+  by default since v4.1 (d1bfcdb8ce0e "mm: hide per-cpu lists in output of show_mem()",
+  which also added `free_pcp`/`local_pcp` and moved `free:` to the last global line;
+  RHEL 7's 3.10 has it backported);
+* the global block: ONE printk with embedded `\\n ` (continuation lines start with one
+  space; collectors strip or re-indent it, rsyslog escapes it as `#012`), values in PAGES.
+  `Active_anon:`/`slab:` in 2.6.28-2.6.31; `isolated_*` and `slab_reclaimable`/
+  `slab_unreclaimable` from v2.6.32 (a731286de622); `free_cma` v3.7 (d1ce749a0db1);
+  `unstable` dropped in v5.8 (8d92890bd6b8); `kernel_misc_reclaimable` v5.15
+  (eb2169cee36f); `sec_pagetables` v6.0 (ebc97a52b5d6). Every `key:N` token is read by
+  name, so a new counter lands in `other` instead of breaking the line;
+* per-node lines `Node N active_anon:...kB ... all_unreclaimable? no`, values in kB, since
+  v4.8 (599d0c954f91 "mm, vmscan: move LRU lists to node"); `kernel_stack`/
+  `shadow_call_stack` moved there in v5.9 (991e7673859e), `pagetables` in v5.11
+  (f0c0c115fb81); THP fields printed `shmem_thp: 0kB` with a space until 2023;
+* per-zone lines `[Node N ]ZONE free:...kB ...` (kB): `managed:` v3.8 (9feedc9d831e); zone
+  LRU fields and `writepending` v4.8 (71c799f4982d, 5a1c84b404a7);
+  `reserved_highatomic:...KB` (capital K) v5.5 (e47b346aba08); `boost:` v5.16
+  (a6ea8b5b9f1c). Each is followed by `lowmem_reserve[]: a b c` (pages). The `Node N `
+  prefix (CONFIG_NUMA only) and the list values are separate printk calls, marked
+  KERN_CONT since v4.9 (1f84a18fc010);
+* buddy lines `[Node N ]ZONE: 1*4kB (U) ... = 17476kB`: count * block size per order, the
+  migrate types present in brackets since v3.8 (377e4f167664); the order-0 block size is
+  the page size; the printed total is summed from the same counts, so a line whose
+  blocks do not add up to it lost a token;
 * `Node N hugepages_total=.. hugepages_free=.. hugepages_surp=.. hugepages_size=..kB`;
 * `N total pagecache pages`, `N pages in swap cache`, `Swap cache stats: add .., delete ..,
-  find a/b` (dropped in v5.18), `Free swap  = NkB`, `Total swap = NkB`;
-* `N pages RAM`, `N pages HighMem` (<= 3.14) or `N pages HighMem/MovableOnly` (3.15+),
-  `N pages reserved`, `N pages cma reserved` (v4.1), `N pages hwpoisoned`, and on old
-  kernels `N pages shared`, `N pages non-shared`, `N pages in pagetable cache`; old arch
-  show_mem prints `N pages of RAM`, `N free pages`, `N reserved pages`, `N slab pages`,
-  `N pages swap cached`;
-* v6.10+ with memory allocation profiling: `Memory allocations:` + up to 10 rows.
+  find a/b` (removed in v6.0 by "mm/swap: remove swap_cache_info statistics"),
+  `Free swap  = NkB` (two spaces), `Total swap = NkB`;
+* `N pages RAM`, `N pages HighMem` (page-walk show_mem, <= 3.14) or
+  `N pages HighMem/MovableOnly` (3.15+), `N pages reserved`, `N pages cma reserved` (v4.1),
+  `N pages hwpoisoned`; the page-walk version adds `N pages shared`, `N pages non-shared`,
+  `N pages in pagetable cache`; old arch show_mem prints `N pages of RAM`, `N free pages`,
+  `N reserved pages`, `N slab pages`, `N pages swap cached`;
+* v6.10+ with CONFIG_MEM_ALLOC_PROFILING: `Memory allocations:` + up to 10 rows.
 
 Everything but the global block is built from pr_cont pieces, so under concurrency a line
 can arrive in fragments (`Node 0 `, `DMA: `, `1*4kB `, `(U) `, ` 2868`) with other CPUs'
@@ -66,13 +79,22 @@ _RE_GLOBAL_FIRST = regex.compile(r"^[Aa]ctive(?:_anon)?:\d+ [a-z_]+:\d+")
 _RE_NODE_ONLY = regex.compile(r"^Node (\d+)$")
 _RE_ZONEISH = regex.compile(
     rf"^(?:Node (?P<node>\d+) )?(?P<zone>{_ZONE})"
-    r"(?:(?P<free> free:)|(?P<pcp> per-cpu:$)|(?P<buddy>:)(?:\s|$))"
+    r"(?:(?P<free> free:)|(?P<pcp> per-cpu:(?: empty)?$)|(?P<buddy>:)(?:\s|$))"
 )
 _RE_NODE_LINE = regex.compile(r"^Node (?P<node>\d+) (?P<rest>[A-Za-z_][\w()]*:\s?\d.*)$")
 _RE_HUGE = regex.compile(r"^Node (?P<node>\d+) (?P<rest>hugepages_total=.*)$")
-_RE_LOWMEM = regex.compile(r"^lowmem_reserve\[\]:(?P<rest>.*)$")
+# `protections[]:` is the 2.6.0-2.6.5 name of lowmem_reserve[]
+_RE_LOWMEM = regex.compile(r"^(?:lowmem_reserve|protections)\[\]:(?P<rest>.*)$")
 _RE_PCP_ROW = regex.compile(r"^CPU\s+(\d+): hi:\s*(\d+), btch:\s*(\d+) usd:\s*(\d+)$")
-_RE_GLOBAL = regex.compile(r"^[A-Za-z_]+:-?\d+(?:\s+[A-Za-z_]+:-?\d+)*$")
+# 2.6.0-2.6.2x: `cpu 0 hot: low 2, high 6, batch 1` (`low` dropped, ` used:N` added later)
+_RE_PCP_OLD = regex.compile(
+    r"^cpu (\d+) (hot|cold): (?:low (\d+), )?high (\d+), batch (\d+)(?: used:(\d+))?$"
+)
+# `Free pages: %11ukB (%ukB HighMem)` before the global line (2.6.0-2.6.2x)
+_RE_FREE_PAGES = regex.compile(r"^Free pages:\s*(\d+)kB(?: \((\d+)kB HighMem\))?$")
+_RE_GLOBAL = regex.compile(r"^[A-Za-z_][\w-]*:-?\d+(?:\s+[A-Za-z_][\w-]*:-?\d+)*$")
+# other `N pages <what>` / `N <what> pages` lines of arch show_mem, after `pages RAM`
+_RE_ARCH_TAIL = regex.compile(r"^\d+ (?:pages [a-z][a-z -]*|[a-z][a-z -]* pages)$")
 _RE_KV_START = regex.compile(r"^(?:[A-Za-z_][\w()]*:\s?-?\d|all_unreclaimable\?)")
 _RE_BUDDY_CONT = regex.compile(r"^(?:\d+\*\d+kB|\([A-Z]*\)|=|\d+kB$)(?:\s|$)")
 _RE_INTS = regex.compile(r"^-?\d+(?:\s+-?\d+)*$")
@@ -89,12 +111,12 @@ _RE_TAIL = regex.compile(
     r"(?P<total_pagecache_pages>-?\d+) total pagecache pages"
     r"|(?P<swap_cache_pages>\d+) pages in swap cache"
     r"|Swap cache(?: stats)?: add (?P<swap_cache_add>\d+), delete (?P<swap_cache_delete>\d+),"
-    r" find (?P<swap_cache_find_hits>\d+)/(?P<swap_cache_find_total>\d+)(?:, race .*)?"
+    r" find (?P<swap_cache_find_hits>\d+)/(?P<swap_cache_find_total>\d+)(?:, .*)?"
     r"|Free swap\s*[=:]\s*(?P<free_swap_kb>-?\d+)kB"
     r"|Total swap\s*[=:]\s*(?P<total_swap_kb>\d+)kB"
     r"|(?P<ram_pages>\d+) pages (?:of )?RAM"
     r"|(?P<highmem_movableonly_pages>\d+) pages HighMem/MovableOnly"
-    r"|(?P<highmem_pages>\d+) pages (?:of )?HighMem"
+    r"|(?P<highmem_pages>\d+) pages (?:of )?(?i:HighMem)"
     r"|(?P<reserved_pages>\d+) (?:pages reserved|reserved pages)"
     r"|(?P<cma_reserved_pages>\d+) pages cma reserved"
     r"|(?P<hwpoisoned_pages>\d+) pages hwpoisoned"
@@ -191,6 +213,8 @@ _GLOBAL_SPEC = _spec(
     ("free_cma", "", "free CMA pages (3.7+)"),
 )
 _TAIL_SPEC = _spec(
+    ("free_pages_kb", "kB", "`Free pages: NkB` (2.6.0-2.6.2x, before the global line)"),
+    ("free_highmem_kb", "kB", "`Free pages: ...kB (NkB HighMem)` (2.6.0-2.6.2x)"),
     ("total_pagecache_pages", "pages", "`N total pagecache pages`"),
     ("swap_cache_pages", "pages", "`N pages in swap cache`"),
     ("swap_cache_add", "pages", "`Swap cache stats: add N` (cumulative; removed in v5.18)"),
@@ -324,7 +348,13 @@ MEMINFO = TableSchema(
         ),
         *(col(f"{k}_pages", pa.int64(), "pages", m) for k, _, m in _GLOBAL_SPEC),
         *(col(k, pa.int64(), u, m) for k, u, m in _TAIL_SPEC),
-        _OTHER,
+        col(
+            "other",
+            pa.string(),
+            "",
+            "global tokens of unknown keys and unknown `N pages ...` summary lines, as "
+            "printed, `; `-joined; NA when none",
+        ),
         col("problems", pa.string(), "", "what could not be read, `; `-joined; NA when clean"),
     ),
 )
@@ -388,17 +418,25 @@ BUDDY = TableSchema(
 )
 ZONE_PCP = TableSchema(
     "zone_pcp",
-    "Per-cpu page lists of the old show_mem (<= 4.5): `ZONE per-cpu:` then "
-    "`CPU N: hi:H, btch:B usd:U` per CPU.",
+    "Per-cpu page lists of the old show_mem (hidden since v4.1): `ZONE per-cpu:` then "
+    "`CPU N: hi:H, btch:B usd:U` per CPU (`cpu N hot: low L, high H, batch B` on 2.6.0-2.6.2x).",
     (
         EVENT_ID,
         _SNAP,
         _NODE,
         _ZONE_COL,
         col("cpu", pa.int32(), "", "CPU number"),
-        col("high_pages", pa.int64(), "pages", "`hi:` list high mark"),
-        col("batch_pages", pa.int64(), "pages", "`btch:` batch size"),
-        col("used_pages", pa.int64(), "pages", "`usd:` pages on the list"),
+        col(
+            "list",
+            pa.string(),
+            "",
+            "`hot`/`cold` for the two lists of 2.6.0-2.6.2x (`cpu N hot: ...`); NA for the "
+            "single list (`CPU N: hi:...`)",
+        ),
+        col("low_pages", pa.int64(), "pages", "`low` mark (2.6.0-2.6.1x only)"),
+        col("high_pages", pa.int64(), "pages", "`hi:`/`high` list high mark"),
+        col("batch_pages", pa.int64(), "pages", "`btch:`/`batch` batch size"),
+        col("used_pages", pa.int64(), "pages", "`usd:`/`used:` pages on the list"),
     ),
 )
 HUGEPAGES = TableSchema(
@@ -465,6 +503,10 @@ class _Rec:
 def _int(text: str) -> int | None:
     v = int(text)
     return v if -_INT64_MAX <= v <= _INT64_MAX else None
+
+
+def _opt_int(text: str | None) -> int | None:
+    return None if text is None else _int(text)
 
 
 class MemInfo(SubParser):
@@ -541,19 +583,35 @@ class MemInfo(SubParser):
                 return r
             r.parts.append(m["rest"])
             return Feed.TAKE
-        if c == "C" and (m := _RE_PCP_ROW.match(s)) is not None:
+        if c in "Cc" and (m := _RE_PCP_ROW.match(s) or _RE_PCP_OLD.match(s)) is not None:
             cur = self._cur
             if cur is None or cur.kind != "pcp" or self._rank > 0:
                 return None
-            self._pcp.append(
-                {"node": cur.node, "zone": cur.zone, "cpu": int(m[1]), "high_pages": int(m[2]),
-                 "batch_pages": int(m[3]), "used_pages": int(m[4])}
-            )  # fmt: skip
+            row: dict[str, Any]
+            if c == "C":
+                row = {"cpu": int(m[1]), "high_pages": int(m[2]), "batch_pages": int(m[3]),
+                       "used_pages": int(m[4])}  # fmt: skip
+            else:
+                row = {"cpu": int(m[1]), "list": m[2], "low_pages": _opt_int(m[3]),
+                       "high_pages": int(m[4]), "batch_pages": int(m[5]),
+                       "used_pages": _opt_int(m[6])}  # fmt: skip
+            self._pcp.append({"node": cur.node, "zone": cur.zone, **row})
             return Feed.TAKE
-        if c.isdigit() or c in "FTSM":
+        if c == "F" and (m := _RE_FREE_PAGES.match(s)) is not None:
+            if self._rank > 1 or "free_pages_kb" in self._tail:
+                return Feed.END if self._rank >= _RANK_SUMMARY else None
+            self._rank = 1
+            self._tail["free_pages_kb"] = _int(m[1])
+            self._tail["free_highmem_kb"] = _opt_int(m[2])
+            self._cur = None
+            return Feed.TAKE
+        if c.isdigit() or c in "-FTSM":
             taken = self._take_tail(s, line_no)
             if taken is not None:
                 return taken
+        if self.complete and self._rank < 9 and _RE_ARCH_TAIL.match(s) is not None:
+            self._other.append(s)
+            return Feed.TAKE
         if self._rank >= 9 and (m := _RE_ALLOC_TAG.match(s)) is not None:
             self._tags.append(
                 {"size": m["size"], "calls": int(m["calls"]), "file": m["file"],
@@ -723,7 +781,7 @@ class MemInfo(SubParser):
         owner.row(
             "meminfo", snapshot_id=sid, boot=first.boot, ts=first.ts, line_start=first.line_no,
             line_end=self.last_line_no, header=self.header, complete=self.complete,
-            page_size_kb=page_kb, other=" ".join(self._other) or None,
+            page_size_kb=page_kb, other="; ".join(self._other) or None,
             problems="; ".join(self.problems) or None, **row,
         )  # fmt: skip
 
@@ -740,7 +798,7 @@ class MemInfo(SubParser):
     def _parse_global(self, rec: _Rec, row: dict[str, Any]) -> None:
         for tok in " ".join(rec.parts).split():
             key, _, val = tok.partition(":")
-            column = _GLOBAL_COLS.get(key.lower())
+            column = _GLOBAL_COLS.get(key.lower().replace("-", "_"))
             v = _int(val) if val.lstrip("-").isdigit() else None
             if v is None:
                 self.problems.append(f"Mem-Info global: unreadable {tok!r}")
@@ -791,7 +849,10 @@ class MemInfo(SubParser):
         total: int | None = None
         after_eq = False
         broken = False
-        for tok in " ".join(rec.parts).split():
+        toks = " ".join(rec.parts).split()
+        if toks == ["empty"]:  # `DMA: empty`, an unpopulated zone (2.6.0-2.6.2x)
+            return rows
+        for tok in toks:
             if (m := _BUDDY_ENTRY.match(tok)) is not None and not after_eq:
                 size = int(m[2])
                 order = _order(size, page_kb)

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pytest
 import regex
 
 import stalllog
@@ -48,15 +47,15 @@ def na(v: Any) -> bool:
 
 
 def test_start_predicates() -> None:
-    assert is_meminfo_start("Mem-Info:")
-    assert is_meminfo_start("Mem-info:")
-    # sles11 file line 18: the global block after an elided `[...]`
+    # lines copied from the files named
+    assert is_meminfo_start("Mem-Info:")  # kmallocwd-4.4 line 6
+    # sles11 line 18: the global block after the author's `[...]`
     assert is_meminfo_start("active_anon:1135959151 inactive_anon:1051962 isolated_anon:0")
-    # 2.6.28 file line 42
+    # 2.6.28 line 42
     assert is_meminfo_start("Active_anon:146370 active_file:616793 inactive_anon:74536")
+    # 4.11 line 46, kmallocwd-4.4 line 3
     assert not is_meminfo_start("Node 0 active_anon:5918236kB inactive_anon:1124644kB ")
     assert not is_meminfo_start("MemAlloc-Info: 8 stalling task, 0 dying task, 0 victim task.")
-    assert is_slabinfo_start("Unreclaimable slab info:")
     assert not is_slabinfo_start("Mem-Info:")
 
 
@@ -385,19 +384,3 @@ def test_owner_sees_skips_for_interleaved_lines() -> None:
     (row,) = sink.rows["meminfo"]
     assert row["event_id"] == 7 and row["reserved_pages"] == 328420 and row["complete"]
     assert {r["event_id"] for r in sink.rows["buddy"]} == {7}
-
-
-# --------------------------------------------------------------------------------------
-# SysRq-m and slab info from real lines
-
-
-@pytest.mark.parametrize(
-    "header",
-    ["sysrq: Show Memory", "SysRq : Show Memory", "sysrq: SysRq : Show Memory"],
-)
-def test_sysrq_show_memory_pattern(header: str) -> None:
-    # the three prefixes __handle_sysrq has printed (4.6.2 file line 116 shows the third
-    # form for `Show Blocked State`)
-    fam = MemInfoFamily()
-    m = fam.pattern.search(header)
-    assert m is not None and m["sysrq"] is not None
