@@ -129,16 +129,12 @@ def fill_gfp_flags(
     For every table with columns gfp_mask, gfp_flags, gfp_flags_decoded and boot: a row whose
     gfp_flags is null and gfp_mask is not gets the decoding for its boot's release (boots
     table `release`) and gfp_flags_decoded=True; a row with printed gfp_flags gets
-    gfp_flags_decoded=False. `release` is used for rows whose boot has no known release (no
-    banner in the capture); without it such rows stay null.
+    gfp_flags_decoded=False. A boot's release is the banner's (boots table); failing that, the
+    one the kernel printed in `CPU: … Not tainted <release> #n` headers of that boot, as
+    recorded in any other table with `boot` and `release` columns (excerpts often lack the
+    banner). `release` is used for rows whose boot has neither; without it such rows stay null.
     """
-    boot_release: dict[int, str] = {}
-    if "boot" in boots.column_names and "release" in boots.column_names:
-        for b, r in zip(
-            boots.column("boot").to_pylist(), boots.column("release").to_pylist(), strict=True
-        ):
-            if b is not None and r:
-                boot_release[b] = r
+    boot_release = _boot_releases(boots, tables)
     out = dict(tables)
     for name, table in tables.items():
         if not set(GFP_COLUMNS) <= set(table.column_names) or table.num_rows == 0:
@@ -168,3 +164,19 @@ def fill_gfp_flags(
         )
         out[name] = table
     return out
+
+
+def _boot_releases(boots: pa.Table, tables: dict[str, pa.Table]) -> dict[int, str]:
+    """boot -> release: the banner's first, else the first one another table recorded."""
+    found: dict[int, str] = {}
+    sources = [boots, *(t for t in tables.values() if t is not boots)]
+    for table in sources:
+        if not {"boot", "release"} <= set(table.column_names):
+            continue
+        pairs = zip(
+            table.column("boot").to_pylist(), table.column("release").to_pylist(), strict=True
+        )
+        for b, r in pairs:
+            if b is not None and isinstance(r, str) and r and b not in found:
+                found[b] = r
+    return found

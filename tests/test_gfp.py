@@ -210,6 +210,12 @@ def test_fill_gfp_flags_by_boot_release() -> None:
     again = fill_gfp_flags({"oom": table}, boots, release="3.10.0-1160.45.1.el7.x86_64")
     assert again["oom"].column("gfp_flags").to_pylist()[3] == "GFP_KERNEL"
     assert again["oom"].column("gfp_flags").to_pylist()[1] == "GFP_KERNEL|__GFP_HIGHMEM"
+    # no banner: the release another family recorded from "CPU: … Not tainted <release> #1"
+    # (e.g. hung_tasks.release) decodes the boot; the banner wins where both exist
+    seen = pa.table({"boot": [3, 0], "release": ["3.10.0-1160.45.1.el7.x86_64", "5.2.0-rc7"]})
+    via = fill_gfp_flags({"oom": table, "hung_tasks": seen}, boots)
+    assert via["oom"].column("gfp_flags").to_pylist()[3] == "GFP_KERNEL"
+    assert via["oom"].column("gfp_flags").to_pylist()[0] == "GFP_HIGHUSER_MOVABLE|__GFP_COLD"
     # a second pass keeps what the first one decoded
     twice = fill_gfp_flags(out, boots)
     assert twice["oom"].column("gfp_flags_decoded").to_pylist() == [True, True, False, None, None]
