@@ -34,7 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,9 +105,8 @@ def _fingerprint(files: list[Path], size: int) -> dict[str, object]:
     }
 
 
-def build_capture(path: Path, size: int) -> Path:
+def build_capture(path: Path, size: int, files: list[Path]) -> Path:
     """Write `size` bytes (rounded up to a line end) of repeated samples, unless already there."""
-    files = sample_files()
     meta_path = path.with_suffix(".json")
     want = _fingerprint(files, size)
     if path.exists() and meta_path.exists():
@@ -172,7 +171,9 @@ WORKERS = {"lines": work_lines, "full": work_full}
 
 
 def run_worker(step: str, path: Path) -> None:
-    result = WORKERS[step](path)
+    import stalllog
+
+    result: dict[str, object] = {**WORKERS[step](path), "code": stalllog.__file__}
     result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(json.dumps(result))
 
@@ -201,7 +202,6 @@ class Result:
     seconds: float
     rss_mb: float | None
     note: str = ""
-    extra: dict[str, float] = field(default_factory=dict)
 
     @property
     def mb_s(self) -> float:
@@ -218,6 +218,29 @@ _RUSAGE_WRAPPER = (
 )
 
 
+# Code under test: the working tree, or a commit exported by --rev (set in main).
+CODE = ROOT
+ENV = dict(os.environ)
+
+
+def export_rev(rev: str) -> Path:
+    """Export stalllog/ and parsers/ of a commit, so edits in the working tree do not leak in."""
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], capture_output=True, text=True, cwd=ROOT, check=True
+    ).stdout.strip()
+    dest = DATA / f"src-{sha}"
+    if not (dest / "stalllog").is_dir():
+        dest.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "archive", sha, "stalllog", "parsers"],
+            capture_output=True,
+            cwd=ROOT,
+            check=True,
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    return dest
+
+
 def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float | None, str]:
     """Run cmd in a fresh process: (wall seconds, peak RSS MiB, stdout)."""
     time_bin = shutil.which("time", path="/usr/bin:/bin")
@@ -227,7 +250,7 @@ def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float | 
     else:  # RUSAGE_CHILDREN of a wrapper that has exactly one child: that child's peak
         full = [sys.executable, "-c", _RUSAGE_WRAPPER, *cmd]
     t0 = time.perf_counter()
-    proc = subprocess.run(full, capture_output=True, text=True, cwd=ROOT)
+    proc = subprocess.run(full, capture_output=True, text=True, cwd=CODE, env=ENV)
     wall = time.perf_counter() - t0
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -248,11 +271,12 @@ def python_step(step: str, path: Path, label: str | None = None) -> Result:
     wall, rss, out = measure([sys.executable, __file__, "--worker", step, str(path)])
     res = json.loads(out.strip().splitlines()[-1])
     mb = path.stat().st_size / MIB
-    extra = {k: v for k, v in res.items() if k not in ("seconds", "maxrss_kb")}
+    if not res["code"].startswith(str(CODE)):
+        sys.exit(f"{step} imported stalllog from {res['code']}, not from {CODE}")
     note = f"{int(res['rows']):,} lines; {wall - res['seconds']:.1f} s startup not counted"
     if "events" in res:
         note += f"; {int(res['events']):,} events, {int(res['claimed']):,} lines claimed"
-    return _done(Result(label or step, mb, res["seconds"], rss, note, extra))
+    return _done(Result(label or step, mb, res["seconds"], rss, note))
 
 
 def grep_step(path: Path) -> Result:
@@ -261,8 +285,8 @@ def grep_step(path: Path) -> Result:
 
 
 def cli_step(path: Path, keep: bool) -> Result | None:
-    if not (ROOT / "stalllog" / "cli.py").exists():
-        print("cli: skipped, stalllog/cli.py does not exist yet")
+    if not (CODE / "stalllog" / "cli.py").exists():
+        print(f"cli: skipped, {CODE.relative_to(ROOT) / 'stalllog/cli.py'} does not exist yet")
         return None
     exe = Path(sys.executable).with_name("stalllog")
     base = (
@@ -344,6 +368,9 @@ def main() -> None:
         choices=sorted(WORKERS),
         help="cProfile one step in-process, print top functions",
     )
+    ap.add_argument(
+        "--rev", help="measure this commit (exported to benchmarks/data/) instead of the work tree"
+    )
     ap.add_argument("--top", type=int, default=25, help="functions to show with --profile")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("file", nargs="?", type=Path, help=argparse.SUPPRESS)
@@ -353,13 +380,22 @@ def main() -> None:
         run_worker(args.worker, args.file)
         return
     DATA.mkdir(parents=True, exist_ok=True)
-    capture = build_capture(DATA / f"capture-{args.size_mb}mb.log", args.size_mb * MIB)
+    if args.rev:
+        global CODE
+        CODE = export_rev(args.rev)
+        ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CODE), ENV.get("PYTHONPATH")]))
+        if args.profile:
+            sys.path.insert(0, str(CODE))
+    # one list for both captures: samples are still being added to sample_logs/ during a run
+    files = sample_files()
+    capture = build_capture(DATA / f"capture-{args.size_mb}mb.log", args.size_mb * MIB, files)
     generated = [capture, capture.with_suffix(".json")]
     try:
         if args.profile:
             profile(args.profile, capture, args.top)
             return
         print(header(), flush=True)
+        print(f"code under test: {CODE.relative_to(ROOT) if CODE != ROOT else 'working tree'}")
         warm(capture)
         results = [grep_step(capture)]
         summary = []
@@ -374,7 +410,7 @@ def main() -> None:
         if args.only in (None, "full"):
             whole = python_step("full", capture)
             quarter_path = build_capture(
-                DATA / f"capture-{args.size_mb // 4}mb.log", args.size_mb // 4 * MIB
+                DATA / f"capture-{args.size_mb // 4}mb.log", args.size_mb // 4 * MIB, files
             )
             generated += [quarter_path, quarter_path.with_suffix(".json")]
             warm(quarter_path)
