@@ -1,0 +1,321 @@
+"""`stalllog` command line: parse captures into table files, summarize them, list tables.
+
+Exit status: 0 done (a truncated archive or an empty input only warns: what could be read was
+written), 1 an input could not be read (one line on stderr: `stalllog: <file>: <reason>`),
+2 wrong usage.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Annotated, NoReturn
+
+import pyarrow as pa
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+from rich.text import Text
+
+from . import __version__
+from .output import EXTENSIONS, Result, parse_to_files
+from .reader import CaptureError, SourceLike
+from .safe import for_terminal
+from .schema import all_schemas
+from .summary import source_warnings, summarize
+
+PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
+
+app = typer.Typer(
+    name="stalllog",
+    help="Parse Linux kernel console captures about memory pressure (OOM killer, warn_alloc, "
+    "kmallocwd, hung tasks, SysRq dumps) into tables.",
+    epilog="Example: stalllog parse console.log.xz -o out  (then: stalllog summary console.log.xz)",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+class Format(enum.StrEnum):
+    parquet = "parquet"
+    csv = "csv"
+    json = "json"
+
+
+def _safe(s: object) -> str:
+    return for_terminal(str(s), markup=False)
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"stalllog: {_safe(message)}\n")
+    raise typer.Exit(1)
+
+
+def _warn(source: str, message: str) -> None:
+    sys.stderr.write(f"stalllog: {_safe(source)}: warning: {_safe(message)}\n")
+
+
+def _check_inputs(captures: list[str]) -> int | None:
+    """Fail (exit 1) on the first input that cannot be opened; total bytes on disk, or None
+    when reading stdin."""
+    if captures.count("-") > 1:
+        raise typer.BadParameter("stdin ('-') can be given only once", param_hint="CAPTURE")
+    total: int | None = 0
+    for path in captures:
+        if path == "-":
+            total = None
+            continue
+        if os.path.isdir(path):
+            _fail(f"{path}: is a directory, not a capture file")
+        try:
+            with open(path, "rb") as f:
+                size = os.fstat(f.fileno()).st_size
+        except OSError as e:
+            _fail(f"{path}: {e.strerror or e}")
+        if total is not None:
+            total += size
+    return total
+
+
+class _Inputs:
+    """Opens the inputs one at a time as the parser asks for them and knows how far it got
+    in bytes on disk (compressed inputs included), for the progress bar."""
+
+    def __init__(self, captures: list[str]) -> None:
+        self.captures = captures
+        self.done = 0
+        self.current: IO[bytes] | None = None
+        self.name = ""
+
+    def __iter__(self) -> Iterator[SourceLike]:
+        for path in self.captures:
+            self.name = path
+            if path == "-":
+                yield path
+                continue
+            try:
+                f = open(path, "rb")  # noqa: SIM115 - closed below when the parser is done
+            except OSError as e:
+                raise CaptureError(f"{path}: {e.strerror or e}") from None
+            self.current = f
+            size = os.fstat(f.fileno()).st_size
+            try:
+                yield f
+            finally:
+                # the parser closes uncompressed inputs itself, not the file under a decompressor
+                self.done += size
+                self.current = None
+                f.close()
+
+    def position(self) -> int:
+        pos = self.done
+        if self.current is not None and not self.current.closed:
+            pos += self.current.tell()
+        return pos
+
+
+def _run(
+    captures: list[str],
+    out_dir: Path | None,
+    fmt: str,
+    tables: set[str] | None,
+    csv_safe: bool,
+    quiet: bool,
+) -> Result:
+    total = _check_inputs(captures)
+    inputs = _Inputs(captures)
+    show_bar = (
+        not quiet and total is not None and total > PROGRESS_MIN_BYTES and sys.stderr.isatty()
+    )
+    try:
+        if not show_bar:
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe)
+        bar = Progress(
+            "{task.description}",
+            BarColumn(),
+            DownloadColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        )
+        with bar:
+            task = bar.add_task("parsing", total=total)
+
+            def progress(name: str, n_bytes: int, size: int | None) -> None:
+                bar.update(task, completed=inputs.position(), description=_safe(Path(name).name))
+
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress)
+    except CaptureError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"{e.filename or inputs.name}: {e.strerror or e}")
+    except (typer.Exit, KeyboardInterrupt):
+        raise
+    except Exception as e:
+        # a parser bug must not look like a crash of the user's making; the file is named
+        if os.environ.get("STALLLOG_DEBUG"):
+            raise
+        _fail(
+            f"{inputs.name}: internal error ({type(e).__name__}: {e}); "
+            "please report it (STALLLOG_DEBUG=1 shows the traceback)"
+        )
+
+
+def _report(result: Result, quiet: bool) -> None:
+    if "sources" in result.tables:
+        for source, problem in source_warnings(result.tables["sources"], result.stats):
+            _warn(source, problem)
+    if quiet:
+        return
+    console = Console(highlight=False)
+    console.print(summarize(result.tables, result.stats))
+    if result.paths:
+        directory = next(iter(result.paths.values())).parent
+        console.print(
+            Text(f"wrote {len(result.paths)} table(s) to {_safe(directory)}/", style="bold")
+        )
+
+
+def _table_names() -> list[str]:
+    return [t.name for t in all_schemas()]
+
+
+def _parse_tables(spec: str | None, no_lines: bool) -> set[str] | None:
+    if spec is None and not no_lines:
+        return None
+    names = set(_table_names())
+    chosen = names if spec is None else {s.strip() for s in spec.split(",") if s.strip()}
+    unknown = sorted(chosen - names)
+    if unknown:
+        raise typer.BadParameter(
+            f"unknown table(s) {', '.join(unknown)}; see `stalllog tables`", param_hint="--tables"
+        )
+    if no_lines:
+        chosen.discard("lines")
+    return chosen
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"stalllog {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """Parse Linux kernel console captures about memory pressure (OOM killer, warn_alloc,
+    kmallocwd, hung tasks, SysRq dumps) into tables."""
+
+
+CapturesArg = Annotated[
+    list[str],
+    typer.Argument(
+        help="Console captures: serial logs, dmesg, /dev/kmsg, syslog, journal; gzip, xz, "
+        "bzip2 or zstd compressed. '-' reads standard input.",
+        show_default=False,
+    ),
+]
+
+
+@app.command(
+    epilog="Example: stalllog parse serial.log.xz dmesg.txt -o out --format csv "
+    "--tables events,boots"
+)
+def parse(
+    captures: CapturesArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the table files.")] = Path(
+        "stalllog-out"
+    ),
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="parquet (types kept), csv (strings quoted, formula-like cells prefixed "
+            "with '), or json (JSON Lines, .jsonl).",
+        ),
+    ] = Format.parquet,
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables", "-t", help="Comma-separated tables to write (default: all).", metavar="A,B"
+        ),
+    ] = None,
+    no_lines: Annotated[
+        bool, typer.Option("--no-lines", help="Do not write the (big) lines table.")
+    ] = False,
+    csv_raw: Annotated[
+        bool,
+        typer.Option(
+            "--csv-raw",
+            help="CSV: write cells starting with = + - @ as they are (unsafe to open in a "
+            "spreadsheet).",
+        ),
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+) -> None:
+    """Parse captures and write DIR/<table>.<ext> for every table, then print a summary."""
+    chosen = _parse_tables(tables, no_lines)
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
+    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet)
+    _report(result, quiet)
+
+
+@app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
+def summary(captures: CapturesArg) -> None:
+    """Parse captures and print the summary only; writes no file."""
+    result = _run(captures, None, "parquet", None, True, False)
+    _report(result, False)
+
+
+@app.command(name="tables", epilog="Example: stalllog tables   (or: stalllog tables events)")
+def tables_cmd(
+    name: Annotated[
+        str | None, typer.Argument(help="Show this table's columns.", show_default=False)
+    ] = None,
+) -> None:
+    """List the tables `parse` writes (file DIR/<table>.<ext>), or one table's columns."""
+    console = Console(highlight=False)
+    schemas = {t.name: t for t in all_schemas()}
+    if name is None:
+        grid = Table.grid(padding=(0, 2))
+        for t in schemas.values():
+            grid.add_row(Text(t.name, style="bold"), Text(_first_sentence(t.doc)))
+        console.print(grid)
+        console.print(
+            f"file names: <table>.{{{','.join(EXTENSIONS.values())}}}; "
+            "columns: stalllog tables NAME"
+        )
+        return
+    if name not in schemas:
+        raise typer.BadParameter(
+            f"no table {name!r}; one of {', '.join(schemas)}", param_hint="NAME"
+        )
+    t = schemas[name]
+    console.print(Text(t.doc))
+    grid = Table("column", "type", "unit", "meaning", box=None, padding=(0, 2, 0, 0))
+    for c in t.columns:
+        shown = c.type.value_type if pa.types.is_dictionary(c.type) else c.type
+        grid.add_row(c.name, str(shown), c.unit, Text(c.meaning))
+    console.print(grid)
+
+
+def _first_sentence(doc: str) -> str:
+    end = doc.find(". ")
+    return doc if end < 0 else doc[: end + 1]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,279 @@
+"""Write parsed tables to files (`DIR/<table>.<ext>`) while the capture is being parsed.
+
+The `lines` table (and `unparsed`, derived from it) is written batch by batch as
+`iter_parse()` yields it, so memory does not grow with the input; the other tables are small
+and written whole at the end.
+
+Formats:
+
+* parquet: one row group per parsed chunk; column types as in docs/tables.md (dictionary
+  columns written as plain strings).
+* csv: header line, every string value quoted, null = empty unquoted field (an empty string
+  is `""`), NaN = `nan`, timestamps ISO 8601 without zone, list values as JSON text
+  (`[1, 2]`). String cells that a spreadsheet would
+  run as a formula get a leading `'` unless `csv_safe=False` (see stalllog/safe.py; undo with
+  `stalllog.safe.csv_unescape`).
+* json: JSON Lines (`.jsonl`), one object per row, every column present, null for unknown
+  (NaN becomes null: JSON has no NaN), timestamps ISO 8601 strings.
+
+In csv and json the binary `raw` column (original bytes of lines that were not valid UTF-8 or
+had escapes decoded) is lowercase hex, `bytes.fromhex()` gives the bytes back: hex is
+unambiguous and keeps the file plain ASCII/UTF-8 whatever the capture held.
+
+Files are written under a temporary name and renamed when complete, so a failed run never
+leaves a table that looks whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from .capture import LINES_ARROW, Progress, iter_parse, unparsed_of
+from .reader import SourceLike
+from .safe import csv_safe_array
+from .schema import UNPARSED
+from .summary import LineStats
+
+FORMATS = ("parquet", "csv", "json")
+EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
+STREAMED = ("lines", "unparsed")
+
+
+def _plain_type(t: pa.DataType) -> pa.DataType:
+    return t.value_type if pa.types.is_dictionary(t) else t
+
+
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
+
+
+def _plain(data: pa.RecordBatch | pa.Table) -> pa.Table:
+    cols = [
+        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns
+    ]
+    return pa.Table.from_arrays(cols, names=data.schema.names)
+
+
+def _hex(col: pa.ChunkedArray) -> pa.Array:
+    return pa.array([None if b is None else b.hex() for b in col.to_pylist()], pa.string())
+
+
+def _json_text(col: pa.ChunkedArray) -> pa.Array:
+    return pa.array(
+        [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()], pa.string()
+    )
+
+
+def _text_columns(t: pa.Table, for_csv: bool, csv_safe: bool = False) -> pa.Table:
+    """Binary -> hex; for CSV, nested values (lists) -> JSON text and formula-looking strings
+    made inert (when csv_safe)."""
+    cols = []
+    for f, c in zip(t.schema, t.columns, strict=True):
+        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
+            c = _hex(c) if c.null_count < len(c) else pa.nulls(len(c), pa.string())
+        elif for_csv and pa.types.is_nested(f.type):
+            c = _json_text(c)
+        if for_csv and csv_safe and pa.types.is_string(c.type):
+            c = csv_safe_array(c)
+        cols.append(c)
+    return pa.Table.from_arrays(cols, names=t.schema.names)
+
+
+def _text_schema(schema: pa.Schema, for_csv: bool) -> pa.Schema:
+    def text(t: pa.DataType) -> bool:
+        return (
+            pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)
+            or (for_csv and pa.types.is_nested(t))
+        )
+
+    return pa.schema(
+        [pa.field(f.name, pa.string()) if text(f.type) else f for f in plain_schema(schema)]
+    )
+
+
+def _no_nan(v: Any) -> Any:
+    """NaN -> None inside nested values (JSON has no NaN)."""
+    if isinstance(v, float):
+        return None if v != v else v
+    if isinstance(v, list):
+        return [_no_nan(x) for x in v]
+    if isinstance(v, dict):
+        return {k: _no_nan(x) for k, x in v.items()}
+    return v
+
+
+class TableWriter:
+    """One output table, written incrementally. `close()` renames the finished file into
+    place; `abort()` removes the partial one."""
+
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.part")
+        self.schema = schema
+        self.rows = 0
+
+    def write(self, data: pa.RecordBatch | pa.Table) -> None:
+        self.rows += data.num_rows
+        self._write(_plain(data))
+
+    def _write(self, t: pa.Table) -> None:
+        raise NotImplementedError
+
+    def _close(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        try:
+            self._close()
+        finally:
+            self.tmp.unlink(missing_ok=True)
+
+
+class ParquetTableWriter(TableWriter):
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        super().__init__(path, schema)
+        self._w = pq.ParquetWriter(self.tmp, plain_schema(schema))
+
+    def _write(self, t: pa.Table) -> None:
+        if t.num_rows:
+            self._w.write_table(t, row_group_size=t.num_rows)
+
+    def _close(self) -> None:
+        self._w.close()
+
+
+class CsvTableWriter(TableWriter):
+    def __init__(self, path: Path, schema: pa.Schema, csv_safe: bool = True) -> None:
+        super().__init__(path, schema)
+        self.csv_safe = csv_safe
+        self._w = pa_csv.CSVWriter(str(self.tmp), _text_schema(schema, for_csv=True))
+
+    def _write(self, t: pa.Table) -> None:
+        if t.num_rows:
+            self._w.write_table(_text_columns(t, for_csv=True, csv_safe=self.csv_safe))
+
+    def _close(self) -> None:
+        self._w.close()
+
+
+class JsonTableWriter(TableWriter):
+    def __init__(self, path: Path, schema: pa.Schema) -> None:
+        super().__init__(path, schema)
+        self._f: IO[str] = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+
+    def _write(self, t: pa.Table) -> None:
+        if not t.num_rows:
+            return
+        t = _text_columns(t, for_csv=False)
+        names = t.schema.names
+        cols: list[list[Any]] = []
+        for f, c in zip(t.schema, t.columns, strict=True):
+            if pa.types.is_timestamp(f.type):
+                c = pc.replace_substring(c.cast(pa.string()), " ", "T", max_replacements=1)
+            elif pa.types.is_floating(f.type):
+                c = pc.if_else(pc.is_nan(c), pa.scalar(None, f.type), c)
+            elif pa.types.is_nested(f.type):
+                cols.append([_no_nan(v) for v in c.to_pylist()])
+                continue
+            cols.append(c.to_pylist())
+        dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+        self._f.writelines(
+            dumps(dict(zip(names, row, strict=True))) + "\n" for row in zip(*cols, strict=True)
+        )
+
+    def _close(self) -> None:
+        self._f.close()
+
+
+def open_writer(path: Path, schema: pa.Schema, fmt: str, csv_safe: bool = True) -> TableWriter:
+    if fmt == "parquet":
+        return ParquetTableWriter(path, schema)
+    if fmt == "csv":
+        return CsvTableWriter(path, schema, csv_safe)
+    if fmt == "json":
+        return JsonTableWriter(path, schema)
+    raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+
+
+@dataclass
+class Result:
+    """The small tables (everything but `lines` and `unparsed`), line statistics for the
+    summary, and the files written (table name -> path)."""
+
+    tables: dict[str, pa.Table]
+    stats: LineStats
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def parse_to_files(
+    sources: Iterable[SourceLike],
+    out_dir: Path | None,
+    fmt: str = "parquet",
+    tables: Collection[str] | None = None,
+    csv_safe: bool = True,
+    progress: Progress | None = None,
+) -> Result:
+    """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
+    None; nothing when `out_dir` is None). Peak memory: one parsed chunk plus the small tables.
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    ext = EXTENSIONS[fmt]
+
+    def wanted(name: str) -> bool:
+        return out_dir is not None and (tables is None or name in tables)
+
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    streams: dict[str, TableWriter] = {}
+    stats = LineStats()
+    result = Result({}, stats)
+    unparsed_schema = pa.schema([LINES_ARROW.field(n) for n in UNPARSED.arrow().names])
+    try:
+        for name, schema in (("lines", LINES_ARROW), ("unparsed", unparsed_schema)):
+            if wanted(name):
+                assert out_dir is not None
+                streams[name] = open_writer(out_dir / f"{name}.{ext}", schema, fmt, csv_safe)
+        for item in iter_parse(sources, progress=progress):
+            if isinstance(item, dict):
+                result.tables = item
+                continue
+            unparsed = unparsed_of(item)
+            stats.add(item, unparsed.num_rows)
+            if "lines" in streams:
+                streams["lines"].write(item)
+            if "unparsed" in streams:
+                streams["unparsed"].write(unparsed)
+        for name, w in streams.items():
+            w.close()
+            result.paths[name] = w.path
+        streams.clear()
+        for name, t in result.tables.items():
+            if wanted(name):
+                assert out_dir is not None
+                w = open_writer(out_dir / f"{name}.{ext}", t.schema, fmt, csv_safe)
+                streams[name] = w
+                w.write(t)
+                w.close()
+                del streams[name]
+                result.paths[name] = w.path
+    except BaseException:
+        for w in streams.values():
+            w.abort()
+        raise
+    return result

@@ -1,0 +1,279 @@
+"""A short human summary of parsed tables: what was read, which kernels, what was found.
+
+Generic over tables: every non-empty table that is not a core table gets one `rows` line, so
+families added to parsers/ show up without edits here. A family that deserves more than a row
+count registers a section with `@section("table")` (see `_printk_loss` below).
+
+>>> cap = stalllog.parse("console.log")
+>>> print(summary_text(cap))
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from rich.console import Console, Group, JustifyMethod, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from .capture import Capture
+from .safe import for_terminal
+
+CORE = ("lines", "unparsed", "events", "boots", "sources")
+CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
+TOP_NAMES = 3  # most frequent task names shown per event kind
+MAX_LISTED = 10  # inputs and boots listed one by one
+_BINARY_FLAGS = ("invalid-utf8", "nul")
+
+Section = Callable[[pa.Table], RenderableType | None]
+SECTIONS: dict[str, Section] = {}
+
+
+def section(table: str) -> Callable[[Section], Section]:
+    """Register a renderer for one family table, shown under that table's `rows` line."""
+
+    def register(fn: Section) -> Section:
+        SECTIONS[table] = fn
+        return fn
+
+    return register
+
+
+@dataclass
+class LineStats:
+    """What the summary needs from the `lines` table, collected batch by batch so the CLI
+    never holds the table."""
+
+    n_lines: int = 0
+    n_unparsed: int = 0
+    flags: Counter[str] = field(default_factory=Counter)
+    # lines with invalid UTF-8 or NUL bytes, per source: a mostly binary input is not a capture
+    binary: Counter[str] = field(default_factory=Counter)
+
+    def add(self, lines: pa.RecordBatch | pa.Table, n_unparsed: int) -> None:
+        self.n_lines += lines.num_rows
+        self.n_unparsed += n_unparsed
+        if lines.num_rows == 0:
+            return
+        flags = lines.column("flags")
+        if flags.null_count == lines.num_rows:
+            return
+        combos = pc.value_counts(pc.drop_null(flags).cast(pa.string()))
+        for combo, n in zip(
+            combos.field("values").to_pylist(), combos.field("counts").to_pylist(), strict=True
+        ):
+            for name in combo.split("+"):
+                self.flags[name] += n
+        flag_str = pc.fill_null(flags.cast(pa.string()), "")
+        bad = pc.or_(*(pc.match_substring(flag_str, f) for f in _BINARY_FLAGS))
+        if pc.any(bad).as_py():
+            sources = lines.column("source").cast(pa.string()).filter(bad)
+            counts = pc.value_counts(sources)
+            for src, n in zip(
+                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+            ):
+                self.binary[src] += n
+
+    @classmethod
+    def of(cls, lines: pa.Table, unparsed: pa.Table | None) -> LineStats:
+        stats = cls()
+        stats.add(lines, unparsed.num_rows if unparsed is not None else 0)
+        return stats
+
+
+def _t(s: object) -> str:
+    return for_terminal(str(s), markup=False)
+
+
+def _n(x: int) -> str:
+    return f"{x:,}"
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000  # type: ignore[assignment]
+    return ""
+
+
+def _shorten(s: str, n: int) -> str:
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def _block(label: str, head: str | Text, body: RenderableType | None = None) -> Table:
+    """`label` in a left column, `head` and `body` beside it (wrapped lines stay indented)."""
+    g = Table.grid(padding=(0, 1))
+    g.add_column(width=8, no_wrap=True, style="bold")
+    g.add_column()
+    head = Text(head) if isinstance(head, str) else head
+    g.add_row(label, head if body is None else Group(head, body))
+    return g
+
+
+def _grid(*justify: JustifyMethod) -> Table:
+    g = Table.grid(padding=(0, 2))
+    for j in justify:
+        g.add_column(justify=j)
+    return g
+
+
+def source_warnings(sources: pa.Table, stats: LineStats) -> list[tuple[str, str]]:
+    """(source, problem) for inputs that were cut short, empty, or mostly binary."""
+    out = []
+    for r in sources.to_pylist():
+        if r["error"]:
+            out.append((r["source"], r["error"]))
+        if r["n_lines"] == 0:
+            out.append((r["source"], "empty input"))
+        binary = stats.binary.get(r["source"], 0)
+        if r["n_lines"] and binary * 2 > r["n_lines"]:
+            out.append(
+                (r["source"], f"{_n(binary)} of {_n(r['n_lines'])} lines have invalid UTF-8 or "
+                 "NUL bytes: not a text capture?")
+            )  # fmt: skip
+    return out
+
+
+def _sources(t: pa.Table, stats: LineStats) -> RenderableType:
+    rows = t.to_pylist()
+    total = sum(r["n_bytes"] or 0 for r in rows)
+    head = f"{len(rows)} input(s), {_n(stats.n_lines)} lines, {_bytes(total)}"
+    problems: dict[str, list[str]] = {}
+    for src, problem in source_warnings(t, stats):
+        problems.setdefault(src, []).append(problem)
+    g = _grid("right", "left")
+    # every input with a problem, and the others while the list stays short
+    shown = [r for i, r in enumerate(rows) if r["source"] in problems or i < MAX_LISTED]
+    for r in shown:
+        line = Text(_t(r["source"]), overflow="fold")
+        if r["compression"]:
+            line.append(f" ({r['compression']})")
+        for problem in problems.get(r["source"], []):
+            line.append(f"\n{_t(problem)}", "yellow")
+        g.add_row(f"{_n(r['n_lines'])} lines", line)
+    if len(shown) < len(rows):
+        g.add_row("", Text(f"... {len(rows) - len(shown)} more (sources table)", style="dim"))
+    return _block("sources", head, g)
+
+
+def _boots(t: pa.Table) -> RenderableType:
+    rows = t.to_pylist()
+    g = _grid("right", "left")
+    for r in rows[:MAX_LISTED]:
+        desc = Text(_t(r["release"]) if r["release"] else "(no banner)")
+        desc.append(f"  lines {_n(r['line_start'])}-{_n(r['line_end'])}")
+        if r["ts_first"] is not None and not math.isnan(r["ts_first"]):
+            span = {f"{r['ts_first']:.1f}", f"{r['ts_last']:.1f}"}
+            desc.append(f"  {'-'.join(sorted(span, key=float))} s")
+        desc.append(f"  prefix {_t(r['prefix_kinds'] or 'none')}")
+        if r["has_caller"]:
+            desc.append("  caller ids")
+        if r["cmdline"]:
+            desc.append("\ncmdline: " + _shorten(_t(r["cmdline"]), CMDLINE_SHOWN), "dim")
+        g.add_row(f"#{r['boot']}", desc)
+    if len(rows) > MAX_LISTED:
+        g.add_row("", Text(f"... {len(rows) - MAX_LISTED} more (boots table)", style="dim"))
+    return _block("boots", str(len(rows)), g)
+
+
+def _events(t: pa.Table) -> RenderableType:
+    corrupted = t.column("corrupted").to_pylist()
+    head = f"{_n(t.num_rows)}"
+    if any(corrupted):
+        head += f" ({_n(sum(bool(c) for c in corrupted))} corrupted)"
+    by_kind: dict[str, list[int]] = {}
+    names: dict[str, Counter[str]] = {}
+    for kind, bad, comm in zip(
+        t.column("kind").to_pylist(), corrupted, t.column("comm").to_pylist(), strict=True
+    ):
+        counts = by_kind.setdefault(kind, [0, 0])
+        counts[0] += 1
+        counts[1] += bool(bad)
+        if comm is not None:
+            names.setdefault(kind, Counter())[comm] += 1
+    g = _grid("left", "right", "left")
+    for kind, (n_events, n_bad) in sorted(by_kind.items()):
+        detail = Text(f"{_n(n_bad)} corrupted" if n_bad else "")
+        if kind in names:
+            top = ", ".join(_t(c) for c, _ in names[kind].most_common(TOP_NAMES))
+            detail.append(("  " if n_bad else "") + f"tasks: {top}")
+        g.add_row(Text(_t(kind)), _n(n_events), detail)
+    return _block("events", head, g)
+
+
+def _lines(stats: LineStats) -> RenderableType:
+    text = Text(f"{_n(stats.n_lines)} ({_n(stats.n_unparsed)} unparsed)")
+    if stats.flags:
+        flagged = ", ".join(f"{name} {_n(n)}" for name, n in stats.flags.most_common())
+        text.append(f"; flagged: {flagged}")
+    return _block("lines", text)
+
+
+def _families(tables: Mapping[str, pa.Table]) -> RenderableType | None:
+    rows = [(name, t) for name, t in tables.items() if name not in CORE and t.num_rows]
+    if not rows:
+        return None
+    g = _grid("left", "right", "left")
+    for name, t in rows:
+        extra = SECTIONS.get(name)
+        g.add_row(name, _n(t.num_rows), extra(t) if extra else None)
+    return _block("tables", "rows per family table", g)
+
+
+@section("printk_loss")
+def _printk_loss(t: pa.Table) -> RenderableType | None:
+    """Messages known lost, per kind of marker: the capture is incomplete by this much."""
+    totals: dict[str, list[int]] = {}
+    for kind, count in zip(
+        t.column("kind").to_pylist(), t.column("count").to_pylist(), strict=True
+    ):
+        n = totals.setdefault(kind, [0, 0])
+        n[0] += 1
+        n[1] += count or 0
+    parts = [
+        f"{_t(kind)}: {_n(markers)} marker(s), {_n(lost)} messages" if lost
+        else f"{_t(kind)}: {_n(markers)} marker(s)"
+        for kind, (markers, lost) in sorted(totals.items())
+    ]  # fmt: skip
+    return Text("\n".join(parts), style="dim")
+
+
+def summarize(
+    tables: Mapping[str, pa.Table] | Capture, stats: LineStats | None = None
+) -> RenderableType:
+    """The summary as a rich renderable. `tables` is a Capture or its Arrow tables; `stats`
+    is needed only when `lines` is not among them (the CLI streams it)."""
+    if isinstance(tables, Capture):
+        tables = tables.arrow
+    if stats is None:
+        stats = LineStats.of(tables["lines"], tables.get("unparsed"))
+    parts: list[RenderableType] = []
+    if "sources" in tables:
+        parts.append(_sources(tables["sources"], stats))
+    if "boots" in tables and tables["boots"].num_rows:
+        parts.append(_boots(tables["boots"]))
+    parts.append(_lines(stats))
+    if "events" in tables and tables["events"].num_rows:
+        parts.append(_events(tables["events"]))
+    families = _families(tables)
+    if families is not None:
+        parts.append(families)
+    return Group(*parts)
+
+
+def summary_text(
+    tables: Mapping[str, pa.Table] | Capture, stats: LineStats | None = None, width: int = 100
+) -> str:
+    """The summary as plain text (no colors)."""
+    buf = io.StringIO()
+    Console(file=buf, width=width, color_system=None, highlight=False).print(
+        summarize(tables, stats)
+    )
+    return buf.getvalue()

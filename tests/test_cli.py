@@ -1,0 +1,299 @@
+"""The `stalllog` command: files written per format read back equal to `stalllog.parse()`,
+exit codes, messages for bad input, the summary.
+
+Inputs are the corpus samples, or junk built from their bytes (truncated gzip, random bytes
+appended): no invented log lines.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import math
+import random
+import shutil
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import stalllog
+import stalllog.capture
+from stalllog import reader
+from stalllog.cli import app
+from stalllog.safe import csv_unescape
+from stalllog.schema import all_schemas
+from stalllog.summary import summary_text
+
+LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"
+DROPPED = LKML / "printk-dropped-4.9-stalls-after-oom-short.txt"
+# syslog prefixes and an rsyslog `#012` escape (so `raw` is set on one line)
+SYSLOG = LKML / "oom-3.10.0-1160-rhel7-vmware-overcommit-syslog-hash012.txt"
+INTERLEAVED = LKML / "interleaved-4.6.2-ext4-dmcrypt-allocfail-hungtask-wqlockup.txt"
+EXT = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
+
+runner = CliRunner()
+
+
+def _junk(tmp_path: Path) -> Path:
+    """A real capture followed by random bytes (a serial console catching line noise)."""
+    rng = random.Random(7)
+    p = tmp_path / "noise.log"
+    p.write_bytes(SYSLOG.read_bytes() + bytes(rng.randrange(256) for _ in range(3000)))
+    return p
+
+
+def _plain(t: pa.Table) -> pa.Table:
+    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns]
+    return pa.Table.from_arrays(cols, names=t.column_names)
+
+
+def _norm(v: Any) -> Any:
+    return "NaN" if isinstance(v, float) and math.isnan(v) else v
+
+
+def _columns(t: pa.Table) -> dict[str, list[Any]]:
+    return {n: [_norm(v) for v in t.column(n).to_pylist()] for n in t.column_names}
+
+
+def _read_csv(path: Path, schema: pa.Schema) -> dict[str, list[Any]]:
+    types = {
+        f.name: pa.string() if pa.types.is_binary(f.type) or pa.types.is_nested(f.type) else f.type
+        for f in schema
+    }
+    t = pa_csv.read_csv(
+        path,
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=types,
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    out = _columns(t)
+    for f in schema:
+        col = out[f.name]
+        if pa.types.is_binary(f.type):
+            out[f.name] = [None if v is None else bytes.fromhex(v) for v in col]
+        elif pa.types.is_nested(f.type):
+            out[f.name] = [None if v is None else json.loads(v) for v in col]
+        elif pa.types.is_string(f.type):
+            out[f.name] = [None if v is None else csv_unescape(v) for v in col]
+    return out
+
+
+def _read_json(path: Path, schema: pa.Schema) -> dict[str, list[Any]]:
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    out: dict[str, list[Any]] = {f.name: [r[f.name] for r in rows] for f in schema}
+    for f in schema:
+        col = out[f.name]
+        if pa.types.is_binary(f.type):
+            out[f.name] = [None if v is None else bytes.fromhex(v) for v in col]
+        elif pa.types.is_timestamp(f.type):
+            out[f.name] = [None if v is None else datetime.fromisoformat(v) for v in col]
+    return out
+
+
+def _expected_json(t: pa.Table) -> dict[str, list[Any]]:
+    # JSON has no NaN: the writer turns it into null
+    return {k: [None if v == "NaN" else v for v in col] for k, col in _columns(t).items()}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "json"])
+def test_parse_writes_every_table_equal_to_parse(tmp_path: Path, fmt: str) -> None:
+    src = _junk(tmp_path)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["parse", str(src), str(INTERLEAVED), "-o", str(out), "-f", fmt])
+    assert r.exit_code == 0, r.output
+    cap = stalllog.parse(src, INTERLEAVED)
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.{EXT[fmt]}" for n in cap.arrow)
+    # the appended noise gives lines with `raw` bytes; hex in csv/json must give them back
+    assert cap.arrow["lines"].column("raw").null_count < cap.arrow["lines"].num_rows
+    for name, table in cap.arrow.items():
+        path = out / f"{name}.{EXT[fmt]}"
+        expected = _plain(table)
+        if fmt == "parquet":
+            got = pq.read_table(path).to_pandas(types_mapper=pd.ArrowDtype)
+            pd.testing.assert_frame_equal(got, cap[name], check_dtype=True)
+        elif fmt == "csv":
+            assert _read_csv(path, expected.schema) == _columns(expected), name
+        else:
+            assert _read_json(path, expected.schema) == _expected_json(expected), name
+
+
+def test_lines_streamed_in_row_groups(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # small chunks: the 516-line capture arrives as many batches, each its own row group
+    whole = stalllog.parse(INTERLEAVED)
+    monkeypatch.setattr(
+        stalllog.capture, "iter_chunks", lambda src: reader.iter_chunks(src, chunk_bytes=4096)
+    )
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["parse", "-q", str(INTERLEAVED), "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    f = pq.ParquetFile(out / "lines.parquet")
+    assert f.metadata.num_row_groups > 5
+    got = f.read().to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(got, whole.lines)
+    unparsed = pq.read_table(out / "unparsed.parquet").to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(unparsed, whole.unparsed)
+
+
+def test_csv_formula_cells_prefixed_unless_raw(tmp_path: Path) -> None:
+    # last line of the file (checked by eye): "[  311.261390] ---[ end Kernel panic - not
+    # syncing: System is deadlocked on memory ]---"; its text starts with "-"
+    src = LKML / "allocfail-5.18.7-arm64-bridge-fdb-atomic-then-panic-deadlocked.txt"
+    text = "---[ end Kernel panic - not syncing: System is deadlocked on memory ]---"
+    for flag, want in (([], "'" + text), (["--csv-raw"], text)):
+        out = tmp_path / ("raw" if flag else "safe")
+        r = runner.invoke(app, ["parse", "-q", str(src), "-o", str(out), "-f", "csv", *flag])
+        assert r.exit_code == 0, r.output
+        t = pa_csv.read_csv(
+            out / "lines.csv", parse_options=pa_csv.ParseOptions(newlines_in_values=True)
+        )
+        assert t.column("text").to_pylist()[-1] == want
+
+
+def test_tables_selection(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = runner.invoke(
+        app, ["parse", "-q", str(DROPPED), "-o", str(out), "--tables", "events,boots"]
+    )
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in out.iterdir()) == ["boots.parquet", "events.parquet"]
+    out2 = tmp_path / "out2"
+    r = runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(out2), "--no-lines"])
+    assert r.exit_code == 0
+    names = {p.name for p in out2.iterdir()}
+    assert "lines.parquet" not in names and {"unparsed.parquet", "events.parquet"} <= names
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert runner.invoke(app, ["parse", str(DROPPED), "-f", "xml"]).exit_code == 2
+    r = runner.invoke(app, ["parse", str(DROPPED), "--tables", "events,nosuch"])
+    assert r.exit_code == 2 and "nosuch" in r.output
+    assert runner.invoke(app, ["parse"]).exit_code == 2
+    assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+    a_file = tmp_path / "f"
+    a_file.write_text("")
+    assert runner.invoke(app, ["parse", str(DROPPED), "-o", str(a_file)]).exit_code == 2
+
+
+@pytest.mark.parametrize("cmd", ["parse", "summary", "tables"])
+def test_help_ends_with_example(cmd: str) -> None:
+    r = runner.invoke(app, [cmd, "--help"])
+    assert r.exit_code == 0
+    # the example is the last paragraph of the help
+    assert "\n\n" not in r.output[r.output.rindex("Example: stalllog ") :].strip()
+    assert "Example: stalllog" in runner.invoke(app, ["--help"]).output
+
+
+def test_missing_file_exit_1_one_line(tmp_path: Path) -> None:
+    missing = tmp_path / "nope.log"
+    r = runner.invoke(app, ["parse", str(DROPPED), str(missing), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {missing}: No such file or directory\n"
+    assert r.stdout == ""
+    # checked before anything is written
+    assert not (tmp_path / "o").exists()
+
+
+def test_directory_exit_1(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["summary", str(tmp_path)])
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {tmp_path}: is a directory, not a capture file\n"
+
+
+def test_truncated_gzip_warns_and_keeps_going(tmp_path: Path) -> None:
+    data = gzip.compress(INTERLEAVED.read_bytes())
+    cut = tmp_path / "cut.log.gz"
+    cut.write_bytes(data[: len(data) // 2])
+    r = runner.invoke(app, ["parse", str(cut), str(DROPPED), "-o", str(tmp_path / "o")])
+    assert r.exit_code == 0
+    assert r.stderr.startswith(f"stalllog: {cut}: warning: gzip stream ended early")
+    assert "Traceback" not in r.output
+    assert (tmp_path / "o" / "sources.parquet").exists()
+    sources = pq.read_table(tmp_path / "o" / "sources.parquet").to_pylist()
+    assert sources[0]["compression"] == "gzip" and sources[0]["error"]
+    assert sources[1]["n_lines"] == 21 and sources[1]["error"] is None
+
+
+def test_empty_and_binary_inputs_warn(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.log"
+    empty.write_bytes(b"")
+    binary = tmp_path / "blob.bin"
+    # bytes of a gzip member without its magic: not compressed, not text
+    binary.write_bytes(gzip.compress(SYSLOG.read_bytes())[2:])
+    r = runner.invoke(app, ["summary", str(empty), str(binary)])
+    assert r.exit_code == 0, r.output
+    lines = r.stderr.splitlines()
+    assert lines[0] == f"stalllog: {empty}: warning: empty input"
+    assert lines[1].startswith(f"stalllog: {binary}: warning: ")
+    assert lines[1].endswith("lines have invalid UTF-8 or NUL bytes: not a text capture?")
+    assert "Traceback" not in r.output
+
+
+def test_stdin(tmp_path: Path) -> None:
+    r = runner.invoke(app, ["summary", "-"], input=DROPPED.read_bytes())
+    assert r.exit_code == 0, r.output
+    assert "<stdin>" in r.stdout and "21 lines" in r.stdout
+    assert runner.invoke(app, ["summary", "-", "-"], input=b"").exit_code == 2
+
+
+def test_hostile_file_name_printed_inertly(tmp_path: Path) -> None:
+    hostile = tmp_path / "\x1b[2J[bold]x\x9b.log"
+    shutil.copy(DROPPED, hostile)
+    r = runner.invoke(app, ["summary", str(hostile)], env={"COLUMNS": "300"})
+    assert r.exit_code == 0
+    assert "\x1b" not in r.stdout and "\x9b" not in r.stdout
+    assert "\\x1b[2J[bold]x\\x9b.log" in r.stdout
+    r = runner.invoke(app, ["summary", str(tmp_path / "\x1b]0;owned\x07.log")])
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {tmp_path}/\\x1b]0;owned\\x07.log: No such file or directory\n"
+
+
+def test_summary_numbers() -> None:
+    # Counted by hand with grep on the file: 21 lines, five `** N printk messages dropped **`
+    # markers, 88 + 72 + 2081 + 119 + 56 = 2416 messages.
+    r = runner.invoke(app, ["summary", str(DROPPED)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    assert "1 input(s), 21 lines" in r.stdout
+    assert "console_dropped: 5 marker(s), 2,416 messages" in r.stdout
+    assert "flagged: dropped-before 5" in r.stdout
+    # the same summary from Python, on a Capture
+    text = summary_text(stalllog.parse(DROPPED), width=200)
+    assert "console_dropped: 5 marker(s), 2,416 messages" in text
+
+
+def test_summary_lists_every_nonempty_family_table() -> None:
+    cap = stalllog.parse(INTERLEAVED, SYSLOG)
+    text = summary_text(cap, width=200)
+    core = {"lines", "unparsed", "events", "boots", "sources"}
+    nonempty = [n for n, t in cap.arrow.items() if n not in core and t.num_rows]
+    assert nonempty
+    for name in nonempty:
+        assert any(
+            line.split()[:2] == [name, f"{cap.arrow[name].num_rows:,}"]
+            for line in (ln.removeprefix("tables").strip() for ln in text.splitlines())
+        ), name
+
+
+def test_tables_command() -> None:
+    r = runner.invoke(app, ["tables"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0
+    names = [line.split()[0] for line in r.stdout.splitlines()[:-1] if line[:1].strip()]
+    assert names == [t.name for t in all_schemas()]
+    r = runner.invoke(app, ["tables", "sources"], env={"COLUMNS": "200"})
+    assert r.exit_code == 0 and "compression" in r.stdout
+    assert runner.invoke(app, ["tables", "nosuch"]).exit_code == 2
+
+
+def test_version() -> None:
+    r = runner.invoke(app, ["--version"])
+    assert r.exit_code == 0 and r.stdout == f"stalllog {stalllog.__version__}\n"
