@@ -96,6 +96,7 @@ _RE_GLOBAL = regex.compile(r"^[A-Za-z_][\w-]*:-?\d+(?:\s+[A-Za-z_][\w-]*:-?\d+)*
 # other `N pages <what>` / `N <what> pages` lines of arch show_mem, after `pages RAM`
 _RE_ARCH_TAIL = regex.compile(r"^\d+ (?:pages [a-z][a-z -]*|[a-z][a-z -]* pages)$")
 _RE_KV_START = regex.compile(r"^(?:[A-Za-z_][\w()]*:\s?-?\d|all_unreclaimable\?)")
+_RE_DANGLING = regex.compile(r"^(?:-?\d+(?:kB|KB)?|yes|no)(?:\s|$)")
 _RE_BUDDY_CONT = regex.compile(r"^(?:\d+\*\d+kB|\([A-Z]*\)|=|\d+kB$)(?:\s|$)")
 _RE_INTS = regex.compile(r"^-?\d+(?:\s+-?\d+)*$")
 _RE_HUGE_CONT = regex.compile(r"^hugepages_\w+=")
@@ -708,7 +709,14 @@ class MemInfo(SubParser):
             return Feed.TAKE
         if cur is None:
             return None
-        if kind in ("zone", "node") and _RE_KV_START.match(s) is not None:
+        if (
+            kind in ("zone", "node")
+            and (
+                _RE_KV_START.match(s) is not None
+                # a wrap between `shmem_thp:` / `all_unreclaimable?` and its value
+                or (cur.parts[-1].rstrip()[-1:] in (":", "?") and _RE_DANGLING.match(s) is not None)
+            )
+        ):
             cur.parts.append(s)
             return Feed.TAKE
         if kind == "buddy" and _RE_BUDDY_CONT.match(s) is not None:
