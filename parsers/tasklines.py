@@ -18,6 +18,9 @@ Six generations (FORMATS-stalls.md §3), told apart by their text:
 * 6.6–6.13: `tgid:%-5d` added (commit 5c6b9b4d1c5f "sched/debug: Dump the tgid", v6.6).
 * 6.14+: `task_flags:0x%04x` before `flags:` (commit 65ef17aa0711, v6.14).
 
+Vendor kernels append fields after the flags (Android `" c%d %llu"`; syzkaller/441 shows
+`… 0xb0020002 2141275110779`); they are ignored.
+
 Every generation is printk + pr_cont, so the line can split: 6.9-next consoles show
 `task:jbd2/sda1-8     state:D` then ` stack:25008 pid:4509 …` as a separate record.
 comm is `%-15.15s`: padded, truncated, and may hold spaces, `:`, `/`, `(`; numbers are parsed
@@ -48,7 +51,8 @@ _STATE = r"[A-Za-z?]"
 _LEGACY = regex.compile(
     rf"^(?P<comm>.*?) ?(?P<state>{_STATE})"
     r"(?:(?P<running> +running(?: task)?) +| (?P<pc>[0-9a-f]{16}|[0-9a-f]{8}) +| *)"
-    r"(?P<free>\d+) +(?P<pid>\d+) +(?P<ppid>\d+)(?: +0x(?P<flags>[0-9a-f]+))?\s*$"
+    r"(?P<free>\d+) +(?P<pid>\d+) +(?P<ppid>\d+)"
+    r"(?: +0x(?P<flags>[0-9a-f]+)(?P<extra> [ \w]+)?)?\s*$"
 )
 _TAIL_FIELDS = (
     r"stack: *(?P<free>\d+) +pid: *(?P<pid>\d+) +(?:tgid: *(?P<tgid>\d+) +)?ppid: *(?P<ppid>\d+)"
