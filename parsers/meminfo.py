@@ -981,47 +981,41 @@ class SlabInfo(SubParser):
 
 
 class ShowMemBlock(Block):
-    """A show_mem dump on its own (`Mem-Info:` with no open report around it), or SysRq-m
-    (`sysrq: Show Memory` / `SysRq : Show Memory`, then the dump)."""
+    """A show_mem dump that no open report owns: a bare `Mem-Info:` (or a global block whose
+    header was lost)."""
 
     kind = "show_mem"
 
     def __init__(self, first: Line, event_id: int, sink: Sink) -> None:
         super().__init__(first, event_id, sink)
-        self.meminfo: MemInfo | None = self._first_meminfo(first)
-
-    def _first_meminfo(self, first: Line) -> MemInfo | None:
-        return MemInfo(self, first)
+        self.meminfo = MemInfo(self, first)
 
     def feed(self, line: Line) -> Feed:
-        if self.meminfo is None:
-            if is_meminfo_start(line.text):
-                self.meminfo = MemInfo(self, line)
-                return Feed.TAKE
-            self.problems.append("SysRq Show Memory not followed by a Mem-Info dump")
-            return Feed.END
         return self.meminfo.feed(line)
 
     def finish(self, cut: str | None) -> None:
-        if self.meminfo is not None:
-            self.meminfo.finish(cut)
-            self.problems.extend(self.meminfo.problems)
-            self.complete = self.meminfo.complete
-            if not self.complete:
-                return  # MemInfo said why
-        super().finish(cut)
+        self.meminfo.finish(cut)
+        self.problems.extend(self.meminfo.problems)
+        self.complete = self.meminfo.complete
+        if self.complete:
+            super().finish(cut)  # else MemInfo already said why
 
 
 class SysRqShowMemBlock(ShowMemBlock):
-    """SysRq-m: the `Show Memory` line, then the dump."""
+    """The dump printed by SysRq-m, right after `sysrq: Show Memory`."""
 
     kind = "sysrq_show_mem"
 
-    def _first_meminfo(self, first: Line) -> MemInfo | None:
-        return None
+
+SYSRQ_GAP = 3  # `Mem-Info:` at most this many lines after `Show Memory` belongs to it
 
 
 class MemInfoFamily(Family):
+    """Dumps outside any other report. The SysRq action line itself (`sysrq: Show Memory`,
+    `SysRq : Show Memory`, `sysrq: SysRq : Show Memory` by era) belongs to the sysrq family:
+    this family only notes it and declines it, so that the dump that follows in the same
+    stream is told apart as SysRq-m."""
+
     name = "meminfo"
     triggers = ("Mem-Info:", "Mem-info:", "Show Memory", "ctive_anon:")
     pattern = regex.compile(
@@ -1030,7 +1024,16 @@ class MemInfoFamily(Family):
     )
     tables = TABLES
 
-    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block:
+    def __init__(self) -> None:
+        # (source, boot, caller) -> line of the last `Show Memory` not yet followed by a dump
+        self._sysrq: dict[tuple[str, int, str | None], int] = {}
+
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+        key = (line.source, line.boot, line.caller)
         if match["sysrq"] is not None:
+            self._sysrq[key] = line.line_no
+            return None
+        after = self._sysrq.pop(key, None)
+        if after is not None and 0 < line.line_no - after <= SYSRQ_GAP:
             return SysRqShowMemBlock(line, event_id, sink)
         return ShowMemBlock(line, event_id, sink)
