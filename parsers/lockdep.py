@@ -12,9 +12,9 @@ Entry (`" #%d: "` + print_lock()), by era (FORMATS-stalls.md §2):
 * <= 4.14: ` #0:  (sb_writers#17){.+.+}, at: [<ffffffffb4ca2aa0>] mnt_want_write+0x20/0x50`
   (no instance address; `at:` prints `[<%p>] %pS`).
 * 4.15–5.6: ` #0: 000000005eee3cbe (oom_lock){+.+.}, at: oom_reaper+0x9f/0x270` (hashed
-  pointer, commit 519248f36d6f "lockdep: Print the address of held locks" … `%p`).
+  pointer: print_lock() prints `hlock->instance` with `%p`).
 * 5.7+: ` #0: ffffffff8273c800 (rcu_read_lock){....}-{1:2}, at: debug_show_all_locks+0x15/…`
-  (`-{outer:inner}` wait types, commit de8f5e4f2dc1 "lockdep: Introduce wait-type checks").
+  (`-{outer:inner}` wait types, from "lockdep: Introduce wait-type checks").
 * syzbot symbolizes `at:` as `func file.c:123 [inline]`.
 * Broken continuations (6.9-next consoles): one entry spread over several records
   (` #0: `, `ffffffff8e333e60`, ` (`, `rcu_read_lock`, `){....}-{1:2}`, `, at: …`); the pieces

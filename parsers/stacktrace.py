@@ -12,8 +12,8 @@ Frame shapes (FORMATS-stalls.md §6):
   (4 per line, `kstack_depth_to_print`) may precede `Call Trace:`.
 * x86 4.11+ (printk_stack_address in arch/x86/kernel/dumpstack.c after the unwinder rework,
   v4.11): `"%s %s%pB\\n"` (` __schedule+0x336/0xe00`); stack markers on their own lines
-  (` <IRQ>` … ` </IRQ>`, ` <NMI>`, ` <#DF>`), 5.16+ ` <TASK>` … ` </TASK>` (commit
-  cb87c7a5ec8e "x86/dumpstack: Add <TASK> markers"), ` <SOFTIRQ>`.
+  (` <IRQ>` … ` </IRQ>`, ` <NMI>`, ` <#DF>`), 5.16+ ` <TASK>` … ` </TASK>` around the task
+  stack, ` <SOFTIRQ>`.
 * syzbot symbolization appends ` file.c:123` and adds `func file.c:12 [inline]` rows;
   decode_stacktrace.sh turns `+0x…/0x…` into ` (file.c:123)`.
 * arm64: `Call trace:`; <= 4.16 `[<ffffff80080889a8>] dump_backtrace+0x0/0x1a0`, later
@@ -88,7 +88,7 @@ _IP = regex.compile(
 )
 
 # lib/dump_stack.c dump_stack_print_info(): 3.10+ `CPU: %d PID: %d Comm: %.20s %s%s %s %.*s`;
-# 6.11 inserts ` UID: %u` (commit 8d5fbd5c0e6e); <= 3.9 x86 `Pid: %d, comm: %.20s %s %s %.*s`.
+# 6.11 inserts ` UID: %u`; <= 3.9 x86 `Pid: %d, comm: %.20s %s %s %.*s` (FORMATS-stalls.md §6).
 _DUMP_HDR = regex.compile(
     r"^CPU: (?P<cpu>\d+) (?:UID: (?P<uid>\d+) )?PID: (?P<pid>\d+) Comm: (?P<comm>.{1,20}?) "
     r"(?P<taint>Not tainted|Tainted: [A-Z ]*?) +(?P<release>\S+) (?P<version>#\S+)"

@@ -66,9 +66,12 @@ _COLUMNS = regex.compile(r"^\s+task\s+(?:PC\s+)?stack\s+pid\s+father\s*$")
 # sched debug dump of SysRq-t (kernel/sched/debug.c): `Sched Debug Version: v0.11, …`,
 # `ktime   : …`, `cpu#0, 2893.202 MHz`, `  .nr_running   : 0`, `cfs_rq[0]:/`,
 # `runnable tasks:`, column headers, `-----` rules, ` S  task  PID  1.5 …` / `>R …` rows
+# (`%-40s: %Ld` header keys, `  .%-30s: …` per-CPU keys, `%15s` comm right-aligned after the
+# state letter in task rows, so a 15-character comm touches the letter)
 _SCHED_DEBUG = regex.compile(
     r"^(?:Sched Debug Version: |cpu#\d+|(?:cfs|rt|dl)_rq\[\d+\]:|runnable tasks:|sysctl_sched\s*$"
-    r"|\s*\.[\w>\[\]-]+\s*: |[a-z_()]+ {2,}: |-{20,}\s*$| ?S? +task +PID |[ >][A-Za-z] .*\d\.\d{6})"
+    r"|\s*\.\S+\s*: |[a-z_()]+ +: |-{20,}\s*$| ?S? +task +PID |[ >][A-Za-z].*\d\.\d{6}"
+    r"|numa_faults |current_node=)"
 )
 _NMI = regex.compile(
     r"^NMI backtrace for cpu (?P<cpu>\d+)(?: skipped: idling at (?P<idle>\S+))?\s*$"

@@ -7,15 +7,15 @@ Six generations (FORMATS-stalls.md §3), told apart by their text:
 * <= 4.8: `"%-15.15s %c"` + `" %016lx "` (thread_saved_pc; `" %08lx "` on 32-bit) or
   `"  running task    "` + `"%5lu %5d %6d 0x%08lx\\n"` (free stack, pid, ppid, ti flags):
   `a.out           D ffff8800254c75a8     0  2989   1230 0x00000084`.
-* 4.9–5.8: the PC column removed (commit 8243d5597793 "sched/core: Remove pointless printout
+* 4.9–5.8: the PC column removed (commit 8243d55 "sched/core: Remove pointless printout
   in sched_show_task()", v4.9), so the state letter is glued to the free-stack digits:
   `kswapd0         D10936    67      2 0x00000000`. Running tasks print the same in both.
 * 5.9–5.19: `"task:%-15.15s state:%c"` + `" stack:%5lu pid:%5d ppid:%6d flags:0x%08lx\\n"`
   (commit cc172ff301d8 "sched/debug: Fix the alignment of the show-state debug output", v5.9):
   `task:syz-executor.0  state:D stack:14632 pid:29056 ppid:  6574 flags:0x00000004`.
-* 6.0–6.5: left-aligned numbers (`stack:%-5lu pid:%-5d ppid:%-6d`, commit 0f03d6805bfc
+* 6.0–6.5: left-aligned numbers (`stack:%-5lu pid:%-5d ppid:%-6d`,
   "sched/debug: Print each field value left-aligned", v6.0).
-* 6.6–6.13: `tgid:%-5d` added (commit 5c6b9b4d1c5f "sched/debug: Dump the tgid", v6.6).
+* 6.6–6.13: `tgid:%-5d` added ("sched/debug: Dump the tgid", v6.6).
 * 6.14+: `task_flags:0x%04x` before `flags:` (commit 65ef17aa0711, v6.14).
 
 Vendor kernels append fields after the flags (Android `" c%d %llu"`; syzkaller/441 shows
