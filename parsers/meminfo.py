@@ -57,6 +57,7 @@ becomes NA for that field with a problem, the rest of the record stays.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,41 +74,41 @@ _INT64_MAX = 2**63 - 1
 # ---------------------------------------------------------------------------------------
 # Line shapes (matched on the stripped text)
 
-_RE_START = regex.compile(r"^Mem-[Ii]nfo:$")
+_RE_START = re.compile(r"^Mem-[Ii]nfo:$")
 # First line of the global block: recognized even when the `Mem-Info:` line was lost.
-_RE_GLOBAL_FIRST = regex.compile(r"^[Aa]ctive(?:_anon)?:\d+ [a-z_]+:\d+")
-_RE_NODE_ONLY = regex.compile(r"^Node (\d+)$")
-_RE_ZONEISH = regex.compile(
+_RE_GLOBAL_FIRST = re.compile(r"^[Aa]ctive(?:_anon)?:\d+ [a-z_]+:\d+")
+_RE_NODE_ONLY = re.compile(r"^Node (\d+)$")
+_RE_ZONEISH = re.compile(
     rf"^(?:Node (?P<node>\d+) )?(?P<zone>{_ZONE})"
     r"(?:(?P<free> free:)|(?P<pcp> per-cpu:(?: empty)?$)|(?P<buddy>:)(?:\s|$))"
 )
-_RE_NODE_LINE = regex.compile(r"^Node (?P<node>\d+) (?P<rest>[A-Za-z_][\w()]*:\s?\d.*)$")
-_RE_HUGE = regex.compile(r"^Node (?P<node>\d+) (?P<rest>hugepages_total=.*)$")
+_RE_NODE_LINE = re.compile(r"^Node (?P<node>\d+) (?P<rest>[A-Za-z_][\w()]*:\s?\d.*)$")
+_RE_HUGE = re.compile(r"^Node (?P<node>\d+) (?P<rest>hugepages_total=.*)$")
 # `protections[]:` is the 2.6.0-2.6.5 name of lowmem_reserve[]
-_RE_LOWMEM = regex.compile(r"^(?:lowmem_reserve|protections)\[\]:(?P<rest>.*)$")
-_RE_PCP_ROW = regex.compile(r"^CPU\s+(\d+): hi:\s*(\d+), btch:\s*(\d+) usd:\s*(\d+)$")
+_RE_LOWMEM = re.compile(r"^(?:lowmem_reserve|protections)\[\]:(?P<rest>.*)$")
+_RE_PCP_ROW = re.compile(r"^CPU\s+(\d+): hi:\s*(\d+), btch:\s*(\d+) usd:\s*(\d+)$")
 # 2.6.0-2.6.2x: `cpu 0 hot: low 2, high 6, batch 1` (`low` dropped, ` used:N` added later)
-_RE_PCP_OLD = regex.compile(
+_RE_PCP_OLD = re.compile(
     r"^cpu (\d+) (hot|cold): (?:low (\d+), )?high (\d+), batch (\d+)(?: used:(\d+))?$"
 )
 # `Free pages: %11ukB (%ukB HighMem)` before the global line (2.6.0-2.6.2x)
-_RE_FREE_PAGES = regex.compile(r"^Free pages:\s*(\d+)kB(?: \((\d+)kB HighMem\))?$")
-_RE_GLOBAL = regex.compile(r"^[A-Za-z_][\w-]*:-?\d+(?:\s+[A-Za-z_][\w-]*:-?\d+)*$")
+_RE_FREE_PAGES = re.compile(r"^Free pages:\s*(\d+)kB(?: \((\d+)kB HighMem\))?$")
+_RE_GLOBAL = re.compile(r"^[A-Za-z_][\w-]*:-?\d+(?:\s+[A-Za-z_][\w-]*:-?\d+)*$")
 # other `N pages <what>` / `N <what> pages` lines of arch show_mem, after `pages RAM`
-_RE_ARCH_TAIL = regex.compile(r"^\d+ (?:pages [a-z][a-z -]*|[a-z][a-z -]* pages)$")
-_RE_KV_START = regex.compile(r"^(?:[A-Za-z_][\w()]*:\s?-?\d|all_unreclaimable\?)")
-_RE_DANGLING = regex.compile(r"^(?:-?\d+(?:kB|KB)?|yes|no)(?:\s|$)")
-_RE_BUDDY_CONT = regex.compile(r"^(?:\d+\*\d+kB|\([A-Z]*\)|=|\d+kB$)(?:\s|$)")
-_RE_INTS = regex.compile(r"^-?\d+(?:\s+-?\d+)*$")
-_RE_HUGE_CONT = regex.compile(r"^hugepages_\w+=")
-_RE_SWAPSTATS_CONT = regex.compile(r"^(?:(?:add|delete|find|race)\b.*|\d+/\d+(?:,.*)?)$")
-_RE_ALLOC_TAG = regex.compile(
+_RE_ARCH_TAIL = re.compile(r"^\d+ (?:pages [a-z][a-z -]*|[a-z][a-z -]* pages)$")
+_RE_KV_START = re.compile(r"^(?:[A-Za-z_][\w()]*:\s?-?\d|all_unreclaimable\?)")
+_RE_DANGLING = re.compile(r"^(?:-?\d+(?:kB|KB)?|yes|no)(?:\s|$)")
+_RE_BUDDY_CONT = re.compile(r"^(?:\d+\*\d+kB|\([A-Z]*\)|=|\d+kB$)(?:\s|$)")
+_RE_INTS = re.compile(r"^-?\d+(?:\s+-?\d+)*$")
+_RE_HUGE_CONT = re.compile(r"^hugepages_\w+=")
+_RE_SWAPSTATS_CONT = re.compile(r"^(?:(?:add|delete|find|race)\b.*|\d+/\d+(?:,.*)?)$")
+_RE_ALLOC_TAG = re.compile(
     r"^(?P<size>\d+(?:\.\d+)? ?[KMGTPE]?i?B)\s+(?P<calls>\d+) (?P<file>\S+):(?P<lineno>\d+)"
     r"(?: \[(?P<module>[^\]]+)\])? func:(?P<func>\S+)$"
 )
 
 # Summary lines: regex -> tail key(s). Group names are the meminfo columns.
-_RE_TAIL = regex.compile(
+_RE_TAIL = re.compile(
     r"^(?:"
     r"(?P<total_pagecache_pages>-?\d+) total pagecache pages"
     r"|(?P<swap_cache_pages>\d+) pages in swap cache"
@@ -140,7 +141,7 @@ _SWAPSTAT_FIELDS = (
 )  # fmt: skip
 
 # Lines that start the owner's next part (or a new report): end the dump at once.
-_RE_OWNER_NEXT = regex.compile(
+_RE_OWNER_NEXT = re.compile(
     r"^(?:Mem-[Ii]nfo:|Tasks state|\[\s*pid\s*\]|Out of memory|oom-kill:|Killed process"
     r"|Unreclaimable slab info:|excessive unreclaimable slab|Memory cgroup|MemAlloc"
     r"|Showing busy workqueues|sysrq: |SysRq : |Kernel panic)"
@@ -150,17 +151,12 @@ _RE_OWNER_NEXT = regex.compile(
 # Section ranks: a line of an earlier section after the summary started means a new dump.
 _RANK_SUMMARY = 6
 
-_TOKEN = regex.compile(
-    r"(?P<key>[A-Za-z_][\w()]*):\s?(?P<val>-?\d+)(?P<unit>kB|KB)?(?=\s|$)"
-    r"|all_unreclaimable\?\s*(?P<ar>yes|no)(?=\s|$)"
-    r"|(?P<bad>\S+)"
-)
-_HUGE_TOKEN = regex.compile(
-    r"(?P<key>hugepages_\w+)=(?P<val>\d+)(?P<unit>kB)?(?=\s|$)|(?P<bad>\S+)"
-)
-_BUDDY_ENTRY = regex.compile(r"^(\d+)\*(\d+)kB$")
-_BUDDY_TYPES = regex.compile(r"^\(([A-Z]*)\)$")
-_BUDDY_TOTAL = regex.compile(r"^(\d+)kB$")
+# `shmem_thp: 0kB` (4.8-6.6) and `all_unreclaimable? no`: the one key/value pair with a space
+_KV_SPACE = re.compile(r"([:?]) (?=-?\d|yes\b|no\b)")
+_HUGE_TOKEN = re.compile(r"(?P<key>hugepages_\w+)=(?P<val>\d+)(?P<unit>kB)?(?=\s|$)|(?P<bad>\S+)")
+_BUDDY_ENTRY = re.compile(r"^(\d+)\*(\d+)kB$")
+_BUDDY_TYPES = re.compile(r"^\(([A-Z]*)\)$")
+_BUDDY_TOTAL = re.compile(r"^(\d+)kB$")
 
 
 def is_meminfo_start(text: str) -> bool:
@@ -645,7 +641,7 @@ class MemInfo(SubParser):
             return Feed.TAKE
         return None
 
-    def _zoneish(self, m: regex.Match[str], node: int | None, s: str, line_no: int) -> Feed:
+    def _zoneish(self, m: re.Match[str], node: int | None, s: str, line_no: int) -> Feed:
         zone = m["zone"]
         if m["pcp"] is not None:
             r = self._new("pcp", line_no, 0, node=node, zone=zone)
@@ -820,20 +816,24 @@ class MemInfo(SubParser):
     ) -> dict[str, Any]:
         values: dict[str, Any] = {}
         other: list[str] = []
-        for m in _TOKEN.finditer(" ".join(rec.parts)):
-            if m["ar"] is not None:
-                values["all_unreclaimable"] = m["ar"] == "yes"
+        for tok in _KV_SPACE.sub(r"\1", " ".join(rec.parts)).split():
+            key, sep, val = tok.partition(":")
+            if not sep:
+                ar = tok.removeprefix("all_unreclaimable?")
+                if ar in ("yes", "no") and ar != tok:
+                    values["all_unreclaimable"] = ar == "yes"
+                else:
+                    self.problems.append(f"{where}: unreadable {tok!r}")
                 continue
-            if m["bad"] is not None:
-                self.problems.append(f"{where}: unreadable {m['bad']!r}")
-                continue
-            spec = columns.get(m["key"].lower())
-            v = _int(m["val"])
-            unit = "kB" if m["unit"] else ""
-            if spec is None:
-                other.append(m[0])
-            elif v is None or (spec[1] == "kB" and unit != "kB"):
-                self.problems.append(f"{where}: unreadable {m[0]!r}")
+            unit = ""
+            if val[-2:] in ("kB", "KB"):
+                val, unit = val[:-2], "kB"
+            v = _int(val) if val.lstrip("-").isdigit() and key else None
+            spec = columns.get(key.lower())
+            if v is not None and spec is None:
+                other.append(tok)
+            elif v is None or spec is None or (spec[1] == "kB") != (unit == "kB"):
+                self.problems.append(f"{where}: unreadable {tok!r}")
             else:
                 values[spec[0]] = v
         values["other"] = " ".join(other) or None
@@ -936,9 +936,9 @@ def _where_z(zone: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------
 # Unreclaimable slab dump
 
-_RE_SLAB_HEADER = regex.compile(r"^Name\s+Used\s+Total$")
+_RE_SLAB_HEADER = re.compile(r"^Name\s+Used\s+Total$")
 # `%-17s %10luKB %10luKB`: the name is padded, may hold spaces; anchor on the right.
-_RE_SLAB_ROW = regex.compile(r"^(?P<name>\S.*?)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB$")
+_RE_SLAB_ROW = re.compile(r"^(?P<name>\S.*?)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB$")
 
 
 class SlabInfo(SubParser):
