@@ -154,6 +154,7 @@ _RANK_SUMMARY = 6
 # `shmem_thp: 0kB` (4.8-6.6) and `all_unreclaimable? no`: the one key/value pair with a space
 _KV_SPACE = re.compile(r"([:?]) (?=-?\d|yes\b|no\b)")
 _HUGE_TOKEN = re.compile(r"(?P<key>hugepages_\w+)=(?P<val>\d+)(?P<unit>kB)?(?=\s|$)|(?P<bad>\S+)")
+_LEVEL_MARK = re.compile(r"(?:^|(?<=\s))<[0-7]>")
 _BUDDY_ENTRY = re.compile(r"^(\d+)\*(\d+)kB$")
 _BUDDY_TYPES = re.compile(r"^\(([A-Z]*)\)$")
 _BUDDY_TOTAL = re.compile(r"^(\d+)kB$")
@@ -794,13 +795,13 @@ class MemInfo(SubParser):
             int(m[2])
             for rec in self._recs
             if rec.kind == "buddy"
-            for tok in " ".join(rec.parts).split()
+            for tok in _joined(rec).split()
             if (m := _BUDDY_ENTRY.match(tok)) is not None
         ]
         return min(sizes) if sizes else None
 
     def _parse_global(self, rec: _Rec, row: dict[str, Any]) -> None:
-        for tok in " ".join(rec.parts).split():
+        for tok in _joined(rec).split():
             key, _, val = tok.partition(":")
             column = _GLOBAL_COLS.get(key.lower().replace("-", "_"))
             v = _int(val) if val.lstrip("-").isdigit() else None
@@ -816,7 +817,7 @@ class MemInfo(SubParser):
     ) -> dict[str, Any]:
         values: dict[str, Any] = {}
         other: list[str] = []
-        for tok in _KV_SPACE.sub(r"\1", " ".join(rec.parts)).split():
+        for tok in _KV_SPACE.sub(r"\1", _joined(rec)).split():
             key, sep, val = tok.partition(":")
             if not sep:
                 ar = tok.removeprefix("all_unreclaimable?")
@@ -840,7 +841,7 @@ class MemInfo(SubParser):
         return values
 
     def _parse_lowmem(self, rec: _Rec, zone: dict[str, Any] | None) -> None:
-        toks = " ".join(rec.parts).split()
+        toks = _joined(rec).split()
         if zone is None:
             self.problems.append(f"lowmem_reserve[] at line {rec.line_no} follows no zone line")
             return
@@ -857,7 +858,7 @@ class MemInfo(SubParser):
         total: int | None = None
         after_eq = False
         broken = False
-        toks = " ".join(rec.parts).split()
+        toks = _joined(rec).split()
         if toks == ["empty"]:  # `DMA: empty`, an unpopulated zone (2.6.0-2.6.2x)
             return rows
         for tok in toks:
@@ -895,7 +896,7 @@ class MemInfo(SubParser):
 
     def _parse_huge(self, rec: _Rec) -> None:
         values: dict[str, Any] = {}
-        for m in _HUGE_TOKEN.finditer(" ".join(rec.parts)):
+        for m in _HUGE_TOKEN.finditer(_joined(rec)):
             if m["bad"] is not None:
                 self.problems.append(f"Node {rec.node} hugepages: unreadable {m['bad']!r}")
                 continue
@@ -908,12 +909,19 @@ class MemInfo(SubParser):
         self.owner.row("hugepages", snapshot_id=self.snapshot_id, node=rec.node, **values)
 
     def _parse_swapstats(self, rec: _Rec) -> None:
-        m = _RE_TAIL.match(" ".join(rec.parts))
+        m = _RE_TAIL.match(_joined(rec))
         if m is None or m["swap_cache_add"] is None:
             self.problems.append(f"unreadable swap cache stats at line {rec.line_no}")
             return
         for k in _SWAPSTAT_FIELDS:
             self._tail[k] = _int(m[k])
+
+
+def _joined(rec: _Rec) -> str:
+    """The record's pieces as one line, without the `<4>` level marks that raw pre-3.5 log
+    buffers (vmcore-dmesg, crash `log`) leave in front of continuation pieces."""
+    text = " ".join(rec.parts)
+    return _LEVEL_MARK.sub("", text) if "<" in text else text
 
 
 def _order(size_kb: int, page_kb: int | None) -> int | None:
