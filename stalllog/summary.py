@@ -253,6 +253,8 @@ def summarize(
     if isinstance(tables, Capture):
         tables = tables.arrow
     if stats is None:
+        if "lines" not in tables:
+            raise ValueError("summarize() needs the `lines` table or a LineStats")
         stats = LineStats.of(tables["lines"], tables.get("unparsed"))
     parts: list[RenderableType] = []
     if "sources" in tables:
