@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import PurePath
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -165,15 +166,18 @@ def _sources(t: pa.Table, stats: LineStats) -> RenderableType:
 
 def _boots(t: pa.Table) -> RenderableType:
     rows = t.to_pylist()
+    # line numbers count per input: name the input when there are several
+    several = len({r["source"] for r in rows}) > 1
     g = _grid("right", "left")
     for r in rows[:MAX_LISTED]:
         desc = Text(_t(r["release"]) if r["release"] else "(no banner)")
-        desc.append(f"  lines {_n(r['line_start'])}-{_n(r['line_end'])}")
+        where = f" of {_t(PurePath(r['source']).name)}" if several else ""
+        desc.append(f"  lines {_n(r['line_start'])}-{_n(r['line_end'])}{where}")
         if r["ts_first"] is not None and not math.isnan(r["ts_first"]):
             span = {f"{r['ts_first']:.1f}", f"{r['ts_last']:.1f}"}
             desc.append(f"  {'-'.join(sorted(span, key=float))} s")
         desc.append(f"  prefix {_t(r['prefix_kinds'] or 'none')}")
-        if r["has_caller"]:
+        if r["has_caller"] and "caller" not in (r["prefix_kinds"] or ""):
             desc.append("  caller ids")
         if r["cmdline"]:
             desc.append("\ncmdline: " + _shorten(_t(r["cmdline"]), CMDLINE_SHOWN), "dim")
