@@ -19,33 +19,33 @@ The OOM block (parsers/oom.py) creates a `MemcgInfo` on the first line for which
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
-import regex
 
 from .base import EVENT_ID, Block, Feed, Line, SubParser, TableSchema, col
 
 __all__ = ["MEMCG", "MEMCG_STAT", "TABLES", "MemcgInfo", "is_memcg_start"]
 
-_TASK_IN = regex.compile(r"^Task in (?P<task>.*) killed as a result of limit of (?P<limit>.*?)\s*$")
-_TASK_IN_HEAD = regex.compile(r"^Task in (?P<task>.*) killed\s*$")
-_AS_RESULT = regex.compile(r"^\s*as a result of limit of (?P<limit>.*?)\s*$")
-_LIMIT_REACHED = regex.compile(r"^Memory limit reached of cgroup (?P<limit>.*?)\s*$")
-_COUNTER = regex.compile(r"^(?P<name>memory\+swap|memory|kmem|swap): usage ")
-_USAGE = regex.compile(r"usage (?P<v>\S*?)kB,")
-_LIMIT = regex.compile(r"limit (?P<v>\S*?)kB,")
-_FAILCNT = regex.compile(r"failcnt (?P<v>\S+?)\s*$")
+_TASK_IN = re.compile(r"^Task in (?P<task>.*) killed as a result of limit of (?P<limit>.*?)\s*$")
+_TASK_IN_HEAD = re.compile(r"^Task in (?P<task>.*) killed\s*$")
+_AS_RESULT = re.compile(r"^\s*as a result of limit of (?P<limit>.*?)\s*$")
+_LIMIT_REACHED = re.compile(r"^Memory limit reached of cgroup (?P<limit>.*?)\s*$")
+_COUNTER = re.compile(r"^(?P<name>memory\+swap|memory|kmem|swap): usage ")
+_USAGE = re.compile(r"usage (?P<v>\S*?)kB,")
+_LIMIT = re.compile(r"limit (?P<v>\S*?)kB,")
+_FAILCNT = re.compile(r"failcnt (?P<v>\S+?)\s*$")
 # <= 5.2: path, then ` key:NKB` items (some kernels leave a trailing space)
-_STATS_OLD = regex.compile(
+_STATS_OLD = re.compile(
     r"^Memory cgroup stats for (?P<path>.*?):(?P<items>(?: [A-Za-z_]\w*:\d+KB)+)\s*$"
 )
-_STATS_NEW = regex.compile(r"^Memory cgroup stats for (?P<path>.*):\s*$")
-_ITEM = regex.compile(r"([A-Za-z_]\w*):(\d+)KB")
-_ITEMS_ONLY = regex.compile(r"^\s*(?:[A-Za-z_]\w*:\d+KB\s*)+$")  # a wrapped tail of an old line
-_KV = regex.compile(r"^(?P<key>[a-z][a-z0-9_]*) (?P<value>\d+)\s*$")
+_STATS_NEW = re.compile(r"^Memory cgroup stats for (?P<path>.*):\s*$")
+_ITEM = re.compile(r"([A-Za-z_]\w*):(\d+)KB")
+_ITEMS_ONLY = re.compile(r"^\s*(?:[A-Za-z_]\w*:\d+KB\s*)+$")  # a wrapped tail of an old line
+_KV = re.compile(r"^\s*(?P<key>[a-z][a-z0-9_]*) (?P<value>\d+)\s*$")
 # memory.stat event counters (everything else in memory.stat is bytes)
-_COUNT_KEY = regex.compile(
+_COUNT_KEY = re.compile(
     r"^(?:total_)?(?:pg|pswp|workingset_|thp_|zswpin|zswpout|zswpwb|swpin_|swpout_|numa_|ksm_)"
 )
 # limits at or above 1 EiB are the "no limit" sentinels (PAGE_COUNTER_MAX, RES_COUNTER_MAX)

@@ -33,6 +33,7 @@ mail wraps of a line are joined back when a line of the dump is visibly cut shor
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -52,57 +53,53 @@ from .stacktrace import (
 )
 
 # -- line formats ---------------------------------------------------------------------------
-_HEADER = regex.compile(r"^(?P<comm>.*) invoked oom-killer: (?P<rest>.*)$")
-_GFP = regex.compile(r"gfp_mask=(?P<mask>0x[0-9a-fA-F]+|\d+)(?:\((?P<flags>[^)]*)\))?")
-_NODEMASK = regex.compile(r"nodemask=(?P<v>\(null\)|\d+(?:[-,]\d+)*|)")
-_ORDER = regex.compile(r"(?<![\w])order=(?P<v>-?\d+)")
-_SCORE_ADJ = regex.compile(r"oom_score_adj=(?P<v>-?\d+)")
-_OOM_ADJ = regex.compile(r"(?:oom_adj|oomkilladj)=(?P<v>-?\d+)")
-_HEADER_END = regex.compile(r"(?:oom_score_adj|oom_adj|oomkilladj)=-?\d+\s*$")
-_CPUSET = regex.compile(r"^(?P<comm>.*?) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[0-9,-]*)\s*$")
-_SUMMARY = regex.compile(
+_HEADER = re.compile(r"^(?P<comm>.*) invoked oom-killer: (?P<rest>.*)$")
+_GFP = re.compile(r"gfp_mask=(?P<mask>0x[0-9a-fA-F]+|\d+)(?:\((?P<flags>[^)]*)\))?")
+_NODEMASK = re.compile(r"nodemask=(?P<v>\(null\)|\d+(?:[-,]\d+)*|)")
+_ORDER = re.compile(r"(?<![\w])order=(?P<v>-?\d+)")
+_SCORE_ADJ = re.compile(r"oom_score_adj=(?P<v>-?\d+)")
+_OOM_ADJ = re.compile(r"(?:oom_adj|oomkilladj)=(?P<v>-?\d+)")
+_HEADER_END = re.compile(r"(?:oom_score_adj|oom_adj|oomkilladj)=-?\d+\s*$")
+_CPUSET = re.compile(r"^(?P<comm>.*?) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[0-9,-]*)\s*$")
+_SUMMARY = re.compile(
     r"^oom-kill:constraint=(?P<constraint>\w+),nodemask=(?P<nodemask>\(null\)|\d+(?:[-,]\d+)*|)"
     r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>(?:\d+(?:[-,]\d+)*)?))?"
     r"(?:,global_oom|,oom_memcg=(?P<oom_memcg>.*?))?"
     r"(?:,task_memcg=(?P<task_memcg>.*?))?"
     r",task=(?P<task>.*),pid=(?P<pid>\d+),uid=(?P<uid>-?\d+)\s*$"
 )
-_SELECT = regex.compile(
+_SELECT = re.compile(
     r"^(?:(?P<msg>.*?): )?[Kk]ill process (?P<pid>\d+) \((?P<comm>.*)\) score (?P<score>-?\d+) "
     r"(?:or sacrifice child|or a child|and children\.?)\s*$"
 )
-_SHARING = regex.compile(r"Kill process (?P<pid>\d+) \((?P<comm>.*)\) sharing same memory\s*$")
-_KILLED = regex.compile(
+_SHARING = re.compile(r"Kill process (?P<pid>\d+) \((?P<comm>.*)\) sharing same memory\s*$")
+_KILLED = re.compile(
     r"^(?:(?P<msg>.*?): )?Killed process (?P<pid>\d+)(?:, UID (?P<uid_a>\d+),)? "
     r"\((?P<comm>.*)\)(?P<rest>(?:, UID \d+)?(?:,? (?:total-vm|vsz):.*)?)\.?\s*$"
 )
-_KILLED_END = regex.compile(r"(?:kB|oom_score_adj:-?\d+|UID:\d+|\)|\.)$")
-_KB_FIELD = regex.compile(
-    r"(?P<k>total-vm|vsz|anon-rss|file-rss|shmem-rss|pgtables):(?P<v>[^,\s]*)"
-)
-_UID_FIELD = regex.compile(r"UID[: ](?P<v>[^,\s]*)")
-_VICTIM_ADJ = regex.compile(r"oom_score_adj:(?P<v>\S*)")
-_EXITING = regex.compile(
+_KILLED_END = re.compile(r"(?:kB|oom_score_adj:-?\d+|UID:\d+|\)|\.)$")
+_KB_FIELD = re.compile(r"(?P<k>total-vm|vsz|anon-rss|file-rss|shmem-rss|pgtables):(?P<v>[^,\s]*)")
+_UID_FIELD = re.compile(r"UID[: ](?P<v>[^,\s]*)")
+_VICTIM_ADJ = re.compile(r"oom_score_adj:(?P<v>\S*)")
+_EXITING = re.compile(
     r"^(?:(?P<msg>.*?): )?OOM victim (?P<pid>\d+) \((?P<comm>.*)\) is already exiting"
 )
-_PINNED = regex.compile(
+_PINNED = re.compile(
     r"^oom killer (?P<pid>\d+) \((?P<comm>.*)\) has mm pinned by (?P<pid2>\d+) \((?P<comm2>.*)\)"
 )
-_GROUP = regex.compile(
-    r"^Tasks in (?P<memcg>.*) are going to be killed due to memory\.oom\.group set"
-)
-_REAPED = regex.compile(
+_GROUP = re.compile(r"^Tasks in (?P<memcg>.*) are going to be killed due to memory\.oom\.group set")
+_REAPED = re.compile(
     r"^oom_reaper: reaped process (?P<pid>\d+) \((?P<comm>.*)\), now anon-rss:(?P<anon>\S*?)kB, "
     r"file-rss:(?P<file>\S*?)kB, shmem-rss:(?P<shmem>\S*?)kB"
 )
-_UNABLE = regex.compile(r"^oom_reaper: unable to reap pid:(?P<pid>\d+) \((?P<comm>.*)\)")
+_UNABLE = re.compile(r"^oom_reaper: unable to reap pid:(?P<pid>\d+) \((?P<comm>.*)\)")
 # pid of a dump_stack header that parse_dump_stack_header cannot read whole (RHEL7 prints
 # `Kdump: loaded` and a `------------` taint block)
-_DUMP_PID = regex.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: |Pid: )(?P<pid>\d+)")
+_DUMP_PID = re.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: |Pid: )(?P<pid>\d+)")
 _PANIC = "Kernel panic - not syncing: "
 _NO_KILLABLE = "Out of memory and no killable processes"
-_TASK_ROW = regex.compile(r"^\[\s*(?P<pid>-?\d+)\]")
-_BUDDY0 = regex.compile(r"^(?:Node \d+ )?\w+: \d+\*(?P<kb>\d+)kB ")
+_TASK_ROW = re.compile(r"^\[\s*(?P<pid>-?\d+)\]")
+_BUDDY0 = re.compile(r"^(?:Node \d+ )?\w+: \d+\*(?P<kb>\d+)kB ")
 _KB_COLS = {
     "total-vm": "total_vm_kb",
     "vsz": "total_vm_kb",
@@ -280,6 +277,7 @@ OOM_TASKS = TableSchema(
 )
 
 _EVENT_COLUMNS = tuple(c.name for c in OOM_EVENTS.columns)
+_TASK_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(c.name for c in OOM_TASKS.columns)
 
 
 def _int(s: str | None) -> int | None:
@@ -357,6 +355,8 @@ class _Oom:
             return "cpuset"
         if constraint == "CONSTRAINT_MEMORY_POLICY" or "MPOL_BIND" in msg:
             return "mempolicy"
+        if not (self.has_header or msg or constraint):
+            return None  # a bare `Killed process` line says nothing of the constraint
         return "global"
 
     def _victim_page_kb(self) -> int | None:
@@ -388,10 +388,10 @@ class _TaskTable:
             self.layout = " ".join(["pid", *words, "name"])
         n = len(self.columns)
         # `%5hd %s`: exactly one space before the name, which may itself hold spaces
-        self.rx = regex.compile(r"^\[\s*(\S+)\]" + r"\s+(\S+)" * n + r" (.*)$") if n else None
+        self.rx = re.compile(r"^\[\s*(\S+)\]" + r"\s+(\S+)" * n + r" (.*)$") if n else None
 
     def parse(self, text: str) -> dict[str, Any]:
-        row: dict[str, Any] = {c.name: None for c in OOM_TASKS.columns}
+        row = dict(_TASK_ROW_TEMPLATE)
         row["layout"] = self.layout
         bad: list[str] = []
         m = self.rx.match(text) if self.rx is not None else None
@@ -717,7 +717,12 @@ class OomBlock(Block):
     # -- line handlers ----------------------------------------------------------------------
     def _cpuset(self, line: Line, text: str, final: bool) -> None:
         r = self.rec.row
-        m = _CPUSET.match(text)
+        comm = r["trigger_comm"]
+        if comm and text.startswith(comm + " cpuset="):
+            # the invoking task's name is known: anchor on it (a name may hold ` cpuset=`)
+            m = _CPUSET.match("_" + text[len(comm) :])
+        else:
+            m = _CPUSET.match(text)
         if m is None:
             if not final and " mems_allowed=" not in text:
                 self._partial = ("cpuset", text, line, 0)

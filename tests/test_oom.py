@@ -183,10 +183,11 @@ def test_kill_lines_without_header() -> None:
     # `Killed process 9609 (a.out) total-vm:6314312kB, anon-rss:4578056kB, file-rss:0kB`
     assert (r.selected_pid, r.victim_pid, r.anon_rss_kb) == (9609, 9609, 4578056)
     assert na(r.shmem_rss_kb) and not r.complete and na(r.trigger_comm)
+    assert r.kind == "global"  # `Out of memory:`, not `Memory cgroup out of memory:`
     r = one(parse("kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt").oom_events)
     # line 1 `Killed process 9477 (a.out) …` (no `Out of memory:` prefix) + reaper line 2
     assert (r.victim_pid, r.total_vm_kb, r.reaped, r.reap_line_no) == (9477, 4168, True, 2)
-    assert na(r.message)
+    assert na(r.message) and na(r.kind)  # nothing says which kind of OOM it was
 
 
 def test_no_killable_processes_then_deadlock_panic() -> None:
