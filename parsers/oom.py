@@ -96,6 +96,7 @@ _UNABLE = re.compile(r"^oom_reaper: unable to reap pid:(?P<pid>\d+) \((?P<comm>.
 # pid of a dump_stack header that parse_dump_stack_header cannot read whole (RHEL7 prints
 # `Kdump: loaded` and a `------------` taint block)
 _DUMP_PID = re.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: |Pid: )(?P<pid>\d+)")
+_DUMP_RELEASE = re.compile(r" (?P<release>\d+\.\d+\S*) #\S+")
 _PANIC = "Kernel panic - not syncing: "
 _NO_KILLABLE = "Out of memory and no killable processes"
 _TASK_ROW = re.compile(r"^\[\s*(?P<pid>-?\d+)\]")
@@ -159,6 +160,13 @@ OOM_EVENTS = TableSchema(
         col("kill_event_id", pa.int64(), "", "event whose block holds the kill line"),
         col("trigger_comm", pa.string(), "", "task that invoked the OOM killer (header)"),
         col("trigger_pid", pa.int64(), "", "its pid (dump_stack header)"),
+        col(
+            "release",
+            pa.string(),
+            "",
+            "kernel release of the dump_stack header (`uname -r`); lets stalllog decode "
+            "hex-only gfp masks of excerpts without a boot banner",
+        ),
         col("gfp_mask", pa.int64(), "", "allocation gfp mask as printed (bit layout varies)"),
         col(
             "gfp_flags",
@@ -647,10 +655,13 @@ class OomBlock(Block):
             hdr = parse_dump_stack_header(text)
             if hdr is not None:
                 r["trigger_pid"] = self.pid = hdr["pid"]
+                r["release"] = hdr["release"]
                 if r["trigger_comm"] is None:
                     r["trigger_comm"] = self.comm = hdr["comm"]
             elif (p := _DUMP_PID.match(text)) is not None:
                 r["trigger_pid"] = self.pid = int(p["pid"])
+                rel = _DUMP_RELEASE.search(text)
+                r["release"] = rel["release"] if rel is not None else None
         elif kind == "trace":
             trace = CallTrace(self, line, pid=r["trigger_pid"], comm=r["trigger_comm"])
             r["stack_id"] = trace.stack_id

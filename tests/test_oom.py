@@ -51,10 +51,14 @@ def test_rhel6_2632_syslog_dump() -> None:
     # line 1: `dsm_sa_datamgrd invoked oom-killer: gfp_mask=0x201da, order=0, oom_adj=0,
     # oom_score_adj=0` (2.6.36-3.6 / RHEL6 form, no flag names)
     assert r.trigger_comm == "dsm_sa_datamgrd"
-    assert r.gfp_mask == 0x201DA and na(r.gfp_flags) and r.gfp_flags_decoded is False
+    assert r.gfp_mask == 0x201DA
+    # no names printed: decoded by stalllog for the dump's release (2.6.32 gfp.h:
+    # GFP_HIGHUSER_MOVABLE = 0x200da, __GFP_COLD = 0x100)
+    assert r.gfp_flags == "GFP_HIGHUSER_MOVABLE|__GFP_COLD" and r.gfp_flags_decoded
     assert (r.order, r.oom_adj, r.oom_score_adj) == (0, 0, 0)
     assert (r.cpuset, r.mems_allowed) == ("/", "0-1")  # line 2
     assert r.trigger_pid == 4917  # line 3 `Pid: 4917, comm: dsm_sa_datamgrd Not tainted …`
+    assert r.release == "2.6.32-279.19.1.el6.x86_64"
     # lines 159-160: `Out of memory: Kill process 20557 (haproxy) score 133 or sacrifice child`,
     # `Killed process 20557, UID 188, (haproxy) total-vm:8560500kB, anon-rss:12468kB,
     # file-rss:264kB`
@@ -95,6 +99,7 @@ def test_rhel7_310_syslog_hash012_dump() -> None:
     assert (r.trigger_comm, r.gfp_mask, r.order, r.oom_score_adj) == ("EcNet-dns", 0x201DA, 0, 0)
     assert na(r.oom_adj)
     assert r.trigger_pid == 2390  # line 3 `CPU: 0 PID: 2390 Comm: EcNet-dns Kdump: loaded …`
+    assert r.release == "3.10.0-1160.45.1.el7.x86_64"  # `… ------------   3.10.0-… #1`
     # line 51 (RHEL7 form): `Killed process 28792 (a.out), UID 0, total-vm:8392828kB,
     # anon-rss:6375476kB, file-rss:4kB, shmem-rss:0kB`
     assert (r.victim_pid, r.victim_comm, r.victim_uid) == (28792, "a.out", 0)
