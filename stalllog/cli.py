@@ -8,6 +8,7 @@ written), 1 an input could not be read (one line on stderr: `stalllog: <file>: <
 from __future__ import annotations
 
 import enum
+import io
 import os
 import sys
 from collections.abc import Iterator
@@ -72,15 +73,33 @@ def _check_inputs(captures: list[str]) -> int | None:
             total = None
             continue
         if os.path.isdir(path):
-            _fail(f"{path}: is a directory, not a capture file")
+            _fail(f"{_shown(path)}: is a directory, not a capture file")
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
         except OSError as e:
-            _fail(f"{path}: {e.strerror or e}")
+            _fail(f"{_shown(path)}: {e.strerror or e}")
         if total is not None:
             total += size
     return total
+
+
+def _shown(path: str) -> str:
+    """A path as text: bytes of a file name that are not UTF-8 become `\\xNN` (the tables
+    store the name as UTF-8)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+class _File(io.BufferedReader):
+    """An input file named by `_shown(path)`, the name the parser puts in `source`."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._shown = _shown(path)
+
+    @property
+    def name(self) -> str:
+        return self._shown
 
 
 class _Inputs:
@@ -95,14 +114,14 @@ class _Inputs:
 
     def __iter__(self) -> Iterator[SourceLike]:
         for path in self.captures:
-            self.name = path
+            self.name = _shown(path)
             if path == "-":
                 yield path
                 continue
             try:
-                f = open(path, "rb")  # noqa: SIM115 - closed below when the parser is done
+                f = _File(path)
             except OSError as e:
-                raise CaptureError(f"{path}: {e.strerror or e}") from None
+                raise CaptureError(f"{_shown(path)}: {e.strerror or e}") from None
             self.current = f
             size = os.fstat(f.fileno()).st_size
             try:

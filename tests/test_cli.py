@@ -258,6 +258,19 @@ def test_hostile_file_name_printed_inertly(tmp_path: Path) -> None:
     assert r.stderr == f"stalllog: {tmp_path}/\\x1b]0;owned\\x07.log: No such file or directory\n"
 
 
+def test_non_utf8_file_name(tmp_path: Path) -> None:
+    # Linux file names are bytes; the `source` column is UTF-8 text, so 0xff shows as \xff
+    odd = tmp_path / b"dropped-\xff.log".decode("utf-8", "surrogateescape")
+    shutil.copy(DROPPED, odd)
+    out = tmp_path / "o"
+    r = runner.invoke(app, ["parse", "-q", str(odd), "-o", str(out), "-f", "json"])
+    assert r.exit_code == 0, r.output
+    source = json.loads((out / "sources.jsonl").read_text())["source"]
+    assert source == f"{tmp_path}/dropped-\\xff.log"
+    r = runner.invoke(app, ["summary", str(odd) + "x"])
+    assert r.stderr == f"stalllog: {tmp_path}/dropped-\\xff.logx: No such file or directory\n"
+
+
 def test_summary_numbers() -> None:
     # Counted by hand with grep on the file: 21 lines, five `** N printk messages dropped **`
     # markers, 88 + 72 + 2081 + 119 + 56 = 2416 messages.
