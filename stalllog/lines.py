@@ -1,14 +1,21 @@
 """The line stage: line-aligned chunks of bytes -> Arrow batches of the `lines` table.
 
 This touches every byte of a capture, so it works on whole chunks with numpy and pyarrow
-compute (RE2) and drops to Python only for rare lines (invalid UTF-8, escapes, wall clocks).
-Every line becomes one row; `prefix + text + eol` (or `raw + eol` where `raw` is set) gives
-back the original bytes exactly.
+compute (RE2) and drops to Python only for rare lines (invalid UTF-8, escapes, kmsg
+dictionary lines, one parse per distinct wall-clock second). Every line becomes one row;
+`prefix + text + eol` (or `raw + eol` where `raw` is set) gives back the original bytes
+exactly.
+
+Per chunk: newline positions (numpy) -> one zero-copy Arrow string array of whole lines ->
+lines sorted into prefix classes by their first bytes -> one small RE2 pattern per class
+(prefixes.py) -> prefix lengths and fields scattered back into per-line numpy arrays -> the
+text column cut out of the chunk with one boolean mask.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +23,27 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .prefixes import KIND_PARTS, PREFIX_PATTERN, XLEVELS
+from .prefixes import (
+    BRACKET_CALLER,
+    BRACKET_CALLER_ONLY,
+    BRACKET_MONO,
+    BRACKET_MONO_TEST,
+    BRACKET_TIME,
+    DIGIT,
+    KIND_GROUPS,
+    KIND_PARTS,
+    KMSG,
+    KMSG_CALLER,
+    KMSG_TEST,
+    MONTH,
+    MONTH_WORDS,
+    OTHER,
+    SYSLOG_FAST,
+    SYSLOG_KERNEL_TEST,
+    WEEKDAY_WORDS,
+    XFAC_WORDS,
+    XLEVELS,
+)
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
 
@@ -35,7 +62,14 @@ FLAG_NAMES: tuple[str, ...] = (
     "kmsg-dict",  # a /dev/kmsg ` KEY=value` dictionary continuation line
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
-KIND_BIT = {name: 1 << i for i, name in enumerate((*KIND_PARTS, "kmsg_dict"))}
+# "cont": a continuation line of a multi-line record, indented by the width of its first
+# line's prefix (util-linux dmesg, `dmesg -T`, journalctl); it takes that line's ts/wall/host.
+KIND_BIT = {name: 1 << i for i, name in enumerate((*KIND_PARTS, "kmsg_dict", "cont"))}
+_HEAD_BITS = sum(
+    KIND_BIT[k]
+    for k in ("time", "syslog", "syslog_iso", "journal_full", "journal_mono", "dmesg_ctime",
+              "dmesg_iso", "rfc5424")
+)  # fmt: skip
 
 EOL_VALUES = pa.array(["\n", "\r\n", ""], pa.string())
 
@@ -82,8 +116,17 @@ _MONTHS.update(
     }
 )  # fmt: skip
 _CTIME_RE = re.compile(r"(\d{1,2}):(\d\d):(\d\d) (\d{4})")
-_OCTAL_RE = re.compile(r"#([0-3][0-7]{2})")
-_KMSG_ESC_RE = re.compile(r"\\x([0-9a-fA-F]{2})")
+# rsyslog escapes control characters as `#ooo` (EscapeControlCharactersOnReceive: #012 is a
+# newline, #011 a tab); only 000-037 and 177 can be such escapes, so `#123` in a message stays.
+_OCTAL_RE = re.compile(r"#(0[0-3][0-7]|177)")
+_OCTAL_ARROW = r"#(?:0[0-3][0-7]|177)"
+# /dev/kmsg escapes every byte < 0x20, >= 0x7f and `\` as `\xNN` (printk.c msg_add_ext_text),
+# so UTF-8 text arrives byte-wise escaped and must be decoded as bytes.
+_KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+_JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
+_EPOCH = datetime(1970, 1, 1)
+
+_CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
 
 
 def _wall_from_ctime(s: str) -> datetime | None:
@@ -125,10 +168,6 @@ def _blank_to_null(a: pa.Array) -> pa.Array:
     return pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
 
 
-def _coalesce(*arrays: pa.Array) -> pa.Array:
-    return pc.coalesce(*[_blank_to_null(a) for a in arrays])
-
-
 def _np_bool(a: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
 
@@ -137,52 +176,242 @@ def _nonblank(a: pa.Array) -> np.ndarray:
     return _np_bool(pc.not_equal(a, ""))
 
 
+def _words(words: tuple[str, ...]) -> np.ndarray:
+    return np.frombuffer("".join(words).encode(), "<u4")
+
+
+_MONTH_W, _WEEKDAY_W, _XFAC_W = _words(MONTH_WORDS), _words(WEEKDAY_WORDS), _words(XFAC_WORDS)
+
+
 def _bitmask_to_dictionary(mask: np.ndarray, names: dict[str, int], empty: str | None) -> pa.Array:
-    uniq, inverse = np.unique(mask, return_inverse=True)
+    uniq = np.flatnonzero(np.bincount(mask)) if len(mask) else np.zeros(0, np.int64)
+    code = np.zeros(int(uniq[-1]) + 1 if len(uniq) else 1, np.int32)
+    code[uniq] = np.arange(len(uniq), dtype=np.int32)
     labels = []
     for v in uniq.tolist():
         parts = [n for n, bit in names.items() if v & bit]
         labels.append("+".join(parts) if parts else empty)
-    dictionary = pa.array(labels, pa.string())
-    indices = pa.array(inverse.astype(np.int32))
-    if empty is None:
-        null_codes = [i for i, label in enumerate(labels) if label is None]
-        if null_codes:
-            indices = pc.if_else(pc.is_in(indices, pa.array(null_codes, pa.int32())), None, indices)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
+    indices = code[mask]
+    null_codes = [i for i, label in enumerate(labels) if label is None]
+    dictionary = pa.array([label or "" for label in labels], pa.string())
+    idx = pa.array(indices, mask=np.isin(indices, null_codes) if null_codes else None)
+    return pa.DictionaryArray.from_arrays(idx, dictionary)
 
 
-def _lines_from_bytes(buf: bytes, last: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Return (start, end, cr) byte positions of each line's content in buf."""
-    arr = np.frombuffer(buf, np.uint8)
-    nl = np.flatnonzero(arr == 10)
-    ends = nl
-    if last and (len(nl) == 0 or nl[-1] != len(buf) - 1) and len(buf) > 0:
-        ends = np.append(nl, len(buf))
-    starts = np.empty(len(ends), np.int64)
-    if len(ends):
-        starts[0] = 0
-        starts[1:] = nl[: len(ends) - 1] + 1
-    nonempty = ends > starts
-    cr = np.zeros(len(ends), bool)
-    cr[nonempty] = arr[ends[nonempty] - 1] == 13
-    return starts, ends, cr
+def _classify(pad: np.ndarray, starts: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+    """Rows that may carry each class of prefix, from their first bytes (`pad` is the chunk
+    plus 4 NUL bytes; a line shorter than 4 bytes shows its "\\n" or the padding, which no
+    class accepts)."""
+    b0 = pad[starts]
+    b1 = pad[starts + 1]
+    digit1 = (b1 >= 48) & (b1 <= 57)
+    word = (
+        b0.astype(np.uint32)
+        | (b1.astype(np.uint32) << 8)
+        | (pad[starts + 2].astype(np.uint32) << 16)
+        | (pad[starts + 3].astype(np.uint32) << 24)
+    )
+    b2 = pad[starts + 2]
+    is_bracket = b0 == 0x5B
+    bracket = is_bracket & (
+        (b1 == 0x20) | digit1 | (((b1 == 0x54) | (b1 == 0x43)) & (b2 >= 48) & (b2 <= 57))
+    )
+    month = np.isin(word, _MONTH_W)
+    digit = (b0 >= 48) & (b0 <= 57)
+    other = (
+        (b0 == 0x2A)  # `*`
+        | (b0 == 0x3C)  # `<`
+        | (is_bracket & ~bracket)
+        | np.isin(word, _WEEKDAY_W)
+        | np.isin(word, _XFAC_W)
+    )
+    masks = {"bracket": bracket, "month": month, "digit": digit, "other": other}
+    return [(name, pattern, np.flatnonzero(masks[name])) for name, pattern in _CLASSES]
 
 
-def _string_array(data: np.ndarray, lengths: np.ndarray) -> pa.StringArray:
-    offsets = np.zeros(len(lengths) + 1, np.int64)
+def _extract(full: pa.StringArray, idx: np.ndarray, pattern: str) -> pa.StructArray:
+    """extract_regex on the rows `idx` of `full` (aligned with idx)."""
+    if len(idx) * 2 > len(full):  # most lines: match them all, keep the wanted rows
+        return pc.extract_regex(full, pattern).take(pa.array(idx))
+    return pc.extract_regex(full.take(pa.array(idx)), pattern)
+
+
+def _match(full: pa.StringArray, idx: np.ndarray, pattern: str) -> np.ndarray:
+    """match_substring_regex on the rows `idx` of `full` (a DFA scan, no submatches)."""
+    if len(idx) * 2 > len(full):
+        return _np_bool(pc.match_substring_regex(full, pattern))[idx]
+    return _np_bool(pc.match_substring_regex(full.take(pa.array(idx)), pattern))
+
+
+def _invalid_rows(full: pa.StringArray) -> list[int]:
+    """Rows that are not valid UTF-8, found by bisection (few validations of big slices)."""
+    bad: list[int] = []
+    todo = [(0, len(full))]
+    while todo:
+        a, b = todo.pop()
+        try:
+            full.slice(a, b - a).validate(full=True)
+            continue
+        except pa.ArrowInvalid:
+            pass
+        if b - a == 1:
+            bad.append(a)
+        else:
+            mid = (a + b) // 2
+            todo += [(mid, b), (a, mid)]
+    return sorted(bad)
+
+
+class _Fields:
+    """Per-line values decoded from the prefix matches of every class."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.plen = np.zeros(n, np.int64)
+        self.kinds = np.zeros(n, np.int32)
+        self.ts = np.full(n, np.nan)
+        self.level = np.full(n, -1, np.int16)
+        self.kseq = np.full(n, -1, np.int64)
+        self.ndrop = np.full(n, -1, np.int64)
+        self.wall = np.zeros(n, np.int64)  # µs since 1970
+        self.wall_ok = np.zeros(n, bool)
+        self.nonkernel = np.zeros(n, bool)
+        self.strings: dict[str, list[tuple[np.ndarray, pa.Array]]] = {
+            "prefix": [],
+            "caller": [],
+            "host": [],
+        }
+
+    def merged(self, name: str, blank_is_null: bool) -> pa.Array:
+        """One string column from the per-class pieces (rows of no class: null or "")."""
+        pieces = self.strings[name]
+        pos = np.full(self.n, -1, np.int64)
+        arrays = []
+        offset = 0
+        for idx, arr in pieces:
+            pos[idx] = np.arange(offset, offset + len(idx))
+            offset += len(idx)
+            arrays.append(_blank_to_null(arr) if blank_is_null else arr)
+        if not arrays:
+            out = pa.nulls(self.n, pa.string())
+        else:
+            out = pc.take(pa.concat_arrays(arrays), pa.array(pos, mask=pos < 0))
+        return out if blank_is_null else pc.fill_null(out, "")
+
+    def decode(self, m: pa.StructArray, idx: np.ndarray, kind: int = 0) -> None:
+        """Take the fields of `m` (matches of rows idx); `kind`: bits of rows that matched."""
+        g = dict(zip([f.name for f in m.type], m.flatten(), strict=True))
+        prefix = pc.fill_null(g["prefix"], "")
+        plen = pc.binary_length(prefix).to_numpy()
+        self.plen[idx] = plen
+        self.strings["prefix"].append((idx, prefix))
+        kinds = np.where(plen > 0, kind, 0).astype(np.int32)
+        for part, groups in KIND_GROUPS.items():
+            for name in groups:
+                if name in g:
+                    kinds[_nonblank(g[name])] |= KIND_BIT[part]
+        self.kinds[idx] = kinds
+
+        def first(*names: str) -> pa.Array | None:
+            cols = [_blank_to_null(g[n]) for n in names if n in g]
+            return pc.coalesce(*cols) if cols else None
+
+        ts = first("ts", "sts", "mono")
+        usec = first("kusec")
+        secs = pc.cast(ts, pa.float64()) if ts is not None else None
+        if usec is not None:
+            from_usec = pc.divide(pc.cast(usec, pa.float64()), 1e6)
+            secs = from_usec if secs is None else pc.coalesce(secs, from_usec)
+        if secs is not None:
+            self.ts[idx] = secs.to_numpy(zero_copy_only=False)
+        lvl = first("lvl", "kprio", "pri5424")
+        if lvl is not None:
+            lv = pc.bit_wise_and(pc.cast(lvl, pa.int16()), 7)
+            if "xlvl" in g:
+                xl = pc.cast(
+                    pc.index_in(_blank_to_null(g["xlvl"]), pa.array(list(XLEVELS))), lv.type
+                )
+                lv = pc.coalesce(lv, xl)
+            self.level[idx] = pc.fill_null(lv, -1).to_numpy()
+        for name, target in (("kseq", self.kseq), ("ndrop", self.ndrop)):
+            if name in g:
+                target[idx] = pc.fill_null(
+                    pc.cast(_blank_to_null(g[name]), pa.int64()), -1
+                ).to_numpy()
+        caller = first("caller", "caller2", "scaller", "kcaller")
+        if caller is not None:
+            self.strings["caller"].append((idx, caller))
+        host = first("host", "shost", "fullhost", "monohost", "host5424")
+        if host is not None:
+            self.strings["host"].append((idx, host))
+        ident = first("ident", "fullident", "monoident", "app5424")
+        if ident is not None:
+            self.nonkernel[idx] = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
+        if "mon" in g:
+            key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
+            self.wall_of(idx, g["mon"], key, _wall_from_syslog, g["frac"])
+        for key_name, frac_name, parse in (
+            ("iso", "isofrac", _wall_from_iso),
+            ("dmiso", "dmisofrac", _wall_from_iso),
+            ("full", "fullfrac", _wall_from_iso),
+            ("ctime", None, _wall_from_ctime),
+        ):
+            if key_name in g:
+                frac = g[frac_name] if frac_name else None
+                self.wall_of(idx, g[key_name], g[key_name], parse, frac)
+        if "iso5424" in g:
+            parts = pc.extract_regex(g["iso5424"], r"^(?P<s>.{19})(?P<f>[.,]\d+)?")
+            s, f = parts.flatten()
+            self.wall_of(idx, g["iso5424"], s, _wall_from_iso, f)
+
+    def wall_of(
+        self, idx: np.ndarray, present_col: pa.Array, key: pa.Array,
+        parse: Callable[[str], datetime | None], frac: pa.Array | None,
+    ) -> None:  # fmt: skip
+        """Parse each distinct whole-second stamp once; add the fraction vectorized."""
+        present = _nonblank(present_col)
+        if not present.any():
+            return
+        sel = pa.array(present)
+        keys = key.filter(sel)
+        uniq = pc.unique(keys)
+        micros = []
+        ok = []
+        for s in uniq.to_pylist():
+            dt = parse(s) if s else None
+            ok.append(dt is not None)
+            micros.append((dt - _EPOCH) // _ONE_US if dt is not None else 0)
+        pos = pc.index_in(keys, uniq).to_numpy()
+        vals = np.asarray(micros, np.int64)[pos]
+        if frac is not None:
+            f = pc.cast(_blank_to_null(pc.replace_substring(frac.filter(sel), ",", ".")),
+                        pa.float64())  # fmt: skip
+            vals = vals + np.round(pc.fill_null(f, 0.0).to_numpy() * 1e6).astype(np.int64)
+        rows = idx[present]
+        self.wall[rows] = vals
+        self.wall_ok[rows] = np.asarray(ok, bool)[pos]
+
+
+_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1) - _EPOCH
+
+
+def _cut(arr: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.StringArray:
+    """Concatenate arr[starts[i]:stops[i]] for all i (ascending, non-overlapping ranges) into a
+    string array, with one boolean mask over the chunk."""
+    lengths = stops - starts
+    n = len(lengths)
+    gaps = np.empty(n, np.int64)
+    if n:
+        gaps[0] = starts[0]
+        gaps[1:] = starts[1:] - stops[:-1]
+    runs = np.empty(2 * n, np.int64)
+    runs[0::2] = gaps
+    runs[1::2] = lengths
+    mask = np.repeat(np.tile(np.array([False, True]), n), runs)
+    data = arr[: len(mask)][mask]
+    offsets = np.zeros(n + 1, np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.LargeStringArray.from_buffers(
-        len(lengths), pa.py_buffer(offsets), pa.py_buffer(data)
-    ).cast(pa.string())
-
-
-def _keep_ranges(total: int, starts: np.ndarray, stops: np.ndarray) -> np.ndarray:
-    """Boolean mask over [0, total) that is True inside [starts[i], stops[i])."""
-    marks = np.zeros(total + 1, np.int32)
-    np.add.at(marks, starts, 1)
-    np.add.at(marks, stops, -1)
-    return np.cumsum(marks[:-1]) > 0
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
 
 
 @dataclass
@@ -253,7 +482,7 @@ class LineStage:
     boots: BootTracker = field(default_factory=BootTracker)
     source: str = ""
     next_line_no: int = 1
-    prev_kmsg: bool = False
+    prev_kmsg: bool = False  # the previous chunk ended in a /dev/kmsg record or dict line
 
     def start_source(self, source: str) -> None:
         self.boots.new_source(source, 1)
@@ -262,150 +491,141 @@ class LineStage:
         self.prev_kmsg = False
 
     def batch(self, buf: bytes, last: bool, truncated: bool = False) -> pa.RecordBatch:
-        starts, ends, cr = _lines_from_bytes(buf, last)
-        n = len(starts)
-        content_end = ends - cr
-        lengths = content_end - starts
+        """`buf` holds whole lines (ending in b"\\n") unless `last`; `truncated` marks the
+        last line of a source whose decompression stopped early."""
         arr = np.frombuffer(buf, np.uint8)
-        keep = _keep_ranges(len(buf), starts, content_end) if n else np.zeros(0, bool)
-        data = arr[keep]
-        content = _string_array(data, lengths)
+        nl = np.flatnonzero(arr == 10)
+        tail = bool(last and len(buf) and buf[-1] != 10)
+        n = len(nl) + tail
+        starts = np.zeros(n, np.int64)
+        starts[1:] = nl[: n - 1] + 1
+        ends = np.append(nl, len(buf)) if tail else nl  # the "\n" (or end) of each line
+        # a "\r" before the "\n" is the line end (serial consoles); a tail keeps its "\r"
+        cr = np.zeros(n, bool)
+        has_nl = ends > starts
+        if tail:
+            has_nl[-1] = False
+        cr[has_nl] = arr[ends[has_nl] - 1] == 13
+        cend = ends - cr  # end of the line's content
         flags = np.zeros(n, np.int32)
-        raw: list[bytes | None] | None = None
+
+        offsets = np.append(starts, len(buf)).astype(np.int32)
+        full = pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(buf))
+        bad: list[int] = []
+        bad_mask = np.zeros(n, bool)
+        repaired: dict[int, str] = {}
         try:
-            content.validate(full=True)
+            full.validate(full=True)
         except pa.ArrowInvalid:
-            content, raw, bad = self._repair_utf8(buf, starts, content_end)
-            flags[bad] |= FLAG_BIT["invalid-utf8"]
-            data = np.frombuffer(b"".join(s.encode() for s in content.to_pylist()), np.uint8)
-            lengths = pc.binary_length(content).to_numpy().astype(np.int64)
+            bad = _invalid_rows(full)
+            for i in bad:
+                repaired[i] = buf[starts[i] : cend[i]].decode("utf-8", "backslashreplace")
+            fixed = [repaired[i] + buf[cend[i] : offsets[i + 1]].decode() for i in bad]
+            bad_mask[bad] = True
+            flags[bad_mask] |= FLAG_BIT["invalid-utf8"]
+            full = pc.replace_with_mask(full, pa.array(bad_mask), pa.array(fixed, pa.string()))
 
-        m = pc.extract_regex(content, PREFIX_PATTERN)
-        g = {name: m.field(name) for name in (f.name for f in m.type)}
-        plen = pc.binary_length(g["prefix"]).to_numpy().astype(np.int64)
-        offsets = np.zeros(n + 1, np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        text_keep = _keep_ranges(len(data), offsets[:-1] + plen, offsets[1:]) if n else keep[:0]
-        text = _string_array(data[text_keep], lengths - plen)
-        prefix = g["prefix"]
+        pad = np.concatenate([arr, np.zeros(4, np.uint8)])
+        fields = _Fields(n)
+        for name, pattern, idx in _classify(pad, starts):
+            if not len(idx):
+                continue
+            if name == "month":
+                self._month(full, pad, starts, idx, fields)
+            elif name == "digit":
+                self._digit(full, buf, idx, fields)
+            else:
+                fields.decode(_extract(full, idx, pattern), idx)
+                if name == "bracket":
+                    self._bracket(full, buf, pad, starts, idx, fields)
+        plen = fields.plen
+        kinds = fields.kinds
+        cont_rows, cont_head = self._continuations(buf, pad, starts, cend, fields)
 
-        kinds = np.zeros(n, np.int32)
-        present = {
-            "dropped": g["ndrop"], "rfc5424": g["pri5424"], "syslog": g["mon"],
-            "syslog_iso": g["iso"], "journal_full": g["full"], "journal_mono": g["mono"],
-            "kmsg": g["kprio"], "dmesg_ctime": g["ctime"], "dmesg_iso": g["dmiso"],
-            "dmesg_x": g["xfac"], "level": g["lvl"], "time": g["ts"],
-        }  # fmt: skip
-        for part, col in present.items():
-            kinds[_nonblank(col)] |= KIND_BIT[part]
-        kinds[_nonblank(g["caller"]) | _nonblank(g["caller2"])] |= KIND_BIT["caller"]
+        tstart = np.minimum(starts + plen, cend)
+        text = _cut(arr, tstart, cend)
+        prefix = fields.merged("prefix", blank_is_null=False)
+        host = fields.merged("host", blank_is_null=True)
+        caller = fields.merged("caller", blank_is_null=True)
+        if len(cont_rows):
+            src = np.arange(n)
+            src[cont_rows] = cont_head
+            host = host.take(pa.array(src))
+            caller = caller.take(pa.array(src))
+            mask = np.zeros(n, bool)
+            mask[cont_rows] = True
+            spaces = pa.array([" " * int(p) for p in plen[cont_rows]], pa.string())
+            prefix = pc.replace_with_mask(prefix, pa.array(mask), spaces)
+        lengths = cend - starts
 
-        ts = pc.cast(_coalesce(g["ts"], g["mono"]), pa.float64())
-        kusec = pc.cast(_blank_to_null(g["kusec"]), pa.float64())
-        ts = pc.coalesce(ts, pc.divide(kusec, 1e6)).to_numpy(zero_copy_only=False)
-        ts = np.asarray(ts, dtype=np.float64)
-
-        level = pc.coalesce(
-            pc.cast(_blank_to_null(g["lvl"]), pa.int32()),
-            pc.cast(_blank_to_null(g["kprio"]), pa.int32()),
-            pc.cast(_blank_to_null(g["pri5424"]), pa.int32()),
-        )
-        level = pc.bit_wise_and(level, 7)
-        xl = _blank_to_null(g["xlvl"])
-        if xl.null_count < n:
-            xmap = pc.index_in(xl, pa.array(list(XLEVELS)))
-            level = pc.coalesce(level, xmap)
-        level = pc.cast(level, pa.int8())
-
-        caller = _coalesce(g["caller"], g["caller2"], g["kcaller"])
-        host = _coalesce(g["host"], g["isohost"], g["fullhost"], g["monohost"], g["host5424"])
-        ident = _coalesce(g["ident"], g["isoident"], g["fullident"], g["monoident"], g["app5424"])
-        nonkernel = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
-        flags[nonkernel] |= FLAG_BIT["non-kernel"]
-
-        wall = self._wall(g, n)
-        dropped = pc.cast(_blank_to_null(g["ndrop"]), pa.int64())
-        dropped_np = _nonblank(g["ndrop"])
-        if dropped_np.any():
-            # A marker alone on its line is the message itself, not a prefix.
-            alone = dropped_np & (lengths - plen == 0)
-            flags[dropped_np & ~alone] |= FLAG_BIT["dropped-before"]
+        # A drop marker alone on its line is the message itself, not a prefix.
+        has_drop = fields.ndrop >= 0
+        dropped_count = fields.ndrop
+        if has_drop.any():
+            alone = has_drop & (tstart == cend) & ~(kinds & ~KIND_BIT["dropped"]).astype(bool)
+            flags[has_drop & ~alone] |= FLAG_BIT["dropped-before"]
             if alone.any():
                 alone_a = pa.array(alone)
                 text = pc.if_else(alone_a, prefix, text)
                 prefix = pc.if_else(alone_a, "", prefix)
                 kinds[alone] &= ~KIND_BIT["dropped"]
-        kmsg_seq = pc.cast(_blank_to_null(g["kseq"]), pa.int64())
 
-        is_kmsg = (kinds & KIND_BIT["kmsg"]) != 0
-        text_list: list[str] | None = None
-
-        def texts() -> list[str]:
-            nonlocal text_list
-            if text_list is None:
-                text_list = text.to_pylist()
-            return text_list
-
+        if bad:  # cut the repaired string, not the bytes
+            bad_text = [repaired[i].encode()[int(plen[i]) :].decode() for i in bad]
+            text = pc.replace_with_mask(text, pa.array(bad_mask), pa.array(bad_text, pa.string()))
         changed: dict[int, str] = {}
+        is_kmsg = (kinds & KIND_BIT["kmsg"]) != 0
+        texts: list[str] | None = None
         if is_kmsg.any() or self.prev_kmsg:
-            dict_cand = np.flatnonzero(
-                _np_bool(pc.match_substring_regex(text, r"^ [A-Z][A-Z0-9_]*=")) & (plen == 0)
-            )
-            prev = self.prev_kmsg
-            cand_set = set(dict_cand.tolist())
-            for i in dict_cand.tolist():
-                p = (
-                    is_kmsg[i - 1] or (i - 1 in cand_set and kinds[i - 1] & KIND_BIT["kmsg_dict"])
-                    if i
-                    else prev
-                )
-                if p:
-                    kinds[i] |= KIND_BIT["kmsg_dict"]
-                    flags[i] |= FLAG_BIT["kmsg-dict"]
-            esc = np.flatnonzero(is_kmsg & _np_bool(pc.match_substring(text, "\\x")))
-            for i in esc.tolist():
-                changed[i] = _KMSG_ESC_RE.sub(lambda mm: chr(int(mm[1], 16)), texts()[i])
-                flags[i] |= FLAG_BIT["kmsg-escaped"]
-            if n:
-                self.prev_kmsg = bool(is_kmsg[-1] or kinds[-1] & KIND_BIT["kmsg_dict"])
+            self._kmsg(full, pad, starts, plen, is_kmsg, kinds, flags, text, changed, buf, tstart,
+                       cend)  # fmt: skip
         syslogish = (
             kinds & (KIND_BIT["syslog"] | KIND_BIT["syslog_iso"] | KIND_BIT["rfc5424"])
         ) != 0
         if syslogish.any():
-            octal = np.flatnonzero(
-                syslogish & _np_bool(pc.match_substring_regex(text, r"#[0-3][0-7][0-7]"))
-            )
+            rows = np.flatnonzero(syslogish)
+            octal = rows[_match(text, rows, _OCTAL_ARROW)]
             for i in octal.tolist():
-                changed[i] = _OCTAL_RE.sub(lambda mm: chr(int(mm[1], 8)), texts()[i])
+                if texts is None:
+                    texts = text.to_pylist()
+                base = changed.get(i, texts[i])
+                changed[i] = _OCTAL_RE.sub(lambda mm: chr(int(mm[1], 8)), base)
                 flags[i] |= FLAG_BIT["syslog-escaped"]
+        raw: pa.Array = pa.nulls(n, pa.binary())
         if changed:
-            if raw is None:
-                raw = [None] * n
-            tl = texts()
-            for i, new in changed.items():
-                if raw[i] is None:
-                    raw[i] = buf[starts[i] : content_end[i]]
-                tl[i] = new
-            text = pa.array(tl, pa.string())
+            fixed_rows = sorted(changed)
+            mask = np.zeros(n, bool)
+            mask[fixed_rows] = True
+            text = pc.replace_with_mask(
+                text, pa.array(mask), pa.array([changed[i] for i in fixed_rows], pa.string())
+            )
+        raw_rows = sorted(set(bad) | changed.keys())
+        if raw_rows:
+            mask = np.zeros(n, bool)
+            mask[raw_rows] = True
+            originals = [buf[starts[i] : cend[i]] for i in raw_rows]
+            raw = pc.replace_with_mask(raw, pa.array(mask), pa.array(originals, pa.binary()))
 
-        for name, needle in (("nul", "\x00"), ("ansi", "\x1b"), ("cr", "\r")):
-            hit = _np_bool(pc.match_substring(content, needle))
-            flags[hit] |= FLAG_BIT[name]
+        self._byte_flags(buf, arr, starts, ends, cr, flags)
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
-        if n and last:
-            if not (len(buf) and buf.endswith(b"\n")):
-                flags[-1] |= FLAG_BIT["no-eol"]
-            if truncated:
-                flags[-1] |= FLAG_BIT["truncated"]
+        flags[fields.nonkernel] |= FLAG_BIT["non-kernel"]
+        if n and tail:
+            flags[-1] |= FLAG_BIT["no-eol"]
+        if n and last and truncated:
+            flags[-1] |= FLAG_BIT["truncated"]
 
         line_no = np.arange(self.next_line_no, self.next_line_no + n, dtype=np.int64)
         self.next_line_no += n
         banner = _np_bool(pc.starts_with(text, "Linux version "))
-        jboot = _np_bool(pc.match_substring_regex(text, r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$"))
-        boot = self.boots.assign(self.source, line_no, ts, banner, jboot)
+        jboot = np.zeros(n, bool)
+        for i in np.flatnonzero((pad[starts] == 0x2D) & (pad[starts + 1] == 0x2D)).tolist():
+            jboot[i] = bool(
+                _JOURNAL_BOOT_RE.match(buf[starts[i] : cend[i]].decode(errors="replace"))
+            )
+        boot = self.boots.assign(self.source, line_no, fields.ts, banner, jboot)
 
-        eol_idx = np.where(cr, 1, 0).astype(np.int8)
-        if n and last and not buf.endswith(b"\n"):
+        eol_idx = cr.astype(np.int8)
+        if tail:
             eol_idx[-1] = 2
         source_arr = pa.DictionaryArray.from_arrays(
             pa.array(np.zeros(n, np.int32)), pa.array([self.source], pa.string())
@@ -414,73 +634,165 @@ class LineStage:
             pa.array(line_no),
             source_arr,
             pa.array(boot),
-            pa.array(ts),
-            wall,
+            pa.array(fields.ts),
+            pa.array(fields.wall, pa.timestamp("us"), mask=~fields.wall_ok),
             host,
             caller,
-            level,
+            pa.array(fields.level.astype(np.int8), pa.int8(), mask=fields.level < 0),
             _bitmask_to_dictionary(kinds, KIND_BIT, "none"),
             prefix,
             text,
             pa.DictionaryArray.from_arrays(pa.array(eol_idx), EOL_VALUES),
             _bitmask_to_dictionary(flags, FLAG_BIT, None),
-            dropped,
-            kmsg_seq,
-            pa.array(raw, pa.binary()) if raw is not None else pa.nulls(n, pa.binary()),
+            pa.array(dropped_count, pa.int64(), mask=dropped_count < 0),
+            pa.array(fields.kseq, pa.int64(), mask=fields.kseq < 0),
+            raw,
         ]
         return pa.RecordBatch.from_arrays(cols, schema=LINES_SCHEMA)
 
     @staticmethod
-    def _repair_utf8(
-        buf: bytes, starts: np.ndarray, ends: np.ndarray
-    ) -> tuple[pa.StringArray, list[bytes | None], np.ndarray]:
-        texts: list[str] = []
-        raw: list[bytes | None] = []
-        bad = np.zeros(len(starts), bool)
-        for i, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            b = buf[s:e]
-            try:
-                texts.append(b.decode("utf-8"))
-                raw.append(None)
-            except UnicodeDecodeError:
-                texts.append(b.decode("utf-8", "backslashreplace"))
-                raw.append(b)
-                bad[i] = True
-        return pa.array(texts, pa.string()), raw, bad
+    def _continuations(
+        buf: bytes, pad: np.ndarray, starts: np.ndarray, cend: np.ndarray, fields: _Fields
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Indented continuation lines: no prefix, at least as many leading spaces as the
+        prefix of the last prefixed line, which heads the record. Returns (rows, heads)."""
+        n = len(starts)
+        plen = fields.plen
+        cand = (plen == 0) & (pad[starts] == 0x20)
+        none = np.zeros(0, np.int64)
+        if not cand.any():
+            return none, none
+        last = np.where(cand, -1, np.arange(n))
+        np.maximum.accumulate(last, out=last)
+        idx = np.flatnonzero(cand)
+        head = last[idx]
+        ok = head >= 0
+        ok[ok] = (fields.kinds[head[ok]] & _HEAD_BITS) != 0
+        rows = []
+        heads = []
+        for i, h in zip(idx[ok].tolist(), head[ok].tolist(), strict=True):
+            p = int(plen[h])
+            if cend[i] - starts[i] >= p and buf[starts[i] : starts[i] + p] == b" " * p:
+                rows.append(i)
+                heads.append(h)
+        if not rows:
+            return none, none
+        r = np.asarray(rows, np.int64)
+        h = np.asarray(heads, np.int64)
+        fields.plen[r] = fields.plen[h]
+        fields.kinds[r] = KIND_BIT["cont"]
+        for a in (fields.ts, fields.wall, fields.wall_ok, fields.level, fields.nonkernel):
+            a[r] = a[h]
+        return r, h
 
     @staticmethod
-    def _wall(g: dict[str, pa.Array], n: int) -> pa.Array:
-        """Wall-clock time as printed (no time zone applied); parsed once per distinct second."""
-        out = pa.nulls(n, pa.timestamp("us"))
-        forms = (
-            ("mon", _wall_from_syslog, g["frac"]),
-            ("iso", _wall_from_iso, g["isofrac"]),
-            ("full", _wall_from_iso, g["fullfrac"]),
-            ("ctime", _wall_from_ctime, None),
-            ("dmiso", _wall_from_iso, g["dmisofrac"]),
-            (
-                "iso5424",
-                _wall_from_iso,
-                pc.extract_regex(g["iso5424"], r"^.{19}(?P<f>[.,]\d+)?").field("f"),
-            ),
-        )
-        for key, parse, frac_col in forms:
-            col = g[key]
-            if key == "mon":
-                col = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
-            present = _nonblank(g[key])
-            if not present.any():
+    def _month(
+        full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
+        fields: _Fields,
+    ) -> None:  # fmt: skip
+        """Syslog/journal headers: the fast header-only pattern, then the full one for lines
+        it missed or that carry a kernel prefix after the header."""
+        m = _extract(full, idx, SYSLOG_FAST)
+        fields.decode(m, idx, KIND_BIT["syslog"])
+        plen = fields.plen[idx]
+        nxt = pad[starts[idx] + plen]
+        done = plen > 0
+        maybe = done & ((nxt == 0x5B) | (nxt == 0x3C))  # `[`, `<`: a kernel prefix may follow
+        if maybe.any():
+            done[maybe] = ~_match(full, idx[maybe], SYSLOG_KERNEL_TEST)
+        fast = idx[done]
+        if len(fast):
+            prefix = pc.fill_null(m.field("prefix").filter(pa.array(done)), "")
+            key = pc.utf8_slice_codeunits(prefix, 0, 15)
+            frac = None
+            if (pad[starts[fast] + 15] == 0x2E).any():
+                frac = pc.extract_regex(prefix, r"^.{15}(?P<f>\.\d+)?").field("f")
+            fields.wall_of(fast, prefix, key, _wall_from_syslog, frac)
+        slow = idx[~done]
+        if len(slow):
+            fields.decode(_extract(full, slow, MONTH), slow)
+
+    @staticmethod
+    def _digit(full: pa.StringArray, buf: bytes, idx: np.ndarray, fields: _Fields) -> None:
+        """/dev/kmsg records with their own small pattern; other digit lines (ISO stamps)
+        with the DIGIT pattern."""
+        is_kmsg = _match(full, idx, KMSG_TEST)
+        rows = idx[is_kmsg]
+        if len(rows):
+            pattern = KMSG_CALLER if b",caller=" in buf else KMSG
+            fields.decode(_extract(full, rows, pattern), rows)
+        rest = idx[~is_kmsg]
+        if len(rest):
+            fields.decode(_extract(full, rest, DIGIT), rest)
+
+    @staticmethod
+    def _bracket(
+        full: pa.StringArray, buf: bytes, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
+        fields: _Fields,
+    ) -> None:  # fmt: skip
+        """Refine the `[`-lines matched with the printk time alone: `][` right after the time
+        means a caller id follows; no time may be a caller id alone; a syslog tag after the
+        time means journalctl -o short-monotonic."""
+        plen = fields.plen[idx]
+        pos = starts[idx] + plen
+        timed = plen > 0
+        caller = idx[timed & (pad[pos] == 0x5B) & (pad[pos - 1] == 0x5D)]
+        if len(caller):
+            fields.decode(_extract(full, caller, BRACKET_CALLER), caller)
+        only = idx[~timed]
+        if len(only):
+            fields.decode(_extract(full, only, BRACKET_CALLER_ONLY), only)
+        if b"kernel: " in buf or b"]: " in buf:
+            rows = idx[timed]
+            mono = rows[_match(full, rows, BRACKET_MONO_TEST)]
+            if len(mono):
+                fields.decode(_extract(full, mono, BRACKET_MONO), mono)
+
+    def _kmsg(
+        self, full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, plen: np.ndarray,
+        is_kmsg: np.ndarray, kinds: np.ndarray, flags: np.ndarray, text: pa.StringArray,
+        changed: dict[int, str], buf: bytes, tstart: np.ndarray, cend: np.ndarray,
+    ) -> None:  # fmt: skip
+        """/dev/kmsg dictionary continuation lines and `\\xNN` escapes."""
+        n = len(starts)
+        b1 = pad[starts + 1]
+        cand = np.flatnonzero((pad[starts] == 0x20) & (b1 >= 65) & (b1 <= 90) & (plen == 0))
+        dict_line = np.zeros(n, bool)
+        if len(cand):
+            ok = cand[_match(full, cand, r"^ [A-Z][A-Z0-9_]*=")]
+            dict_like = np.zeros(n, bool)
+            dict_like[ok] = True
+            # the record a dictionary line belongs to: the last line before it that is not one
+            head = np.where(dict_like, -1, np.arange(n))
+            np.maximum.accumulate(head, out=head)
+            owner = head[ok]
+            belongs = np.where(owner >= 0, is_kmsg[np.maximum(owner, 0)], self.prev_kmsg)
+            dict_line[ok[belongs]] = True
+        kinds[dict_line] |= KIND_BIT["kmsg_dict"]
+        flags[dict_line] |= FLAG_BIT["kmsg-dict"]
+        esc = is_kmsg & _np_bool(pc.match_substring(text, "\\x"))
+        for i in np.flatnonzero(esc).tolist():
+            body = _KMSG_ESC_RE.sub(lambda mm: bytes([int(mm[1], 16)]), buf[tstart[i] : cend[i]])
+            try:
+                changed[i] = body.decode("utf-8")
+            except UnicodeDecodeError:
+                changed[i] = body.decode("utf-8", "backslashreplace")
+                flags[i] |= FLAG_BIT["invalid-utf8"]
+            flags[i] |= FLAG_BIT["kmsg-escaped"]
+        if n:
+            self.prev_kmsg = bool(is_kmsg[-1] or dict_line[-1])
+
+    @staticmethod
+    def _byte_flags(
+        buf: bytes, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, cr: np.ndarray,
+        flags: np.ndarray,
+    ) -> None:  # fmt: skip
+        """NUL, ESC and inner CR bytes, found with memchr first (most chunks have none)."""
+        for byte, name in ((b"\x00", "nul"), (b"\x1b", "ansi"), (b"\r", "cr")):
+            if byte not in buf:
                 continue
-            uniq = pc.unique(col)
-            parsed = pa.array(
-                [parse(s) if s else None for s in uniq.to_pylist()], pa.timestamp("us")
-            )
-            vals = pc.take(parsed, pc.index_in(col, uniq))
-            if frac_col is not None:
-                frac = pc.cast(
-                    _blank_to_null(pc.replace_substring(frac_col, ",", ".")), pa.float64()
-                )
-                micros = pc.cast(pc.round(pc.multiply(pc.fill_null(frac, 0.0), 1e6)), pa.int64())
-                vals = pc.add(vals, pc.cast(micros, pa.duration("us")))
-            out = pc.if_else(pa.array(present), vals, out)
-        return out
+            pos = np.flatnonzero(arr == byte[0])
+            rows = np.searchsorted(starts, pos, "right") - 1
+            if name == "cr":  # the "\r" of a "\r\n" line end is not inside the line
+                rows = rows[~(cr[rows] & (pos == ends[rows] - 1))]
+            flags[rows] |= FLAG_BIT[name]
