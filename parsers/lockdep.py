@@ -23,6 +23,7 @@ Entry (`" #%d: "` + print_lock()), by era (FORMATS-stalls.md §2):
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pyarrow as pa
@@ -31,10 +32,10 @@ import regex
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, TableSchema, col
 from .stacktrace import parse_frame
 
-_HELD_BY = regex.compile(r"^(?P<n>\d+) locks? held by (?P<comm>.*)/(?P<pid>-?\d+):\s*$")
-_NONE_HELD = regex.compile(r"^no locks held by (?P<comm>.*)/(?P<pid>-?\d+)\.\s*$")
-_ENTRY_START = regex.compile(r"^\s*#(?P<i>\d+): ?")
-_ENTRY = regex.compile(
+_HELD_BY = re.compile(r"^(?P<n>\d+) locks? held by (?P<comm>.*)/(?P<pid>-?\d+):\s*$")
+_NONE_HELD = re.compile(r"^no locks held by (?P<comm>.*)/(?P<pid>-?\d+)\.\s*$")
+_ENTRY_START = re.compile(r"^\s*#(?P<i>\d+): ?")
+_ENTRY = re.compile(
     r"^\s*#(?P<i>\d+): +(?:(?P<addr>[0-9a-f]{8,16}) *)?\((?P<name>.*)\)\{(?P<usage>[^}]*)\}"
     r"(?:-\{(?P<wait>[^}]*)\})?, at: (?P<at>.*\S)\s*$"
 )
@@ -49,8 +50,10 @@ def parse_lock_entry(text: str) -> dict[str, Any] | None:
     """A held-lock entry (` #0: ffff… (&mm->mmap_lock){++++}-{3:3}, at: func+0x1/0x2`) ->
     {index, address, lock, usage, wait_type, at_function, at_symbol, at_offset, at_src}."""
     m = _ENTRY.match(text)
-    if m is None:
-        return None
+    return None if m is None else _entry_values(m)
+
+
+def _entry_values(m: re.Match[str]) -> dict[str, Any]:
     at = m["at"]
     frame = parse_frame(" " + at)
     return {
@@ -94,8 +97,9 @@ class LockdepBlock(Block):
         if self.pending:
             self.pending.append(line)
             joined = "".join(p.text.strip() if i else p.text for i, p in enumerate(self.pending))
-            if _ENTRY.match(joined) is not None:
-                self._entry(self.pending[0], joined, broken=True)
+            e = _ENTRY.match(joined)
+            if e is not None:
+                self._entry(self.pending[0], _entry_values(e), broken=True)
                 self.pending = []
                 return Feed.TAKE
             if len(self.pending) < 10 and not _ENTRY_START.match(text) and not _HELD_BY.match(text):
@@ -123,7 +127,18 @@ class LockdepBlock(Block):
 
     def _line(self, line: Line) -> bool:
         text = line.text
-        m = _HELD_BY.match(text)
+        if text.lstrip().startswith("#"):
+            if self.holder is None:
+                return False
+            e = _ENTRY.match(text)
+            if e is not None:
+                self._entry(line, _entry_values(e), broken=False)
+                return True
+            if _ENTRY_START.match(text) is None:
+                return False
+            self.pending = [line]
+            return True
+        m = _HELD_BY.match(text) if text[:1].isdigit() else None
         if m is not None:
             self._check_count()
             if not self.show_all and self.holder is not None:
@@ -133,7 +148,7 @@ class LockdepBlock(Block):
             self.pid, self.comm = self.pid or int(m["pid"]), self.comm or m["comm"]
             self.n_seen = 0
             return True
-        m = _NONE_HELD.match(text)
+        m = _NONE_HELD.match(text) if text.startswith("no locks") else None
         if m is not None:
             self._check_count()
             if not self.show_all and self.holder is not None:
@@ -142,17 +157,10 @@ class LockdepBlock(Block):
             self.holder_line = line
             self.pid, self.comm = self.pid or int(m["pid"]), self.comm or m["comm"]
             return True
-        if self.holder is not None and _ENTRY_START.match(text):
-            if _ENTRY.match(text) is not None:
-                self._entry(line, text, broken=False)
-            else:
-                self.pending = [line]
-            return True
         return False
 
-    def _entry(self, line: Line, text: str, broken: bool) -> None:
-        entry = parse_lock_entry(text)
-        if entry is None or self.holder is None:
+    def _entry(self, line: Line, entry: dict[str, Any], broken: bool) -> None:
+        if self.holder is None:
             return
         comm, pid, n = self.holder
         self.n_seen += 1

@@ -27,6 +27,8 @@ Frame shapes (FORMATS-stalls.md §6):
 
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -167,9 +169,37 @@ def parse_dump_stack_header(text: str) -> dict[str, Any] | None:
     }
 
 
+# Fast path for the two commonest shapes (` ? func+0x1/0x2 [mod]`, ` [<addr>] ? func+0x1/0x2`):
+# `re` and positional groups; everything else goes through the full patterns below.
+_FAST = re.compile(
+    r"^\s*(?:\[<([0-9a-f]+)>\] )?(\? )?([A-Za-z_.$][\w.$]*)\+0x([0-9a-f]+)/0x([0-9a-f]+)"
+    r"(?: \[([\w-]+)\])?\s*$"
+)
+
+
+@lru_cache(maxsize=65536)
+def _symbol(func: str) -> str:
+    return normalize_symbol(func)
+
+
 def parse_frame(text: str) -> dict[str, Any] | None:
     """One frame line -> {function, symbol, offset, size, module, reliable, address, src,
     inlined, ctx (an inline <= 4.10 marker such as `IRQ`, else None)}; None if not a frame."""
+    f = _FAST.match(text)
+    if f is not None:
+        addr, q, func, off, size, mod = f.groups()
+        return {
+            "function": func,
+            "symbol": _symbol(func),
+            "offset": int(off, 16),
+            "size": int(size, 16),
+            "module": mod,
+            "reliable": q is None,
+            "address": int(addr, 16) if addr else None,
+            "src": None,
+            "inlined": False,
+            "ctx": None,
+        }
     s = text.lstrip()
     if not s:
         return None
@@ -190,7 +220,7 @@ def parse_frame(text: str) -> dict[str, Any] | None:
     addr = gd.get("addr")
     return {
         "function": func,
-        "symbol": normalize_symbol(func) if not func.startswith("0x") else None,
+        "symbol": _symbol(func) if not func.startswith("0x") else None,
         "offset": int(gd["offset"], 16) if gd.get("offset") else None,
         "size": int(gd["size"], 16) if gd.get("size") else None,
         "module": gd.get("module"),
