@@ -312,6 +312,7 @@ class _Oom:
         self.has_header = False
         self.memcg_seen = False
         self.buddy_page_kb: int | None = None
+        self.group_victims: set[int] = set()  # memory.oom.group members killed with it
 
     @property
     def outcome(self) -> bool:
@@ -332,7 +333,7 @@ class _Oom:
         r["n_tasks"] = len(self.tasks) if self.tasks else r["n_tasks"]
         victim = r["victim_pid"]
         for t in self.tasks:
-            t["is_victim"] = victim is not None and t["pid"] == victim
+            t["is_victim"] = t["pid"] == victim or t["pid"] in self.group_victims
             if page_kb is not None:
                 for pages, kb in _PAGES_TO_KB.items():
                     if t[pages] is not None:
@@ -501,7 +502,10 @@ class OomBlock(Block):
     ) -> None:
         super().__init__(first, event_id, sink)
         self.family = family
-        self.rec = rec
+        self.main = rec  # the dump's row
+        self.rec = rec  # the row kill-side lines apply to (a memory.oom.group member's)
+        self.members: list[_Oom] = []
+        self._killed_pids: set[int] = set()
         self.joined = joined
         self._sub: SubParser | None = None
         self._tasks: _TaskTable | None = None
@@ -588,7 +592,7 @@ class OomBlock(Block):
         if kind == "tasks_state":
             return self._tasks is None
         if kind == "task_header":  # after `Tasks state`, before any row
-            return self._tasks is None or (self._tasks.layout is None and not self.rec.tasks)
+            return self._tasks is None or (self._tasks.layout is None and not self.main.tasks)
         if kind == "summary":
             return not self._summary
         if kind == "select":
@@ -623,6 +627,9 @@ class OomBlock(Block):
             r["oom_group_memcg"] = m["memcg"]
             self._group = True
         elif kind == "exiting":
+            if self._killed:  # a memory.oom.group member that is on its way out
+                self._member(line)
+                r = self.rec.row
             self._outcome(line)
             r["already_exiting"] = True
             self._victim(int(m["pid"]), m["comm"])
@@ -641,7 +648,7 @@ class OomBlock(Block):
             self.complete = True
             return Feed.END  # the panic line itself belongs to the panic report
         elif kind == "memcg":
-            self.rec.memcg_seen = True
+            self.main.memcg_seen = True
             self._sub = MemcgInfo(self, line)
         elif kind == "meminfo":
             self._meminfo_seen = True
@@ -681,7 +688,7 @@ class OomBlock(Block):
             self._trace_done = True
         elif isinstance(sub, MemcgInfo):
             self._memcg_done = True
-            r = self.rec.row
+            r = self.main.row
             r["task_memcg"] = r["task_memcg"] or sub.task_memcg
             r["oom_memcg"] = r["oom_memcg"] or sub.oom_memcg
             r["memcg_version"] = sub.version
@@ -715,9 +722,9 @@ class OomBlock(Block):
 
     def _complete_partial(self, kind: str, text: str, first: Line, cut: bool) -> None:
         if cut:
-            self.rec.problems.append(f"{kind} line {first.line_no} cut short")
+            self.main.problems.append(f"{kind} line {first.line_no} cut short")
         if kind == "header":
-            self.family.parse_header(self.rec, text, self, final=True)
+            self.family.parse_header(self.main, text, self, final=True)
         elif kind == "cpuset":
             self._cpuset(first, text, final=True)
         elif kind == "summary":
@@ -727,7 +734,7 @@ class OomBlock(Block):
 
     # -- line handlers ----------------------------------------------------------------------
     def _cpuset(self, line: Line, text: str, final: bool) -> None:
-        r = self.rec.row
+        r = self.main.row
         comm = r["trigger_comm"]
         if comm and text.startswith(comm + " cpuset="):
             # the invoking task's name is known: anchor on it (a name may hold ` cpuset=`)
@@ -738,16 +745,16 @@ class OomBlock(Block):
             if not final and " mems_allowed=" not in text:
                 self._partial = ("cpuset", text, line, 0)
             else:
-                self.rec.problems.append(f"cpuset line {line.line_no} unreadable")
+                self.main.problems.append(f"cpuset line {line.line_no} unreadable")
             return
         r["cpuset"], r["mems_allowed"] = m["cpuset"], m["mems"]
 
     def _summary_line(self, line: Line, text: str) -> None:
-        r = self.rec.row
+        r = self.main.row
         self._summary = True
         m = _SUMMARY.match(text)
         if m is None:
-            self.rec.problems.append(f"oom-kill line {line.line_no} unreadable")
+            self.main.problems.append(f"oom-kill line {line.line_no} unreadable")
             return
         r["constraint"] = m["constraint"]
         r["nodemask"] = r["nodemask"] or m["nodemask"]
@@ -771,14 +778,17 @@ class OomBlock(Block):
         if m is None:
             rec.problems.append(f"kill line {line.line_no} unreadable")
             return
+        pid = int(m["pid"])
         if self._killed:
-            # another member of a memory.oom.group kill: a row of its own
-            rec = self.family.group_member(self.rec, line, self._sink)
-            self.rec, r = rec, rec.row
+            if pid in self._killed_pids:
+                return  # the group kill walks the victim's memcg again: same task
+            self._member(line)
+            rec, r = self.rec, self.rec.row
+            self.main.group_victims.add(pid)
         self._killed = True
+        self._killed_pids.add(pid)
         self._outcome(line)
         r["message"] = m["msg"] if m["msg"] is not None else r["message"]
-        pid = int(m["pid"])
         if r["victim_pid"] is not None and r["victim_pid"] != pid and r["selected_pid"] is None:
             rec.problems.append(f"kill line pid {pid} differs from oom-kill pid {r['victim_pid']}")
         self._victim(pid, m["comm"])
@@ -801,6 +811,11 @@ class OomBlock(Block):
             if r["victim_oom_score_adj"] is None:
                 rec.problems.append(f"kill line {line.line_no}: unreadable oom_score_adj")
 
+    def _member(self, line: Line) -> None:
+        """Another task killed by the same memory.oom.group kill: a row of its own."""
+        self.rec = self.family.group_member(self.main, line, self._sink)
+        self.members.append(self.rec)
+
     def _outcome(self, line: Line) -> None:
         r = self.rec.row
         r["ts_kill"] = line.ts
@@ -818,20 +833,20 @@ class OomBlock(Block):
     def _task_row(self, line: Line) -> None:
         if self._tasks is None:
             self._tasks = _TaskTable(None)
-            self.rec.problems.append(f"task table without header (line {line.line_no})")
+            self.main.problems.append(f"task table without header (line {line.line_no})")
         row = self._tasks.parse(line.text)
-        row["event_id"] = self.rec.row["event_id"]
-        row["oom_id"] = self.rec.row["oom_id"]
+        row["event_id"] = self.main.row["event_id"]
+        row["oom_id"] = self.main.row["oom_id"]
         row["line_no"] = line.line_no
         if row["reason"] is not None:
-            self.rec.problems.append(f"task row line {line.line_no}: {row['reason']}")
+            self.main.problems.append(f"task row line {line.line_no}: {row['reason']}")
         self._sink.row("oom_tasks", row)
-        self.rec.tasks.append(row)
+        self.main.tasks.append(row)
 
     def note_buddy(self, text: str) -> None:
         m = _BUDDY0.match(text)
-        if m is not None and self.rec.buddy_page_kb is None:
-            self.rec.buddy_page_kb = int(m["kb"])
+        if m is not None and self.main.buddy_page_kb is None:
+            self.main.buddy_page_kb = int(m["kb"])
 
     # -- end ----------------------------------------------------------------------------------
     def finish(self, cut: str | None) -> None:
@@ -841,15 +856,16 @@ class OomBlock(Block):
             self._complete_partial(kind, text, first, cut=True)
         self._end_sub(cut)
         super().finish(cut)
+        main = self.main
         if self._n_skipped:
-            self.rec.problems.append(
+            main.problems.append(
                 f"{self._n_skipped} foreign line(s) inside (first at line {self._first_skipped})"
             )
-        self.rec.problems.extend(self.problems)
-        r = self.rec.row
-        r["line_end"] = max(r["line_end"] or 0, self.last_line_no)
+        main.problems.extend(self.problems)
+        for rec in (main, *self.members):
+            rec.row["line_end"] = max(rec.row["line_end"] or 0, self.last_line_no)
+            rec.refresh()
         self.family.dump_ended(self)
-        self.rec.refresh()
 
 
 class OomKillBlock(OomBlock):
@@ -981,8 +997,8 @@ class OomFamily(Family):
 
     def dump_ended(self, block: OomBlock) -> None:
         key = (block.first.source, block.first.boot)
-        if not block.rec.outcome and block.rec.has_header:
-            self._pending[key] = block.rec
+        if not block.main.outcome and block.main.has_header:
+            self._pending[key] = block.main
 
     def remember_victim(self, line: Line, pid: int, rec: _Oom) -> None:
         victims = self._victims.setdefault((line.source, line.boot), {})
