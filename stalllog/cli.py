@@ -174,8 +174,6 @@ def _run(
         _fail(str(e))
     except OSError as e:
         _fail(f"{e.filename or inputs.name}: {e.strerror or e}")
-    except (typer.Exit, KeyboardInterrupt):
-        raise
     except Exception as e:
         # a parser bug must not look like a crash of the user's making; the file is named
         if os.environ.get("STALLLOG_DEBUG"):

@@ -26,6 +26,7 @@ leaves a table that looks whole.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Collection, Iterable
@@ -117,14 +118,11 @@ class TableWriter:
     """One output table, written incrementally. `close()` renames the finished file into
     place; `abort()` removes the partial one."""
 
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
+    def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(f".{path.name}.part")
-        self.schema = schema
-        self.rows = 0
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        self.rows += data.num_rows
         self._write(_plain(data))
 
     def _write(self, t: pa.Table) -> None:
@@ -138,15 +136,15 @@ class TableWriter:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        try:
+        # already failing: the original error is the one to report
+        with contextlib.suppress(Exception):
             self._close()
-        finally:
-            self.tmp.unlink(missing_ok=True)
+        self.tmp.unlink(missing_ok=True)
 
 
 class ParquetTableWriter(TableWriter):
     def __init__(self, path: Path, schema: pa.Schema) -> None:
-        super().__init__(path, schema)
+        super().__init__(path)
         self._w = pq.ParquetWriter(self.tmp, plain_schema(schema))
 
     def _write(self, t: pa.Table) -> None:
@@ -159,7 +157,7 @@ class ParquetTableWriter(TableWriter):
 
 class CsvTableWriter(TableWriter):
     def __init__(self, path: Path, schema: pa.Schema, csv_safe: bool = True) -> None:
-        super().__init__(path, schema)
+        super().__init__(path)
         self.csv_safe = csv_safe
         self._w = pa_csv.CSVWriter(str(self.tmp), _text_schema(schema, for_csv=True))
 
@@ -173,7 +171,7 @@ class CsvTableWriter(TableWriter):
 
 class JsonTableWriter(TableWriter):
     def __init__(self, path: Path, schema: pa.Schema) -> None:
-        super().__init__(path, schema)
+        super().__init__(path)
         self._f: IO[str] = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
 
     def _write(self, t: pa.Table) -> None:

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 import stalllog
 import stalllog.capture
+import stalllog.output
 from stalllog import reader
 from stalllog.cli import app
 from stalllog.safe import csv_unescape
@@ -143,6 +144,24 @@ def test_lines_streamed_in_row_groups(tmp_path: Path, monkeypatch: pytest.Monkey
     pd.testing.assert_frame_equal(got, whole.lines)
     unparsed = pq.read_table(out / "unparsed.parquet").to_pandas(types_mapper=pd.ArrowDtype)
     pd.testing.assert_frame_equal(unparsed, whole.unparsed)
+
+
+def test_failure_midway_leaves_no_partial_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = stalllog.output.iter_parse
+
+    def failing(sources: Any, progress: Any = None) -> Any:
+        for item in real(sources, progress=progress):
+            yield item
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(stalllog.output, "iter_parse", failing)
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["parse", str(DROPPED), "-o", str(out)])
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {DROPPED}: No space left on device\n"
+    assert list(out.iterdir()) == []
 
 
 def test_csv_formula_cells_prefixed_unless_raw(tmp_path: Path) -> None:
