@@ -435,6 +435,8 @@ def _classify(text: str, in_stack: bool = False) -> tuple[str | None, Any]:
     seen and its trace not yet, so a bare frame line opens the trace."""
     if not text:
         return None, None
+    if text.startswith("oom_reaper: "):
+        return "reaper", None
     c = text[0]
     if c == "[":
         if _TASK_ROW.match(text) is not None:
@@ -541,8 +543,12 @@ class OomBlock(Block):
             self.note_buddy(text)
         if self._sub is not None:
             verdict = self._sub.feed(line)
-            if verdict is not Feed.END:
-                return self._skip(line) if verdict is Feed.SKIP else Feed.TAKE
+            if verdict is Feed.SKIP:
+                return self._skip(line)
+            if verdict is Feed.TAKE:
+                if _finite(line.ts):
+                    self._last_ts = line.ts
+                return verdict
             self._end_sub(None)
         if (
             not self._killed
@@ -675,6 +681,8 @@ class OomBlock(Block):
             self._sub = trace
         elif kind == "cpuset":
             self._cpuset(line, text, final=False)
+        elif kind == "reaper":  # one reaper_line() could not read
+            self.main.problems.append(f"oom_reaper line {line.line_no} unreadable")
         return Feed.TAKE
 
     def _end_sub(self, cut: str | None) -> None:
@@ -926,7 +934,7 @@ class OomFamily(Family):
             self.parse_header(rec, text, block, final=False)
             return block
         kind, m = _classify(text)
-        if kind is None or kind == "header" or (kind == "panic" and _NO_KILLABLE not in text):
+        if kind in (None, "header", "reaper") or (kind == "panic" and _NO_KILLABLE not in text):
             return None
         pending = self._pending.get(key)
         if pending is not None and self._continues(pending, line):
