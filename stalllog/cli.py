@@ -238,6 +238,7 @@ def _main(
 CapturesArg = Annotated[
     list[str],
     typer.Argument(
+        metavar="CAPTURE",
         help="Console captures: serial logs, dmesg, /dev/kmsg, syslog, journal; gzip, xz, "
         "bzip2 or zstd compressed. '-' reads standard input.",
         show_default=False,
