@@ -42,6 +42,7 @@ __all__ = [
     "CallTrace",
     "is_dump_stack_header",
     "is_frame_line",
+    "is_register_line",
     "is_stack_words",
     "is_trace_start",
     "normalize_symbol",
@@ -67,6 +68,9 @@ _ARM32 = regex.compile(
     rf"(?: from \[<{_HEX}+>\] \([^)]*\))?{_MOD}\s*$"
 )
 _PLAIN = regex.compile(rf"^\s*{_FUNC_FRAME}")
+_MAX_FOREIGN = 3  # foreign lines skipped between `Call Trace:` and the first frame
+# ` <IRQ>  [<ffffffff802b6e2e>] ` with the symbol wrapped onto the next line (mail, terminals)
+_ADDR_ONLY = re.compile(r"^\s*(?:<([A-Z#]+)>\s+)?\[<([0-9a-f]+)>\]\s*(\? )?$")
 _MARKER = regex.compile(r"^\s*<(?P<close>/)?(?P<ctx>[A-Z#][A-Z0-9_#]*)>\s*$")
 _PPC_EXC = regex.compile(r"^\s*--- interrupt: (?P<vec>\w+)")
 _WORD = rf"(?:{_HEX}{{16}}|{_HEX}{{8}})"
@@ -80,7 +84,10 @@ _REGS = regex.compile(
     r"|CR0|CR2|DR0|DR3|DR6|PKRU|EFLAGS|ORIG_RAX):"
     r"|pc : |lr : |sp : |pstate: |x\d\d?: "
     r"|(?:NIP|LR|CTR|REGS|MSR|CFAR|DAR|DSISR|IRQMASK|GPR\d\d|TRAP|SOFTE):"
-    r"|NIP \[|LR \[|RIP  \[|(?:EIP|PC|LR) is at )"
+    r"|NIP \[|LR \[|RIP  \[|(?:EIP|PC|LR) is at "
+    # x86 show_regs 3.x-4.13: `task: ffff88003e6a0000 ti: ffff88003e6ac000 task.ti: …`,
+    # later `task: ffff8800… task.stack: ffffc900…`
+    r"|task: [0-9a-f]+ (?:ti|task\.stack): )"
 )
 _IP = regex.compile(
     rf"^\s*(?:RIP|EIP):? +(?:{_HEX}{{4}}:)?(?:\[<{_HEX}+>\]\s+)*(?P<func>{_SYM})\+0x"
@@ -232,7 +239,9 @@ def parse_frame(text: str) -> dict[str, Any] | None:
     }
 
 
-def _is_register_line(text: str) -> bool:
+def is_register_line(text: str) -> bool:
+    """A register-dump line of show_regs (x86 `RIP:`…`PKRU:`, arm64 `pc :`/`x29:`/`pstate:`,
+    powerpc `NIP:`/`GPR00:`); such lines belong to the trace they precede or follow."""
     return _REGS.match(text) is not None
 
 
@@ -348,12 +357,27 @@ class CallTrace(SubParser):
         self.last_line_no = first.line_no
         self.dropped = False
         self.n_lines = 0
+        self.n_foreign = 0
+        self._wrapped: tuple[Line, int, bool] | None = None  # line, address, reliable
         self._take(first)
 
     def feed(self, line: Line) -> Feed:
-        if not self._take(line):
-            return Feed.END
-        return Feed.TAKE
+        if self._take(line):
+            return Feed.TAKE
+        # Without caller ids another CPU's line can land right after `Call Trace:`
+        # (syzkaller/198: `kasan: CONFIG_KASAN_INLINE enabled`); before any frame that is
+        # more likely than an empty trace, so a few such lines are skipped.
+        if (
+            line.caller is None
+            and not self._frames
+            and self.ip_function is None
+            and self.n_foreign < _MAX_FOREIGN
+            and line.text.strip()
+        ):
+            self.n_foreign += 1
+            return Feed.SKIP
+        self._flush_wrapped()
+        return Feed.END
 
     def _take(self, line: Line) -> bool:
         text = line.text
@@ -362,9 +386,22 @@ class CallTrace(SubParser):
             return False
         frame = parse_frame(text)
         if frame is None:
-            if not self._other(text, s):
+            w = _ADDR_ONLY.match(text)
+            if w is not None:
+                self._flush_wrapped()
+                if w.group(1):
+                    self.context = _CONTEXT.get(w.group(1), "exception")
+                self._wrapped = (line, int(w.group(2), 16), w.group(3) is None)
+            elif not self._other(text, s):
                 return False
+        elif self._wrapped is not None and frame["address"] is None:
+            wline, addr, reliable = self._wrapped
+            self._wrapped = None
+            frame["address"] = addr
+            frame["reliable"] = frame["reliable"] and reliable
+            self._add_raw(f"{wline.text.strip()} {s}", frame, wline.line_no)
         else:
+            self._flush_wrapped()
             self._add(line, frame)
         if line.dropped:
             self.dropped = True
@@ -391,7 +428,7 @@ class CallTrace(SubParser):
                 if frame is not None:
                     self._add_raw(rest, frame)
             return True
-        if _is_register_line(text):
+        if is_register_line(text):
             if self.ip_function is None:
                 ip = _IP.match(text)
                 if ip is not None:
@@ -404,6 +441,17 @@ class CallTrace(SubParser):
 
     def _add(self, line: Line, frame: dict[str, Any]) -> None:
         self._add_raw(line.text, frame, line.line_no)
+
+    def _flush_wrapped(self) -> None:
+        """An address-only frame whose symbol never came: keep it as a bare address."""
+        if self._wrapped is None:
+            return
+        wline, addr, reliable = self._wrapped
+        self._wrapped = None
+        frame = {"function": f"0x{addr:x}", "symbol": None, "offset": None, "size": None,
+                 "module": None, "reliable": reliable, "address": addr, "src": None,
+                 "inlined": False, "ctx": None}  # fmt: skip
+        self._add_raw(wline.text, frame, wline.line_no)
 
     def _add_raw(self, raw: str, frame: dict[str, Any], line_no: int | None = None) -> None:
         ctx = frame.pop("ctx")
@@ -418,6 +466,7 @@ class CallTrace(SubParser):
         self._frames.append(frame)
 
     def finish(self, cut: str | None) -> None:
+        self._flush_wrapped()
         # a trace at the end of a complete input just ended there; any other cut (a block
         # started inside it, a truncated file) leaves it incomplete
         truncated = self.dropped or (
@@ -482,7 +531,7 @@ class OrphanTraceBlock(Block):
         s = text.lstrip()
         if s and (
             is_trace_start(text)
-            or _is_register_line(text)
+            or is_register_line(text)
             or is_stack_words(text)
             or parse_frame(text) is not None
         ):

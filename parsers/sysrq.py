@@ -31,6 +31,7 @@ from .base import EVENT_ID, Block, Family, Feed, Line, Sink, TableSchema, col
 from .stacktrace import (
     CallTrace,
     is_dump_stack_header,
+    is_register_line,
     is_stack_words,
     is_trace_start,
     normalize_symbol,
@@ -166,7 +167,7 @@ class NmiBacktraceBlock(Block):
             return Feed.TAKE
         if text.strip() and (
             is_trace_start(text)
-            or text.lstrip().startswith(("RIP:", "EIP:", "pc : ", "NIP:", "PC is at"))
+            or is_register_line(text)
             or is_stack_words(text)
             or parse_frame(text) is not None
         ):

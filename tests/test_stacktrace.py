@@ -222,3 +222,26 @@ def test_orphan_traces_in_full_parse() -> None:
     cap = stalllog.parse(CORPUS / "syzkaller/349")
     assert len(cap.stacks) == 13
     assert cap.frames.stack_id.nunique() == 13
+
+
+def test_symbol_wrapped_onto_next_line() -> None:
+    # lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt lines 4-7: `Call Trace:`,
+    # ` <IRQ>  [<ffffffff802b6e2e>] ` and, wrapped by the mailer,
+    # `__alloc_pages_internal+0x3ee/0x500`
+    _, sink, _ = run_trace("lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt", 4)
+    first, second = sink.rows["frames"][:2]
+    assert (first["function"], first["address"]) == ("__alloc_pages_internal", 0xFFFFFFFF802B6E2E)
+    assert (first["line_no"], first["context"]) == (5, "irq")
+    assert (second["function"], second["line_no"]) == ("alloc_slab_page", 7)
+
+
+def test_foreign_line_before_first_frame_is_skipped() -> None:
+    # syzkaller/198 lines 10-12: `Call Trace:`, `kasan: CONFIG_KASAN_INLINE enabled` (another
+    # CPU, no caller ids), ` dump_stack+0x194/0x257`
+    lines = [ln for ln in _lines("syzkaller/198") if ln.line_no >= 10]
+    sink = _Sink()
+    trace = CallTrace(Block(lines[0], 1, sink), lines[0])
+    assert trace.feed(lines[1]) is Feed.SKIP
+    assert trace.feed(lines[2]) is Feed.TAKE
+    trace.finish(None)
+    assert sink.rows["frames"][0]["function"] == "dump_stack"
