@@ -14,6 +14,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import stalllog
 
@@ -324,3 +326,31 @@ def test_caller_ids_and_reaper_from_another_task() -> None:
     r = one(cap.oom_events)
     assert r.complete and not r.corrupted and r.reaped and r.reap_line_no == 49
     assert (r.victim_pid, r.oom_memcg, r.n_tasks) == (23793, "/leaker", 2)
+
+
+# -- any mix of real dump lines parses without error -------------------------------------------
+
+_MIXED = [
+    line
+    for name in (
+        "oom-6.12.62-rpi-arm64-journal-notimestamps-truncated.txt",
+        "memcg-oom-5.2-rc7-leaker-cgroupv1.txt",
+        "memcg-oom-3.10-rhel7-apiscp-site133-abridged.txt",
+        "printk-dropped-4.6.2-kmallocwd-stezenbach.txt",
+    )
+    for line in read(name)
+]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_MIXED), max_size=120))
+def test_any_mix_of_dump_lines(lines: list[str]) -> None:
+    cap = parse_lines(lines)
+    ev = cap.oom_events
+    assert (ev.line_start <= ev.line_end).all()
+    assert list(ev.oom_id) == list(range(len(ev)))
+    # a row is complete only with a header and an outcome
+    done = ev[ev.complete]
+    assert done.trigger_comm.notna().all()
+    assert (done.victim_pid.notna() | done.no_killable | done.panic | done.already_exiting).all()
+    assert set(cap.oom_tasks.oom_id) <= set(ev.oom_id)
