@@ -259,15 +259,15 @@ run_scenario() { # kdir kver initrd scenario -> rc 0 if boot_ok
 	boot_ok "$base" || ok=0
 	log "  rc=$rc ok=$ok wall=${wall}s init_at=${init_ts:-?}s done_at=${done_ts:-?}s"
 	# one row per kernel+scenario: drop the row of an earlier capture
-	awk -F'\t' -v k="$kver" -v s="$scn" '!($1 == k && $2 == s)' "$OUT/MANIFEST.tsv" > "$OUT/MANIFEST.tsv.new"
+	awk -F'\t' -v k="$kver" -v s="$scn" '!($1 == k && $3 == s)' "$OUT/MANIFEST.tsv" > "$OUT/MANIFEST.tsv.new"
 	mv "$OUT/MANIFEST.tsv.new" "$OUT/MANIFEST.tsv"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kver" "$scn" "$ACCEL" "$smp" "$MEM" "$rc" "$ok" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$kver" "$(basename "$kdir")" "$scn" "$ACCEL" "$smp" "$MEM" "$rc" "$ok" \
 		"$wall" "${init_ts:-}" "${done_ts:-}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$append" >> "$OUT/MANIFEST.tsv"
 	[ "$ok" = 1 ]
 }
 
 build_bins
-[ -f "$OUT/MANIFEST.tsv" ] || printf 'kernel\tscenario\taccel\tsmp\tmem_mb\tqemu_rc\tok\twall_s\tinit_uptime_s\tdone_uptime_s\tcaptured_utc\tcmdline\n' > "$OUT/MANIFEST.tsv"
+[ -f "$OUT/MANIFEST.tsv" ] || printf 'kernel\tpackage\tscenario\taccel\tsmp\tmem_mb\tqemu_rc\tok\twall_s\tinit_uptime_s\tdone_uptime_s\tcaptured_utc\tcmdline\n' > "$OUT/MANIFEST.tsv"
 FAILED=""
 for tag in $KTAGS; do
 	if ! kdir=$(fetch_kernel "$tag"); then
