@@ -42,7 +42,7 @@ DATA = ROOT / "benchmarks" / "data"
 SAMPLES = ROOT / "sample_logs"
 MIB = 1 << 20
 
-NOT_LOGS = {".md", ".json", ".csv", ".sha256", ".py", ".sh", ".yaml", ".yml", ".toml"}
+NOT_LOGS = {".md", ".json", ".csv", ".tsv", ".sha256", ".py", ".sh", ".yaml", ".yml", ".toml"}
 INDEX_NAMES = {"index.txt"}
 # syzkaller pkg/report test files: `KEY: value` header, blank line, console log, REPORT: section
 _SYZ_HEADER = re.compile(
