@@ -256,6 +256,99 @@ def test_6_12_arm64_journal_truncated_lines() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# QEMU captures of Debian kernels (sample_logs/qemu, MANIFEST.tsv)
+
+QEMU = ROOT / "qemu"
+
+
+def test_qemu_5_10_sysrq_m_kmsg() -> None:
+    # /dev/kmsg records, lines 466-486; the global block is one record with `\x0a` escapes
+    cap = parse(QEMU / "5.10.0-46-amd64-sysrq-kmsg.log")
+    ev = one(cap.events)
+    assert (ev.kind, ev.line_start, ev.line_end, ev.corrupted) == (
+        "sysrq_show_mem",
+        467,
+        486,
+        False,
+    )
+    m = one(cap.meminfo)
+    assert (m.active_anon_pages, m.inactive_anon_pages, m.free_pages, m.free_pcp_pages) == (
+        1888, 33170, 3932, 40,
+    )  # fmt: skip
+    assert na(m.sec_pagetables_pages) and na(m.kernel_misc_reclaimable_pages)  # 6.0+, 5.15+
+    assert (m.swap_cache_add, m.swap_cache_find_total) == (0, 0)  # still printed before 6.0
+    assert (m.ram_pages, m.reserved_pages, m.hwpoisoned_pages) == (65406, 21011, 0)
+    node = one(cap.meminfo_nodes)
+    # `shmem_thp: 0kB` with the space; kernel_stack on the node line, pagetables not yet
+    assert (node.shmem_thp_kb, node.kernel_stack_kb) == (0, 992) and na(node.pagetables_kb)
+    d32 = one(cap.zones, zone="DMA32")
+    assert (d32.free_kb, d32.managed_kb, d32.pagetables_kb, d32.local_pcp_kb) == (
+        1740, 161672, 440, 12,
+    )  # fmt: skip
+    assert d32.buddy_total_kb == 1748 and list(d32.lowmem_reserve) == [0, 0, 0, 0, 0]
+    assert one(cap.buddy, zone="DMA", order=10)[["count", "types"]].tolist() == [2, "M"]
+
+
+def test_qemu_6_12_sysrq_m_dmesg() -> None:
+    # dmesg lines 393-419
+    cap = parse(QEMU / "6.12.118+deb13-amd64-sysrq-dmesg.log")
+    m = one(cap.meminfo)
+    assert (m.line_start, m.line_end, m.complete) == (394, 419, True)
+    assert (m.free_pages, m.free_pcp_pages, m.sec_pagetables_pages) == (5239, 841, 0)
+    assert m.kernel_misc_reclaimable_pages == 0 and na(m.swap_cache_add)  # gone in 6.0
+    assert na(m.cma_reserved_pages)  # no `pages cma reserved` line in this dump
+    node = one(cap.meminfo_nodes)
+    # `shmem_thp:0kB` without the space by 6.12; pagetables moved to the node line
+    assert (node.shmem_kb, node.shmem_thp_kb, node.pagetables_kb) == (31880, 0, 536)
+    assert node.sec_pagetables_kb == 0 and node.all_unreclaimable == False  # noqa: E712
+    dma = one(cap.zones, zone="DMA")
+    assert list(dma.lowmem_reserve) == [0, 143, 143, 143, 143]
+    assert (dma.boost_kb, dma.reserved_highatomic_kb, dma.present_kb) == (0, 0, 15992)
+    assert na(dma.pagetables_kb)
+    # `3*256kB (UME) 3*512kB (UME)`, `= 5696kB`
+    b = one(cap.buddy, zone="DMA32", order=6)
+    assert (b["count"], b.types, b.zone_total_kb) == (3, "UME", 5696)
+    assert sorted(cap.hugepages.size_kb) == [2048, 1048576]
+
+
+def test_qemu_sysrq_action_line_left_to_the_sysrq_family() -> None:
+    cap = stalllog.parse(str(QEMU / "6.12.118+deb13-amd64-sysrq-dmesg.log"))
+    ev = cap.events.set_index("event_id")
+    lines = cap.lines.set_index("line_no")
+    assert ev.family[lines.event_id[393]] != "meminfo"  # `sysrq: Show Memory`
+    assert ev.kind[lines.event_id[394]] == "sysrq_show_mem"  # `Mem-Info:`
+
+
+@pytest.mark.parametrize(
+    "boot",
+    [
+        "5.10.0-46-amd64-sysrq",
+        "6.1.0-56-amd64-page-alloc-fail",
+        "6.1.0-56-amd64-global-oom-notime",
+        "6.12.118+deb13-amd64-sysrq-oom",
+    ],
+)
+def test_qemu_transports_agree(boot: str) -> None:
+    """The serial console, dmesg, dmesg -T, journal and /dev/kmsg forms of one boot give
+    the same Mem-Info tables (an independent check of the joining of continuation lines,
+    `\x0a` records and prefixes)."""
+    got = {}
+    for form in ("serial", "dmesg", "dmesg-T", "journal", "kmsg"):
+        (path,) = QEMU.glob(f"{boot}-{form}.log*")
+        cap = parse(path)
+        got[form] = {
+            t: cap.tables[t].drop(columns=["event_id", "line_start", "line_end", "ts", "boot"],
+                                  errors="ignore").astype(str).values.tolist()
+            for t in ("meminfo", "meminfo_nodes", "zones", "buddy", "hugepages")
+        }  # fmt: skip
+        assert len(got[form]["meminfo"]) > 0
+        assert cap.meminfo.complete.all() and cap.meminfo.problems.isna().all()
+    ref = got.pop("dmesg")
+    for form, tables in got.items():
+        assert tables == ref, form
+
+
+# --------------------------------------------------------------------------------------
 # interleaving (syzkaller: pr_cont fragments with another CPU's lines in between)
 
 
