@@ -87,3 +87,59 @@ def test_is_memcg_start() -> None:
         "mapped_file:0KB dirty:0KB writeback:0KB swap:2068268KB inactive_anon:258520KB "
         "active_anon:258412KB inactive_file:32KB active_file:12KB unevictable:0KB"
     )
+
+
+QEMU = LKML.parent.parent / "qemu"
+
+
+def test_v2_61_oom_group_and_multiline_stats() -> None:
+    cap = stalllog.parse(str(QEMU / "6.1.0-56-amd64-memcg-oom-dmesg.log"))
+    ev = cap.oom_events
+    grp = ev[ev.oom_group_memcg == "/grp"]
+    # line 1435 `grphog invoked oom-killer …`; line 1502 `Tasks in /grp are going to be killed
+    # due to memory.oom.group set`; kill lines 1501 (182), 1503 (182 again: the group walk meets
+    # the victim a second time, no new row), 1504 (183), 1505 (184), 1506 (189)
+    assert list(grp.victim_pid) == [182, 183, 184, 189]
+    assert list(grp.kill_line_no) == [1501, 1504, 1505, 1506]
+    assert grp.event_id.nunique() == 1 and (grp.oom_memcg == "/grp").all()
+    assert (grp.memcg_version == "v2").all() and (grp.kind == "memcg").all()
+    assert grp.shmem_rss_kb.iloc[3] == 772  # line 1506 `… shmem-rss:772kB …`
+    event = grp.event_id.iloc[0]
+    t = cap.oom_tasks[cap.oom_tasks.event_id == event]
+    assert t.is_victim.all() and list(t.pid) == [182, 183, 184]  # lines 1471-1473
+    m = cap.memcg[cap.memcg.event_id == event].set_index("counter")
+    # lines 1462-1463 `memory: usage 40960kB, limit 40960kB, failcnt 57`, `swap: usage 0kB,
+    # limit 9007199254740988kB, failcnt 0`
+    assert m.loc["memory", ["usage_kb", "limit_kb", "failcnt"]].tolist() == [40960, 40960, 57]
+    assert m.loc["swap", "unlimited"] and set(m.index) == {"memory", "swap"}
+    s = cap.memcg_stat[cap.memcg_stat.event_id == event].set_index("key")
+    # line 1464 `Memory cgroup stats for /grp:`, then `anon 41512960` … in bytes; the dmesg
+    # form cuts this one record at `workingset_activate_anon 0` (the kernel's 1 kB line buffer)
+    assert (s.memcg == "/grp").all() and len(s) == 30
+    assert s.loc["anon", "bytes"] == 41512960 and s.loc["anon", "unit"] == "bytes"
+    assert s.loc["workingset_refault_anon", "unit"] == "count"
+    assert pd.isna(s.loc["workingset_refault_anon", "bytes"])
+    # the /dev/kmsg form of the same boot keeps the whole record (51 keys, ending with the
+    # thp_* event counters)
+    full = stalllog.parse(str(QEMU / "6.1.0-56-amd64-memcg-oom-kmsg.log"))
+    ev_k = full.oom_events
+    event_k = ev_k[ev_k.oom_group_memcg == "/grp"].event_id.iloc[0]
+    s_k = full.memcg_stat[full.memcg_stat.event_id == event_k].set_index("key")
+    assert len(s_k) == 51 and s_k.loc["thp_collapse_alloc", "unit"] == "count"
+
+
+def test_v1_510_counters_and_v2_style_stats() -> None:
+    cap = stalllog.parse(str(QEMU / "5.10.0-46-amd64-memcg-v1-oom-dmesg.log"))
+    r = cap.oom_events.iloc[0]
+    # line 445 `oom-kill:constraint=CONSTRAINT_MEMCG,…,oom_memcg=/box,task_memcg=/box,task=hog,
+    # pid=94,uid=0`; line 446 `Memory cgroup out of memory: Killed process 94 (hog) …`
+    assert (r.oom_memcg, r.victim_pid, r.memcg_version, r.kind) == ("/box", 94, "v1", "memcg")
+    m = cap.memcg[cap.memcg.event_id == r.event_id].set_index("counter")
+    # lines 408-410
+    assert m.loc["memory", ["usage_kb", "limit_kb", "failcnt"]].tolist() == [49140, 49152, 46]
+    assert m.loc["memory+swap", "unlimited"] and m.loc["kmem", "usage_kb"] == 380
+    s = cap.memcg_stat[cap.memcg_stat.event_id == r.event_id].set_index("key")
+    # 5.3-6.4 print memory.stat (v2 keys) for v1 too: line 412 `anon 49876992`, line 437
+    # `pgfault 12210`
+    assert s.loc["anon", "bytes"] == 49876992 and s.loc["kernel_stack", "bytes"] == 98304
+    assert s.loc["pgfault", "value"] == 12210 and s.loc["pgfault", "unit"] == "count"

@@ -354,3 +354,116 @@ def test_any_mix_of_dump_lines(lines: list[str]) -> None:
     assert done.trigger_comm.notna().all()
     assert (done.victim_pid.notna() | done.no_killable | done.panic | done.already_exiting).all()
     assert set(cap.oom_tasks.oom_id) <= set(ev.oom_id)
+
+
+# -- QEMU captures of Debian kernels (sample_logs/qemu, every form of the same boot) ----------
+
+QEMU = SAMPLES.parent / "qemu"
+
+# serial form of every OOM boot: (rows, rows with an oom_reaper line). Counted with
+# `xzcat … | grep -c 'invoked oom-killer'` / `grep -c 'Killed process'` / `grep -c
+# 'oom_reaper: reaped'`; memcg boots add one row per extra memory.oom.group kill (6.1: 17
+# headers, 21 kill lines of which one repeats victim 182 -> 20 rows; 6.12: 17 + 2)
+QEMU_ROWS = {
+    "5.10.0-46-amd64-global-oom": (32, 16),
+    "5.10.0-46-amd64-global-oom-notime": (25, 13),
+    "5.10.0-46-amd64-memcg-oom": (21, 0),
+    "5.10.0-46-amd64-memcg-v1-oom": (16, 0),
+    "5.10.0-46-amd64-sysrq-oom": (2, 0),
+    "6.1.0-56-amd64-global-oom": (32, 15),
+    "6.1.0-56-amd64-global-oom-notime": (32, 16),
+    "6.1.0-56-amd64-memcg-oom": (20, 0),
+    "6.1.0-56-amd64-memcg-v1-oom": (16, 0),
+    "6.1.0-56-amd64-sysrq-oom": (2, 0),
+    "6.12.118+deb13-amd64-global-oom": (32, 15),
+    "6.12.118+deb13-amd64-global-oom-notime": (26, 13),
+    "6.12.118+deb13-amd64-memcg-oom": (19, 0),
+    "6.12.118+deb13-amd64-sysrq-oom": (2, 0),
+}
+
+
+def qemu(boot: str, form: str) -> stalllog.Capture:
+    path = QEMU / f"{boot}-{form}.log"
+    return stalllog.parse(str(path if path.exists() else path.with_suffix(".log.xz")))
+
+
+@pytest.mark.parametrize("boot", sorted(QEMU_ROWS))
+def test_qemu_serial_rows(boot: str) -> None:
+    ev = qemu(boot, "serial").oom_events
+    rows, reaped = QEMU_ROWS[boot]
+    assert len(ev) == rows and int(ev.reaped.fillna(False).sum()) == reaped
+    assert ev.complete.all()
+
+
+@pytest.mark.parametrize(
+    "boot",
+    [
+        "5.10.0-46-amd64-global-oom-notime",
+        "6.1.0-56-amd64-memcg-oom",
+        "6.12.118+deb13-amd64-sysrq-oom",
+    ],
+)
+def test_qemu_forms_agree(boot: str) -> None:
+    # serial console, dmesg, /dev/kmsg, dmesg -T and journalctl of the same boot: same OOMs
+    def key(form: str) -> list[tuple[Any, ...]]:
+        ev = qemu(boot, form).oom_events
+        cols = ["victim_pid", "trigger_pid", "gfp_mask", "order", "anon_rss_kb", "n_tasks"]
+        return [tuple(None if na(v) else v for v in row) for row in ev[cols].itertuples(False)]
+
+    serial = key("serial")
+    for form in ("dmesg", "kmsg", "dmesg-T", "journal"):
+        assert key(form) == serial, form
+
+
+def test_510_global_oom_serial_dump() -> None:
+    ev = qemu("5.10.0-46-amd64-global-oom", "serial").oom_events
+    r = ev.iloc[0]
+    # line 341 `hog invoked oom-killer: gfp_mask=0x100dca(GFP_HIGHUSER_MOVABLE|__GFP_ZERO),
+    # order=0, oom_score_adj=0`, line 342 `CPU: 2 PID: 135 Comm: hog Not tainted
+    # 5.10.0-46-amd64 #1 Debian 5.10.262-1`
+    assert (r.line_start, r.trigger_comm, r.trigger_pid) == (341, "hog", 135)
+    assert (r.gfp_mask, r.gfp_flags, r.release) == (
+        0x100DCA, "GFP_HIGHUSER_MOVABLE|__GFP_ZERO", "5.10.0-46-amd64",
+    )  # fmt: skip
+    # line 400 `oom-kill:…,global_oom,task_memcg=/,task=hog,pid=124,uid=0`, line 401
+    # `Out of memory: Killed process 124 (hog) total-vm:212896kB, anon-rss:14512kB,
+    # file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:84kB oom_score_adj:300`
+    assert (r.victim_pid, r.total_vm_kb, r.anon_rss_kb, r.pgtables_kb) == (124, 212896, 14512, 84)
+    assert (r.victim_oom_score_adj, r.kill_line_no, r.kind) == (300, 401, "global")
+    # line 402, 2.1 s later: `oom_reaper: reaped process 124 (hog), now anon-rss:0kB, …`
+    assert r.reaped and r.reap_line_no == 402 and r.reap_ts == pytest.approx(10.10513)
+    # lines 392-399: 8 tasks; `[    124]     0   124    53224     3628    86016        0
+    # 300 hog` is the victim: 53224 pages × 4 kB = total-vm:212896kB
+    assert r.n_tasks == 8 and r.page_kb == 4 and r.complete and not r.corrupted
+    assert ev.iloc[1].victim_pid == 125 and ev.iloc[1].line_start == 403
+
+
+def test_612_global_oom_serial_dump() -> None:
+    # the 6.x serial capture counted by hand: 32 `invoked oom-killer`, 32 `Killed process`
+    cap = qemu("6.12.118+deb13-amd64-global-oom", "serial")
+    r = cap.oom_events.iloc[0]
+    assert r.trigger_pid == 192  # line 390 `CPU: 2 UID: 0 PID: 192 Comm: hog …`
+    assert r.gfp_flags == "GFP_HIGHUSER_MOVABLE|__GFP_COMP|__GFP_ZERO"
+    # line 458 `Out of memory: Killed process 183 (hog) … shmem-rss:700kB, UID:0 pgtables:88kB
+    # oom_score_adj:300`
+    assert (r.victim_pid, r.shmem_rss_kb, r.kill_line_no) == (183, 700, 458)
+    t = cap.oom_tasks
+    # line 451 `[    181]     0   181    17717     1167      992        0       175    53248
+    # 0         -1000 keeper`
+    k = one(t[(t.oom_id == r.oom_id) & (t.line_no == 451)])
+    assert (k.rss_pages, k.rss_anon_pages, k.rss_file_pages, k.rss_shmem_pages) == (
+        1167, 992, 0, 175,
+    )  # fmt: skip
+    assert (k.pgtables_bytes, k.oom_score_adj, k.rss_shmem_kb) == (53248, -1000, 700)
+    assert k["name"] == "keeper"
+
+
+def test_sysrq_f_manual_oom() -> None:
+    ev = qemu("6.1.0-56-amd64-sysrq-oom", "dmesg").oom_events
+    assert len(ev) == 2
+    # lines 384-385 `kworker/1:1 invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=-1, …`
+    # `CPU: 1 PID: 35 Comm: kworker/1:1 …`; line 437 kills 101, line 491 kills 103
+    assert (ev.order == -1).all() and (ev.kind == "sysrq").all()
+    assert list(ev.trigger_comm) == ["kworker/1:1"] * 2 and list(ev.trigger_pid) == [35, 35]
+    assert list(ev.victim_pid) == [101, 103] and list(ev.kill_line_no) == [437, 491]
+    assert ev.gfp_flags.iloc[0] == "GFP_KERNEL" and ev.complete.all()
