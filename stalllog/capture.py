@@ -184,7 +184,7 @@ def parse(
     sources: paths (str/Path; "-" is stdin), bytes, or binary/text file objects; compressed
     inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes.
 
-    >>> cap = stalllog.parse("sample_logs/qemu/6.1-global-oom-serial.log.xz")
+    >>> cap = stalllog.parse("sample_logs/qemu/6.1.0-56-amd64-global-oom-serial.log.xz")
     >>> cap.lines, cap.events, cap.unparsed, cap.boots
 
     Raises CaptureError (one line naming the input) when an input cannot be opened.
