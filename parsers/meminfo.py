@@ -480,6 +480,13 @@ SLAB_UNRECLAIMABLE = TableSchema(
         col("name", pa.string(), "", "slab cache name"),
         col("used_kb", pa.int64(), "kB", "active objects * object size (printed `KB`)"),
         col("total_kb", pa.int64(), "kB", "all objects * object size (printed `KB`)"),
+        col(
+            "memory_kb",
+            pa.int64(),
+            "kB",
+            "slab pages of the cache (third `KB` column of the 2025 format); NA in the "
+            "two-column format",
+        ),
     ),
 )
 TABLES = (MEMINFO, MEMINFO_NODES, ZONES, BUDDY, ZONE_PCP, HUGEPAGES, ALLOC_TAGS, SLAB_UNRECLAIMABLE)
@@ -944,9 +951,15 @@ def _where_z(zone: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------
 # Unreclaimable slab dump
 
-_RE_SLAB_HEADER = re.compile(r"^Name\s+Used\s+Total$")
-# `%-17s %10luKB %10luKB`: the name is padded, may hold spaces; anchor on the right.
-_RE_SLAB_ROW = re.compile(r"^(?P<name>\S.*?)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB$")
+# v4.15 (Yang Shi, "mm: oom: show unreclaimable slab info when unreclaimable slabs > user
+# memory"): `Name  Used  Total` and rows `%-17s %10luKB %10luKB`. A 2025 patch (David
+# Rientjes, "mm, slab: show total unreclaimable slab footprint on oom"; merge not checked)
+# prints `Name  Active_objs  Total_objs  Memory` and rows `%-30s` + a third `%10luKB`.
+# The name is padded and may hold spaces: anchor on the right.
+_RE_SLAB_HEADER = re.compile(r"^Name\s+(?:Used\s+Total|Active_objs\s+Total_objs\s+Memory)$")
+_RE_SLAB_ROW = re.compile(
+    r"^(?P<name>\S.*?)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB(?:\s+(?P<memory>\d+)KB)?$"
+)
 
 
 class SlabInfo(SubParser):
@@ -967,8 +980,9 @@ class SlabInfo(SubParser):
             return Feed.TAKE
         if (m := _RE_SLAB_ROW.match(s)) is not None:
             self._rows.append(
-                {"name": m["name"], "used_kb": _int(m["used"]), "total_kb": _int(m["total"])}
-            )
+                {"name": m["name"], "used_kb": _int(m["used"]), "total_kb": _int(m["total"]),
+                 "memory_kb": _opt_int(m["memory"])}
+            )  # fmt: skip
             return Feed.TAKE
         return Feed.END
 
