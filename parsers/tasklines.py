@@ -64,7 +64,9 @@ _TASK = regex.compile(
     rf"(?: +{_TAIL_FIELDS})?\s*$"
 )
 _TAIL = regex.compile(rf"^ +{_TAIL_FIELDS}\s*$")
-_WORKQUEUE = regex.compile(r"^Workqueue: (?P<wq>\S+) (?P<func>\S+)(?: \((?P<desc>.*)\))?")
+# print_worker_info(): `"%sWorkqueue: %s %ps"` + `" (%s)"` (the worker's description); an
+# idle kworker prints an empty name and `0x0`: `Workqueue:  0x0 (rcu_gp)` (6.1 SysRq-t)
+_WORKQUEUE = regex.compile(r"^Workqueue: (?P<wq>\S*) (?P<func>\S+)(?: \((?P<desc>.*)\))?")
 
 
 def _int(s: str | None, base: int = 10) -> int | None:
@@ -220,7 +222,8 @@ TASKS = TableSchema(
             "split", pa.bool_(), "", "the line came as two records (`task:… state:D` + ` stack:…`)"
         ),
         col("workqueue", pa.string(), "", "`Workqueue: <name> <func>` line after it: name"),
-        col("work_func", pa.string(), "", "that line's work function"),
+        col("work_func", pa.string(), "", "that line's work function (`0x0` when idle)"),
+        col("work_desc", pa.string(), "", "worker description in parentheses (`flush-8:0`)"),
         col("stack_id", pa.int64(), "", "the trace printed for it; joins `stacks`/`frames`"),
     ),
 )
@@ -250,6 +253,7 @@ class TaskDump(SubParser):
             "split": self.split,
             "workqueue": None,
             "work_func": None,
+            "work_desc": None,
             "stack_id": None,
             **parsed,
         }
@@ -283,11 +287,13 @@ class TaskDump(SubParser):
                 return Feed.TAKE
             self.problems.append(f"task line of {self.comm!r} lost its ` stack:` continuation")
         m = _WORKQUEUE.match(text)
-        if m is not None and self.values["workqueue"] is None:
-            self.values["workqueue"] = m["wq"]
+        if m is not None and self.values["work_func"] is None:
+            self.values["workqueue"] = m["wq"] or None
             self.values["work_func"] = m["func"]
+            self.values["work_desc"] = m["desc"]
             return Feed.TAKE
-        if text.startswith("Sched_ext: "):
+        # print_stop_info() `Stopper: %pS <- %pS` (stopper kthreads), print_scx_info() (6.12+)
+        if text.startswith(("Stopper: ", "Sched_ext: ")):
             return Feed.TAKE
         if is_trace_start(text) or is_stack_words(text) or parse_frame(text) is not None:
             self.trace = CallTrace(

@@ -119,3 +119,31 @@ def test_io_wait_variant_arm64() -> None:
     assert (t.comm, t.pid, t.task_flags, t.generation) == ("udevd", 5612, 0x400140, "6.14+")
     frames = c.frames[c.frames.stack_id == h.stack_id]
     assert frames.function.tolist()[:2] == ["__switch_to", "__schedule"]
+
+
+QEMU = CORPUS.parent / "qemu"
+
+
+@pytest.mark.parametrize(
+    ("kernel", "generation"),
+    [("5.10.0-46-amd64", "5.9-5.19"), ("6.1.0-56-amd64", "6.0-6.5"),
+     ("6.12.118+deb13-amd64", "6.6-6.13")],
+)  # fmt: skip
+@pytest.mark.parametrize("form", ["dmesg", "serial", "kmsg", "journal", "dmesg-T"])
+def test_qemu_hung_tasks(kernel: str, generation: str, form: str) -> None:
+    # sample_logs/qemu/<kernel>-hung-task-*.log: 5 tasks blocked on a frozen ext4, reported
+    # twice (after 5 s and 10 s) until hung_task_warnings=10 runs out; `grep -cE "blocked for
+    # more than" <file>` = 10 in every form
+    c = stalllog.parse(QEMU / f"{kernel}-hung-task-{form}.log")
+    h = c.hung_tasks
+    assert len(h) == 10
+    assert h.comm.tolist()[:5] == ["writer", "sh", "touch", "mkdir", "dd"]
+    assert h.blocked_s.tolist() == [5] * 5 + [10] * 5
+    assert (h.tainted == "").all() and (h.release == kernel).all()
+    assert set(c.tasks.generation) == {generation}
+    assert h.stack_id.notna().all()
+    ev = c.events.set_index("event_id").loc[h.event_id.tolist()]
+    assert not ev.corrupted.any()
+    # 6.12 prints `Future hung task reports are suppressed, see sysctl
+    # kernel.hung_task_warnings` after the tenth report (6.12…-hung-task-dmesg.log line 772)
+    assert h.suppressed.tolist() == [False] * 9 + [kernel.startswith("6.12")]

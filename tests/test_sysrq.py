@@ -69,3 +69,60 @@ def test_nmi_backtraces_with_caller_ids() -> None:
     assert (st.ip_function, st.n_frames) == ("unwind_next_frame", 18)
     cpu3 = nmi.iloc[0]
     assert (cpu3.pid, cpu3.comm) == (1054, "khungtaskd")
+
+
+QEMU = CORPUS.parent / "qemu"
+KERNELS = ("5.10.0-46-amd64", "6.1.0-56-amd64", "6.12.118+deb13-amd64")
+
+
+@cache
+def qcap(name: str) -> Capture:
+    return stalllog.parse(QEMU / name)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize("form", ["dmesg", "serial", "kmsg", "journal"])
+def test_qemu_sysrq_t_w_l(kernel: str, form: str) -> None:
+    # sample_logs/qemu/<kernel>-sysrq-*.log: `echo m/t/w/l > /proc/sysrq-trigger`. Task lines
+    # counted with `grep -c "task:" <kernel>-sysrq-dmesg.log` (62 / 69 / 76); SysRq-w shows one
+    # task (the `sh` blocked on the frozen fs), the rest belong to SysRq-t, which ends with
+    # the sched debug dump (`Sched Debug Version: v0.11, …`) before `Showing busy workqueues`.
+    c = qcap(f"{kernel}-sysrq-{form}.log")
+    total = {"5.10.0-46-amd64": 62, "6.1.0-56-amd64": 69, "6.12.118+deb13-amd64": 76}[kernel]
+    rows = c.sysrq.set_index("key")
+    assert rows.loc["t", "n_tasks"] == total - 1 and bool(rows.loc["t", "sched_debug"])
+    assert rows.loc["w", "n_tasks"] == 1
+    assert {"m", "l"} <= set(rows.index)
+    assert len(c.tasks) == total
+    blocked = c.tasks[c.tasks.dump_id == rows.loc["w", "dump_id"]].iloc[0]
+    assert (blocked.comm, blocked.state) == ("sh", "D")
+    # every task of SysRq-t has its trace
+    t_tasks = c.tasks[c.tasks.dump_id == rows.loc["t", "dump_id"]]
+    assert t_tasks.stack_id.notna().all()
+    # SysRq-l from `init` (pid 1) on CPU 1; CPU 0 was idle on 6.1 (`NMI backtrace for cpu 0
+    # skipped: idling at native_safe_halt+0xb/0x10`), busy on 5.10 (line 1354 `CPU: 0 PID: 0
+    # Comm: swapper/0 …`) and 6.12 (line 1978 `CPU: 0 UID: 0 PID: 18 Comm: rcu_preempt …`), both
+    # with `RIP: 0010:native_queued_spin_lock_slowpath+…` before the trace
+    nmi = c.nmi_backtraces.sort_values("line_no")
+    assert nmi.cpu.tolist() == [1, 0]
+    assert (nmi.pid.iloc[0], nmi.comm.iloc[0]) == (1, "init")
+    if kernel.startswith("6.1."):
+        assert nmi.idle_symbol.iloc[1] == "native_safe_halt" and pd.isna(nmi.stack_id.iloc[1])
+    else:
+        comm = "swapper/0" if kernel.startswith("5.10") else "rcu_preempt"
+        assert nmi.comm.iloc[1] == comm
+        stack = c.stacks.set_index("stack_id").loc[nmi.stack_id.iloc[1]]
+        assert stack.ip_function == "native_queued_spin_lock_slowpath"
+
+
+def test_qemu_6_1_idle_worker_and_stopper_lines() -> None:
+    # 6.1.0-56-amd64-sysrq-dmesg.log line 505 `task:kworker/0:0     state:I stack:0     pid:7 …`
+    # then line 506 `Workqueue:  0x0 (rcu_gp)` (idle worker: empty name, 0x0); line 614
+    # `Stopper: 0x0 <- 0x0` after `task:migration/0 …` (613)
+    c = qcap("6.1.0-56-amd64-sysrq-dmesg.log")
+    kw = c.tasks[c.tasks.line_no == 505].iloc[0]
+    assert (kw.comm, kw.pid, kw.generation) == ("kworker/0:0", 7, "6.0-6.5")
+    assert pd.isna(kw.workqueue) and (kw.work_func, kw.work_desc) == ("0x0", "rcu_gp")
+    mig = c.tasks[c.tasks.line_no == 613].iloc[0]
+    assert mig.comm == "migration/0" and mig.stack_id >= 0
+    assert len(c.frames[c.frames.stack_id == mig.stack_id]) > 0
