@@ -565,3 +565,24 @@ def test_cut_or_lost_lines_never_raise(data: st.DataObject) -> None:
         damaged = [*texts[:i], texts[i][:j], *texts[i + 1 :]]
     rows = _run(damaged)
     assert len(rows["meminfo"]) == 1
+
+
+def test_cut_buddy_line_loses_only_its_tail() -> None:
+    """3.10 dump, `Node 0 DMA32: 404*4kB (UEM) 841*8kB (UEM) 524*16kB (UEM) 95*32kB ...` cut
+    inside `95*32kB` (as a console losing the rest of a pr_cont line would)."""
+    texts = _dump_texts(LKML / "oom-3.10.0-1160-rhel7-vmware-overcommit-syslog-hash012.txt")
+    (i,) = [k for k, t in enumerate(texts) if t.startswith("Node 0 DMA32: ")]
+    cut = texts[i][: texts[i].index("95*32kB") + 4]
+    assert cut.endswith("(UEM) 95*3")
+    rows = _run([*texts[:i], cut, *texts[i + 1 :]])
+    d32 = [r for r in rows["buddy"] if r["zone"] == "DMA32"]
+    assert [(r["order"], r["count"], r["types"]) for r in d32] == [
+        (0, 404, "UEM"), (1, 841, "UEM"), (2, 524, "UEM"),
+    ]  # fmt: skip
+    assert {r["zone_total_kb"] for r in d32} == {None}
+    normal = [r for r in rows["buddy"] if r["zone"] == "Normal"]
+    assert len(normal) == 11 and normal[0]["count"] == 453 and normal[0]["zone_total_kb"] == 43268
+    (m,) = rows["meminfo"]
+    assert m["complete"] and m["free_pages"] == 25783
+    assert "Node 0 DMA32: unreadable buddy token '95*3'" in m["problems"]
+    assert "Node 0 DMA32: buddy line without its `= NkB` total" in m["problems"]
