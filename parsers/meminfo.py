@@ -96,7 +96,11 @@ _RE_FREE_PAGES = re.compile(r"^Free pages:\s*(\d+)kB(?: \((\d+)kB HighMem\))?$")
 _RE_GLOBAL = re.compile(r"^[A-Za-z_][\w-]*:-?\d+(?:\s+[A-Za-z_][\w-]*:-?\d+)*$")
 # other `N pages <what>` / `N <what> pages` lines of arch show_mem, after `pages RAM`
 _RE_ARCH_TAIL = re.compile(r"^\d+ (?:pages [a-z][a-z -]*|[a-z][a-z -]* pages)$")
-_RE_KV_START = re.compile(r"^(?:[A-Za-z_][\w()]*:\s?-?\d|all_unreclaimable\?)")
+# a wrapped piece of a zone/node line: starts with a `key:NkB` token (register dumps of
+# another CPU, `RSP: 002b:...`, must not pass)
+_RE_KV_START = re.compile(
+    r"^(?:[A-Za-z_][\w()]*:\s?-?\d+(?:kB|KB)(?:\s|$)|(?:node_)?pages_scanned:\d|all_unreclaimable\?)"
+)
 _RE_DANGLING = re.compile(r"^(?:-?\d+(?:kB|KB)?|yes|no)(?:\s|$)")
 _RE_BUDDY_CONT = re.compile(r"^(?:\d+\*\d+kB|\([A-Z]*\)|=|\d+kB$)(?:\s|$)")
 _RE_INTS = re.compile(r"^-?\d+(?:\s+-?\d+)*$")
