@@ -209,7 +209,13 @@ TASKS = TableSchema(
             "free kernel stack; 0 when the kernel lacks CONFIG_DEBUG_STACK_USAGE",
         ),
         col("pc", pa.uint64(), "", "saved PC (<= 4.8 lines of sleeping tasks)"),
-        col("cpu", pa.int32(), "", "CPU of a `running task on cpu N` line (some vendor kernels)"),
+        col(
+            "cpu",
+            pa.int32(),
+            "",
+            "CPU from a `running task on cpu N` line (some vendor kernels) or the "
+            "`Task dump for CPU N:` line before it",
+        ),
         col(
             "generation",
             pa.string(),
@@ -318,36 +324,59 @@ class TaskDump(SubParser):
 
 
 class OrphanTaskBlock(Block):
+    """A task line no other block took, or RCU's `Task dump for CPU N:` + its task
+    (kernel/rcu/tree_stall.h: `pr_err("Task dump for CPU %d:\n", cpu); sched_show_task(t);`)."""
+
     kind = "task_dump"
 
-    def __init__(self, first: Line, event_id: int, sink: Sink) -> None:
+    def __init__(self, first: Line, event_id: int, sink: Sink, cpu: int | None) -> None:
         super().__init__(first, event_id, sink)
-        self.dump = TaskDump(self, first, dump_id=self.next_id("dump"))
+        self.dump_id = self.next_id("dump")
+        self.cpu = cpu
+        self.dump: TaskDump | None = None
+        if cpu is None:
+            self._open(first)
+
+    def _open(self, line: Line) -> None:
+        self.dump = TaskDump(self, line, dump_id=self.dump_id)
         self.pid, self.comm = self.dump.pid, self.dump.comm
         self.complete = True
 
     def feed(self, line: Line) -> Feed:
+        if self.dump is None:
+            if not is_task_line(line.text):
+                return Feed.END
+            self._open(line)
+            if self.dump is not None and self.dump.values.get("cpu") is None:
+                self.dump.values["cpu"] = self.cpu
+            return Feed.TAKE
         verdict = self.dump.feed(line)
         self.pid = self.dump.pid
         return verdict
 
     def finish(self, cut: str | None) -> None:
-        self.dump.finish(cut)
-        self.problems.extend(self.dump.problems)
+        if self.dump is not None:
+            self.dump.finish(cut)
+            self.problems.extend(self.dump.problems)
+        else:
+            self.problems.append("`Task dump for CPU` without a task line")
         super().finish(cut)
 
 
 class TaskLinesFamily(Family):
     """5.9+ task lines outside any other block (a dump another family does not know, or the
-    rest of a dump whose block was cut); also the home of the `tasks` schema."""
+    rest of a dump whose block was cut), RCU `Task dump for CPU N:` dumps; also the home of
+    the `tasks` schema."""
 
     name = "tasklines"
     priority = 850
-    triggers = ("task:",)
-    pattern = regex.compile(r"^task:.* state:")
+    triggers = ("task:", "Task dump for CPU ")
+    pattern = regex.compile(r"^task:.* state:|^(?:rcu: )?Task dump for CPU (?P<cpu>\d+):")
     tables = (TASKS,)
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+        if match["cpu"] is not None:
+            return OrphanTaskBlock(line, event_id, sink, int(match["cpu"]))
         if not is_task_line(line.text):
             return None
-        return OrphanTaskBlock(line, event_id, sink)
+        return OrphanTaskBlock(line, event_id, sink, None)

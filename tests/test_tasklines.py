@@ -206,3 +206,14 @@ def test_orphan_task_lines_become_tasks_rows() -> None:
     assert first.stack_id >= 0
     stack = cap.stacks[cap.stacks.stack_id == first.stack_id].iloc[0]
     assert stack.pid == 17688 and stack.n_frames > 0
+
+
+def test_rcu_task_dump_for_cpu() -> None:
+    # syzkaller/688 lines 32-35: `Task dump for CPU 0:`, `task:syz-executor913 state:R  running
+    # task on cpu   0   stack:    0 pid: 1432 ppid:  1414 flags:0x00000002`, `Call trace:` …
+    cap = stalllog.parse(CORPUS / "syzkaller/688")
+    t = cap.tasks.set_index("line_no")
+    assert (t.loc[33, "comm"], t.loc[33, "pid"], t.loc[33, "cpu"]) == ("syz-executor913", 1432, 0)
+    assert (t.loc[38, "pid"], t.loc[38, "cpu"]) == (1429, 1)
+    ev = cap.events[cap.events.kind == "task_dump"].set_index("line_start")
+    assert ev.loc[32, "line_end"] == 35 and not ev.loc[32, "corrupted"]
