@@ -241,6 +241,13 @@ def test_truncated_gzip_warns_and_keeps_going(tmp_path: Path) -> None:
     sources = pq.read_table(tmp_path / "o" / "sources.parquet").to_pylist()
     assert sources[0]["compression"] == "gzip" and sources[0]["error"]
     assert sources[1]["n_lines"] == 21 and sources[1]["error"] is None
+    # what decompressed before the cut is kept: the first lines of the original (the last
+    # kept line may be cut mid-line)
+    n = sources[0]["n_lines"]
+    assert 0 < n < 516
+    lines = pq.read_table(tmp_path / "o" / "lines.parquet").to_pandas()
+    kept = lines[lines["source"] == str(cut)]["text"].tolist()
+    assert kept[:-1] == stalllog.parse(INTERLEAVED).lines["text"].tolist()[: n - 1]
 
 
 def test_empty_and_binary_inputs_warn(tmp_path: Path) -> None:
