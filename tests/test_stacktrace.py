@@ -245,3 +245,31 @@ def test_foreign_line_before_first_frame_is_skipped() -> None:
     assert trace.feed(lines[2]) is Feed.TAKE
     trace.finish(None)
     assert sink.rows["frames"][0]["function"] == "dump_stack"
+
+
+INVARIANT_FILES = sorted(
+    [p for p in CORPUS.glob("*/*") if p.name not in {"INDEX.md", "index.txt"}]
+    + list((CORPUS.parent / "qemu").glob("*-sysrq-dmesg.log"))
+    + list((CORPUS.parent / "qemu").glob("*-hung-task-serial.log"))
+)
+
+
+@pytest.mark.parametrize("path", INVARIANT_FILES, ids=lambda p: p.name)
+def test_links_between_tables(path: Path) -> None:
+    """Every frame belongs to a stack with that many frames, depths run 0..n-1, and the
+    stack_id / dump_id links of tasks, hung_tasks and nmi_backtraces point at real rows."""
+    c = stalllog.parse(path)
+    stacks, frames = c.stacks, c.frames
+    assert stacks.stack_id.is_unique
+    counts = frames.groupby("stack_id").size()
+    n = stacks.set_index("stack_id").n_frames
+    assert (counts.reindex(n.index, fill_value=0) == n).all()
+    for _, f in frames.groupby("stack_id"):
+        assert f.depth.tolist() == list(range(len(f)))
+    known = set(stacks.stack_id)
+    for table in ("tasks", "hung_tasks", "nmi_backtraces"):
+        ids = c[table].stack_id.dropna()
+        assert set(ids) <= known, table
+    dumps = set(c.tasks.dump_id)
+    hung = c.hung_tasks
+    assert set(hung[hung.task_state.notna()].dump_id) <= dumps
