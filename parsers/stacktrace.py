@@ -40,6 +40,7 @@ __all__ = [
     "FRAMES",
     "STACKS",
     "CallTrace",
+    "is_dump_stack_extra",
     "is_dump_stack_header",
     "is_frame_line",
     "is_register_line",
@@ -156,6 +157,13 @@ def is_dump_stack_header(text: str) -> bool:
     if text.startswith("CPU: "):
         return " PID: " in text and " Comm: " in text
     return (text.startswith("Pid: ") and ", comm: " in text) or _HW.match(text) is not None
+
+
+def is_dump_stack_extra(text: str) -> bool:
+    """Lines dump_stack_print_info() prints after the `CPU:` line: `Hardware name:`,
+    `Workqueue: <wq> <func>` (print_worker_info) and, ≈6.12+, `Tainted: [W]=WARN`
+    (print_tainted_verbose)."""
+    return text.startswith(("Hardware name: ", "Workqueue: ", "Tainted: ["))
 
 
 def parse_dump_stack_header(text: str) -> dict[str, Any] | None:
@@ -513,9 +521,8 @@ class OrphanTraceBlock(Block):
     def __init__(self, first: Line, event_id: int, sink: Sink, header: dict[str, Any] | None):
         super().__init__(first, event_id, sink)
         self.trace: CallTrace | None = None
-        self.cpu: int | None = None
         if header is not None:
-            self.pid, self.comm, self.cpu = header["pid"], header["comm"], header["cpu"]
+            self.pid, self.comm = header["pid"], header["comm"]
         else:
             self.trace = CallTrace(self, first)
 
@@ -526,7 +533,7 @@ class OrphanTraceBlock(Block):
                 self.complete = self.complete or self.trace.n_frames > 0
             return verdict
         text = line.text
-        if _HW.match(text) is not None or text.startswith("Workqueue: "):
+        if is_dump_stack_extra(text):
             return Feed.TAKE
         s = text.lstrip()
         if s and (

@@ -30,6 +30,7 @@ import regex
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, TableSchema, col
 from .stacktrace import (
     CallTrace,
+    is_dump_stack_extra,
     is_dump_stack_header,
     is_register_line,
     is_stack_words,
@@ -163,7 +164,7 @@ class NmiBacktraceBlock(Block):
                 if self.header is not None:
                     self.pid, self.comm = self.header["pid"], self.header["comm"]
             return Feed.TAKE
-        if text.startswith("Workqueue: ") or text.startswith("Modules linked in:"):
+        if is_dump_stack_extra(text) or text.startswith("Modules linked in:"):
             return Feed.TAKE
         if text.strip() and (
             is_trace_start(text)
