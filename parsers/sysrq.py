@@ -43,6 +43,8 @@ from .tasklines import TaskDump, is_task_line
 
 _SYSRQ = regex.compile(r"^(?:sysrq: )?(?:SysRq : )?(?P<action>\S.*?)\s*$")
 _DUMPS = {"Show State": "t", "Show Blocked State": "w"}
+# action_msg -> key, from the sysrq_key_op tables in drivers/tty/sysrq.c (and
+# kernel/power/poweroff.c for `o`); unknown actions keep a null key
 _KEYS = {
     "Show State": "t",
     "Show Blocked State": "w",
@@ -58,10 +60,12 @@ _KEYS = {
     "Kill All Tasks": "i",
     "Terminate All Tasks": "e",
     "Trigger a crash": "c",
-    "Show Pending Timers": "q",
     "Nice All RT Tasks": "n",
     "Changing Loglevel": None,
-    "Freeze filesystems": "j",
+    "Emergency Thaw of all frozen filesystems": "j",
+    "Dump ftrace buffer": "z",
+    "SAK": "k",
+    "Keyboard mode set to system default": "r",
     "Power Off": "o",
 }
 _COLUMNS = regex.compile(r"^\s+task\s+(?:PC\s+)?stack\s+pid\s+father\s*$")
