@@ -205,9 +205,10 @@ def iter_chunks(src: OpenedSource, chunk_bytes: int = CHUNK_BYTES) -> Iterator[C
         parts = [carry] if carry else []
         size = len(carry)
         eof = False
-        while size < chunk_bytes:
+        fresh = False  # read at least once: `carry` may be one line longer than a chunk
+        while size < chunk_bytes or not fresh:
             try:
-                block = reader(min(chunk_bytes - size, 4 << 20))
+                block = reader(min(max(chunk_bytes - size, 64 << 10), 4 << 20))
             except OSError as e:
                 src.error = f"read error: {e.strerror or e}"
                 block = b""
@@ -216,6 +217,7 @@ def iter_chunks(src: OpenedSource, chunk_bytes: int = CHUNK_BYTES) -> Iterator[C
                 break
             parts.append(block)
             size += len(block)
+            fresh = True
         err = getattr(src.stream, "error", None)
         if err and not src.error:
             src.error = f"{src.compression} stream ended early: {err}"
