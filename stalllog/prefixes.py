@@ -47,9 +47,10 @@ _AFTER_STAMP = (
 BRACKET_TIME = r"^(?P<prefix>\[ *(?P<ts>\d+\.\d+)\] ?)"
 BRACKET_CALLER = r"^(?P<prefix>\[ *(?P<ts>\d+\.\d+)\]\[ *(?P<caller>[TC]\d+)\] ?)"
 BRACKET_CALLER_ONLY = r"^(?P<prefix>\[ *(?P<caller2>[TC]\d+)\] ?)"
-BRACKET_MONO_TEST = r"^\[ *\d+\.\d+\] \S+ (?:kernel|[\w.-]+\[\d+\]): "
+BRACKET_MONO_TEST = r"^\[ *\d+\.\d+\] [^\s:\[\]]+ (?:kernel|[\w.-]+\[\d+\]): "
+# A host name has no `:`: `[ 0.04] x86/fpu: xstate_offset[2]:  576` is a kernel line.
 BRACKET_MONO = (
-    r"^(?P<prefix>\[ *(?P<mono>\d+\.\d+)\] (?P<monohost>\S+) "
+    r"^(?P<prefix>\[ *(?P<mono>\d+\.\d+)\] (?P<monohost>[^\s:\[\]]+) "
     r"(?P<monoident>kernel|[\w.-]+\[\d+\]): )"
 )
 

@@ -1,0 +1,109 @@
+"""The line stage: line ends, flags, boots, continuation lines, chunk independence.
+
+Inputs are real sample files or lines quoted verbatim from them (file named)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from conftest import SAMPLES, rebuild
+
+import stalllog
+from stalllog.lines import LineStage
+
+LKML = SAMPLES / "corpus" / "lkml"
+# QEMU 6.1.0-56-amd64-hung-task-serial.log lines 1-2 (serial console: CRLF)
+SERIAL = (
+    b"[    0.000000] Linux version 6.1.0-56-amd64 (debian-kernel@lists.debian.org) (gcc-12 "
+    b"(Debian 12.2.0-14+deb12u1) 12.2.0, GNU ld (GNU Binutils for Debian) 2.40) #1 SMP "
+    b"PREEMPT_DYNAMIC Debian 6.1.192-2 (2026-11-16)\r\n"
+    b"[    0.000000] Command line: console=ttyS0,115200 loglevel=7 printk.time=1 "
+    b"log_buf_len=8M 8250.nr_uarts=5 scn=hung-task failsafe=400\r\n"
+)
+
+
+def rows_of(data: bytes, chunks: int = 1) -> list[dict[str, Any]]:
+    """Run the line stage over `data` cut into `chunks` line-aligned pieces."""
+    stage = LineStage()
+    stage.start_source("<test>")
+    lines = data.splitlines(keepends=True)
+    step = max(1, -(-len(lines) // chunks))
+    out: list[dict[str, Any]] = []
+    for k in range(0, max(len(lines), 1), step):
+        piece = b"".join(lines[k : k + step])
+        out += stage.batch(piece, last=k + step >= len(lines)).to_pylist()
+    return out
+
+
+def test_crlf_serial_console() -> None:
+    a, b = rows_of(SERIAL)
+    assert (a["eol"], b["eol"]) == ("\r\n", "\r\n")
+    assert a["text"].startswith("Linux version 6.1.0-56-amd64 ") and not a["text"].endswith("\r")
+    assert a["flags"] is None  # the "\r" of "\r\n" is a line end, not a stray CR
+
+
+def test_last_line_without_newline_keeps_its_cr() -> None:
+    # bug: a tail ending in "\r" (capture cut between "\r" and "\n") lost the "\r"
+    data = SERIAL[:-1]
+    rows = rows_of(data)
+    assert rows[-1]["eol"] == "" and rows[-1]["text"].endswith("failsafe=400\r")
+    assert rows[-1]["flags"] == "cr+no-eol"
+    stage = LineStage()
+    stage.start_source("x")
+    assert rebuild(pa.Table.from_batches([stage.batch(data, last=True)])) == data
+
+
+def test_banner_and_clock_reset_start_boots() -> None:
+    # printk-dropped-4.6.2-kmallocwd-stezenbach.txt: block 1 (4.7-rc4 at 2084 s), block 2
+    # (4.6.2 at 363 s) are two boots (INDEX.md); the clock going back shows it
+    cap = stalllog.parse(LKML / "printk-dropped-4.6.2-kmallocwd-stezenbach.txt")
+    assert cap.boots[["line_start", "line_end"]].values.tolist() == [[1, 9], [10, 13]]
+    # two serial boots in one input: the second banner starts boot 1
+    rows = rows_of(SERIAL + SERIAL)
+    assert [r["boot"] for r in rows] == [0, 0, 1, 1]
+
+
+def test_indented_continuation_lines() -> None:
+    # hungtask-stall-4.12-sle15-khugepaged-order9-numa-ksmtuned.txt lines 60-62: util-linux
+    # dmesg indents the rest of a multi-line record by the prefix width (16) + the record's own
+    # leading space; the console and syslog(2) forms repeat the prefix instead
+    path = LKML / "hungtask-stall-4.12-sle15-khugepaged-order9-numa-ksmtuned.txt"
+    lines = stalllog.parse(path).lines.set_index("line_no")
+    assert lines.loc[61, "prefix_kind"] == "cont" and lines.loc[61, "prefix"] == " " * 16
+    assert lines.loc[61, "text"] == " active_file:47818 inactive_file:51708 isolated_file:0"
+    assert lines.loc[61, "ts"] == lines.loc[60, "ts"] == 305147.007681
+    assert lines.loc[66, "prefix_kind"] == "time"
+
+
+def _comparable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "ts": None if r["ts"] != r["ts"] else r["ts"]} for r in rows]  # NaN
+
+
+def test_chunking_does_not_change_rows() -> None:
+    names = (
+        "corpus/syzkaller/349",
+        "corpus/lkml/oom-3.10.0-1160-rhel7-vmware-overcommit-syslog-hash012.txt",
+        "corpus/lkml/hungtask-stall-4.12-sle15-khugepaged-order9-numa-ksmtuned.txt",
+        "corpus/lkml/printk-dropped-4.9-stalls-after-oom-short.txt",
+    )
+    for name in names:
+        data = (SAMPLES / name).read_bytes()
+        assert _comparable(rows_of(data, chunks=7)) == _comparable(rows_of(data)), name
+
+
+def test_invalid_utf8_kept_in_raw() -> None:
+    # syzkaller/204 line 1 with its first byte replaced by a Latin-1 byte (serial noise)
+    line = (SAMPLES / "corpus/syzkaller/204").read_bytes().splitlines()[0]
+    bad = b"\xe9" + line[1:] + b"\n"
+    r = rows_of(bad)[0]
+    assert r["flags"] == "invalid-utf8" and r["raw"] == bad[:-1]
+    assert r["text"].startswith("\\xe9")
+
+
+def test_truncated_and_no_eol_flags(tmp_path: Path) -> None:
+    stage = LineStage()
+    stage.start_source("x")
+    rows = stage.batch(SERIAL[:-30], last=True, truncated=True).to_pylist()
+    assert rows[-1]["flags"] == "no-eol+truncated"
