@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import lzma
 import sys
 from pathlib import Path
 
@@ -12,11 +13,14 @@ import pyarrow as pa
 import pytest
 import regex
 
+import stalllog
+import stalllog.capture as capture
 from stalllog.gfp import decode_gfp, fill_gfp_flags, layout_for_release, layouts, parse_release
 
 ROOT = Path(__file__).resolve().parent.parent
 LKML = ROOT / "sample_logs" / "corpus" / "lkml"
 SYZ = ROOT / "sample_logs" / "corpus" / "syzkaller"
+QEMU = ROOT / "sample_logs" / "qemu"
 
 PAIR = regex.compile(r"(?:mode:|gfp_mask=|gfp=)(0x[0-9a-f]+)\(([^)]*)\)")
 # the release as the kernel printed it in "CPU: 0 PID: 1 Comm: x Not tainted 4.19.60 #33"
@@ -24,13 +28,17 @@ PAIR = regex.compile(r"(?:mode:|gfp_mask=|gfp=)(0x[0-9a-f]+)\(([^)]*)\)")
 RELEASE = regex.compile(r"(?:Not tainted|Tainted: [A-Z ]*?)(?:\s+-+)?\s+(\d+\.\d+\S*) #\d+")
 
 
+def _text(path: Path) -> str:
+    raw = path.read_bytes()
+    return (lzma.decompress(raw) if path.suffix == ".xz" else raw).decode(errors="replace")
+
+
 def _pairs(path: Path) -> list[tuple[int, str]]:
-    text = path.read_text(errors="replace")
-    return [(int(m[1], 16), m[2]) for m in PAIR.finditer(text)]
+    return [(int(m[1], 16), m[2]) for m in PAIR.finditer(_text(path))]
 
 
 def _release(path: Path) -> str:
-    found = set(RELEASE.findall(path.read_text(errors="replace")))
+    found = set(RELEASE.findall(_text(path)))
     assert len(found) == 1, (path.name, found)
     return found.pop()
 
@@ -59,6 +67,15 @@ PRINTED = [
     (LKML / "allocfail-5.18.7-arm64-bridge-fdb-atomic-then-panic-deadlocked.txt", None, "v5.10"),
     (LKML / "allocfail-6.8-rc3-ath11k-resume-noio-order4-nots.txt", None, "v6.6"),
     (LKML / "oom-6.12.62-rpi-arm64-journal-notimestamps-truncated.txt", None, "v6.12"),
+    # QEMU captures of stock Debian kernels (sample_logs/qemu/README.md); the 6.1 one is the
+    # very build whose linux-headers-6.1.0-56-common the v6.1 table was generated from
+    (QEMU / "5.10.0-46-amd64-global-oom-serial.log.xz", None, "v5.10"),
+    (QEMU / "5.10.0-46-amd64-page-alloc-fail-serial.log", None, "v5.10"),
+    (QEMU / "6.1.0-56-amd64-global-oom-serial.log.xz", None, "v6.1"),
+    (QEMU / "6.1.0-56-amd64-page-alloc-fail-serial.log", None, "v6.1"),
+    (QEMU / "6.1.0-56-amd64-memcg-oom-serial.log", None, "v6.1"),
+    (QEMU / "6.12.118+deb13-amd64-global-oom-serial.log.xz", None, "v6.12"),
+    (QEMU / "6.12.118+deb13-amd64-page-alloc-fail-serial.log", None, "v6.12"),
 ]
 
 
@@ -74,13 +91,13 @@ def test_decode_matches_what_the_kernel_printed(path: Path, given: str | None, l
 
 
 def test_pairs_checked_per_layout() -> None:
-    """Every shipped layout with a real name-printing sample is exercised (v6.1: none yet)."""
+    """Every shipped layout with %pGg names has real pairs checked above."""
     covered = {layout for _, _, layout in PRINTED}
     hex_only = {"v2.6.24", "v2.6.32", "v3.10", "v4.4"}  # no %pGg before 4.5: see below
-    assert {lay.name for lay in layouts()} - covered - hex_only == {"v6.1"}
+    assert {lay.name for lay in layouts()} - covered == hex_only
     # real mask(names) pairs checked; counted independently with
-    # cat <files> | grep -oE '(mode:|gfp_mask=|gfp=)0x[0-9a-f]+\(' | wc -l
-    assert sum(len(_pairs(p)) for p, _, _ in PRINTED) == 242
+    # (cat <files>; xzcat <.xz files>) | grep -oE '(mode:|gfp_mask=|gfp=)0x[0-9a-f]+\(' | wc -l
+    assert sum(len(_pairs(p)) for p, _, _ in PRINTED) == 368
 
 
 # Hex-only lines (no names before 4.5), expanded by hand from the era's #defines.
@@ -235,3 +252,22 @@ def test_shipped_tables_match_the_generator() -> None:
     names = dict(shipped["layouts"]["v6.12"]["names"])
     assert names["GFP_KERNEL"] == 0x400 | 0x800 | 0x40 | 0x80
     assert "__GFP_NOLOCKDEP" not in names  # CONFIG_LOCKDEP=n
+
+
+def test_parse_fills_gfp_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """stalllog.parse() runs fill_gfp_flags on its tables with the boots table."""
+    seen: list[pa.Table] = []
+
+    def spy(tables: dict[str, pa.Table], boots: pa.Table) -> dict[str, pa.Table]:
+        seen.append(boots)
+        return fill_gfp_flags(tables, boots)
+
+    monkeypatch.setattr(capture, "fill_gfp_flags", spy)
+    cap = stalllog.parse(QEMU / "6.1.0-56-amd64-page-alloc-fail-serial.log")
+    assert len(seen) == 1 and seen[0].column("release").to_pylist() == ["6.1.0-56-amd64"]
+    # every mask printed with names keeps them, marked as not decoded by stalllog
+    for table in cap.arrow.values():
+        if {"gfp_mask", "gfp_flags", "gfp_flags_decoded"} <= set(table.column_names):
+            for row in table.to_pylist():
+                if row["gfp_flags"] is not None:
+                    assert row["gfp_flags_decoded"] is False
