@@ -1,0 +1,492 @@
+"""kmallocwd, Tetsuo Handa's memory-allocation watchdog (out of tree, 2015-10 -> 2017-11):
+`MemAlloc-Info:` scan lines (`memalloc_scans`) and `MemAlloc:` task lines (`memalloc`).
+
+Ten generations (FORMATS-stalls.md §1, with the Message-Ids of each patch), told apart by
+their text only. Scan lines:
+
+* P0, P1, v1, v2, v3-v4: `MemAlloc-Info: %u stalling task, %u dying task, %u victim task.`
+* D1: `… %u exiting task, %u victim task. oom_count=%u`
+* D2: `MemAlloc-Info: stalling=%u dying=%u exiting=%u, victim=%u oom_count=%u` (comma)
+* D3: `… victim=%u oom_count=%u/%u` (out_of_memory() calls / allocations that skipped it)
+* v5-v9: `… victim=%u oom_count=%u`, printed twice: header and, after show_mem, workqueues
+  and locks, a trailer with the counts recomputed (D3 debug builds do the same)
+* S: the SystemTap companion's `… victim=%u` (no oom_count)
+
+Task lines:
+
+* P0: `MemAlloc%s: %s(%u) gfp=0x%x order=%u delay=%lu` (`%s` = `-victim`, `-dying`, ``)
+* v1: stalling tasks as P0 untagged; dying tasks `MemAlloc: %s(%u)` + ` uninterruptible`,
+  ` dying`, ` victim`
+* v2: `MemAlloc: %s(%u)` + ` gfp=0x%x order=%u delay=%lu` + those suffixes
+* v3-v4, D1: ` seq=%u gfp=… order=… delay=…` + suffixes, ` exiting` among them
+* D2: ` flags=0x%x` + ` seq=… gfp=0x%x(%pGg) order=… delay=…` + suffixes
+* D3, v5-v9: ` flags=0x%x switches=%lu` + the D2 part + suffixes; D3 debug builds may print
+  `Call Trace: looping inside shrink_inactive_list()` / `Call Trace: waiting for oom_lock`
+  instead of a trace
+* S: the D3 form with only ` uninterruptible`, printed inside sched_show_task() after the
+  task line and before `Call Trace:` (so the trace follows the MemAlloc line)
+
+A line fits several generations when their formats print it the same way; `generation` then
+lists them all (`P0|v1|v2`), narrowed by the scan line of the same scan. The suffix flags are
+NA where a generation that fits does not print that suffix. `delay=` is in jiffies (HZ is
+not printed anywhere: `with_hz` converts when the user knows it); `seq` is `sequence >> 1`
+in v3..D3.
+
+A scan groups the scan line, its MemAlloc lines with their sched_show_task dumps (task line,
+trace: `tasks`/`frames` rows of the same event) and its Mem-Info. A run of MemAlloc lines
+cut from its scan line by another message continues that scan.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import regex
+
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .meminfo import MemInfo, is_meminfo_start
+from .stacktrace import CallTrace, is_trace_start
+from .tasklines import TaskDump, is_task_line
+
+GENERATIONS = ("P0", "P1", "v1", "v2", "v3-v4", "D1", "D2", "D3", "v5-v9", "S")
+_ORDER = {g: i for i, g in enumerate(GENERATIONS)}
+
+_INFO_OLD = re.compile(
+    r"^MemAlloc-Info: (?P<stalling>\d+) stalling task, (?P<dying>\d+) dying task, "
+    r"(?:(?P<exiting>\d+) exiting task, )?(?P<victim>\d+) victim task\."
+    r"(?: oom_count=(?P<oom>\d+))?\s*$"
+)
+_INFO_NEW = re.compile(
+    r"^MemAlloc-Info: stalling=(?P<stalling>\d+) dying=(?P<dying>\d+) "
+    r"exiting=(?P<exiting>\d+)(?P<comma>,)? victim=(?P<victim>\d+)"
+    r"(?: oom_count=(?P<oom>\d+)(?:/(?P<oom2>\d+))?)?\s*$"
+)
+# comm is greedy and the pid the last `(digits)` before the fixed fields (comm may hold `(`)
+_TASK = re.compile(
+    r"^MemAlloc(?P<tag>-victim|-dying)?: (?P<comm>.*)\((?P<pid>\d+)\)"
+    r"(?: flags=0x(?P<flags>[0-9a-fA-F]+))?(?: switches=(?P<switches>\d+))?"
+    r"(?: seq=(?P<seq>\d+))?"
+    r"(?: gfp=(?P<mask>0x[0-9a-fA-F]+)(?:\((?P<gfp_flags>[^)]*)\))? order=(?P<order>\d+)"
+    r" delay=(?P<delay>\d+))?"
+    r"(?P<u> uninterruptible)?(?P<e> exiting)?(?P<d> dying)?(?P<v> victim)?\s*$"
+)
+_PSEUDO = "Call Trace: "  # D3 debug build: `Call Trace: waiting for oom_lock`
+MAX_JOIN_GAP_S = 60.0  # MemAlloc lines this close to their scan line continue it
+MAX_FOREIGN_RUN = 3  # foreign lines in a row accepted inside a task list without caller ids
+# what follows the task list of a scan (show_workqueue_state, debug_show_all_locks)
+_ENDERS = ("Showing busy workqueues", "Showing all locks held", "MemAlloc")
+
+# suffixes a generation prints: u(ninterruptible), e(xiting), d(ying), v(ictim)
+_PRINTS = {
+    "P0": "",
+    "v1": "udv",  # only on the lines of dying tasks (no gfp part)
+    "v2": "udv",
+    "v3-v4": "uedv",
+    "D1": "uedv",
+    "D2": "uedv",
+    "D3": "uedv",
+    "v5-v9": "uedv",
+    "S": "u",
+}
+
+
+def _label(gens: set[str]) -> str:
+    return "|".join(sorted(gens, key=_ORDER.__getitem__))
+
+
+def scan_generations(m: re.Match[str]) -> set[str]:
+    if m.re is _INFO_OLD:
+        if m["exiting"] is None:
+            return {"P0", "P1", "v1", "v2", "v3-v4"}
+        return {"D1"}
+    if m["comma"]:
+        return {"D2"}
+    if m["oom2"] is not None:
+        return {"D3"}
+    if m["oom"] is None:
+        return {"S"}
+    return {"D3", "v5-v9"}  # D3's trailer-less debug builds also printed `oom_count=%u/%u`
+
+
+def task_generations(m: re.Match[str]) -> set[str]:
+    if m["tag"]:
+        return {"P0"}
+    if m["switches"] is not None:
+        # S prints ` uninterruptible` only
+        return {"D3", "v5-v9"} if (m["e"] or m["d"] or m["v"]) else {"D3", "v5-v9", "S"}
+    if m["flags"] is not None:
+        return {"D2"}
+    if m["seq"] is not None:
+        return {"v3-v4", "D1"}
+    if m["mask"] is not None:
+        return {"v2"} if (m["u"] or m["d"] or m["v"]) else {"P0", "v1", "v2"}
+    if m["e"]:
+        return {"v3-v4", "D1"}
+    return {"v1", "v2", "v3-v4", "D1"}
+
+
+MEMALLOC = TableSchema(
+    "memalloc",
+    "One row per kmallocwd `MemAlloc:` task line (all generations). `delay_jiffies` is as "
+    "printed; `delay_s` needs HZ, which the kernel does not print (`parsers.kmallocwd."
+    "with_hz(df, hz)`). Suffix flags are NA where the line's generation does not print them.",
+    (
+        EVENT_ID,
+        col("scan_id", pa.int64(), "", "the scan (`memalloc_scans`); null when no scan line seen"),
+        col("boot", pa.int32(), "", "boot number in the capture"),
+        col("ts", pa.float64(), "s", "time of the line (NaN if none)"),
+        col("line_no", pa.int64(), "", "line of the MemAlloc line"),
+        col("comm", pa.string(), "", "task name (untrusted text)"),
+        col("pid", pa.int64(), "", "pid (kmallocwd prints the thread id, never a tgid)"),
+        col("tag", pa.string(), "", "P0 only: `victim` / `dying` from `MemAlloc-victim:`"),
+        col("flags", pa.int64(), "", "PF_* task flags (`flags=0x…`, D2+)"),
+        col("switches", pa.int64(), "", "context switches so far (nvcsw + nivcsw, D3+)"),
+        col("seq", pa.int64(), "", "allocation sequence number (v3..D3 print it halved)"),
+        col("gfp_mask", pa.int64(), "", "gfp mask of the stalling allocation"),
+        col(
+            "gfp_flags",
+            pa.string(),
+            "",
+            "flag names of the mask: as printed (D2+), or decoded by stalllog; null if neither",
+        ),
+        col("gfp_flags_decoded", pa.bool_(), "", "True when stalllog decoded gfp_flags"),
+        col("order", pa.int32(), "", "allocation order"),
+        col(
+            "delay_jiffies", pa.int64(), "jiffies", "time since the allocation entered the slowpath"
+        ),
+        col("delay_s", pa.float64(), "s", "delay_jiffies / HZ; NA unless HZ is given"),
+        col("uninterruptible", pa.bool_(), "", "` uninterruptible`: task in TASK_UNINTERRUPTIBLE"),
+        col("exiting", pa.bool_(), "", "` exiting`: PF_EXITING and not TASK_DEAD"),
+        col("dying", pa.bool_(), "", "` dying`: fatal signal pending (or P0 `-dying`)"),
+        col("victim", pa.bool_(), "", "` victim`: TIF_MEMDIE, an OOM victim (or P0 `-victim`)"),
+        col("stalling", pa.bool_(), "", "the line has the seq/gfp/order/delay part"),
+        col("generation", pa.string(), "", "kmallocwd generation(s) the line fits, `|`-joined"),
+        col(
+            "pseudo_trace",
+            pa.string(),
+            "",
+            "D3 debug text printed instead of a trace (`waiting for oom_lock`)",
+        ),
+        col("task_line_no", pa.int64(), "", "line of its sched_show_task task line (`tasks`)"),
+        col("task_state", pa.string(), "", "state letter of that task line"),
+        col("stack_id", pa.int64(), "", "its call trace (`stacks`/`frames`)"),
+    ),
+)
+
+MEMALLOC_SCANS = TableSchema(
+    "memalloc_scans",
+    "One row per kmallocwd `MemAlloc-Info:` line. v5..v9 print it before the task list "
+    "(header) and again after show_mem/workqueues/locks with recounted values (trailer).",
+    (
+        col("scan_id", pa.int64(), "", "scan number in the capture, from 0"),
+        EVENT_ID,
+        col("boot", pa.int32(), "", "boot number in the capture"),
+        col("ts", pa.float64(), "s", "time of the line (NaN if none)"),
+        col("line_no", pa.int64(), "", "line of the MemAlloc-Info line"),
+        col("position", pa.string(), "", "header or trailer"),
+        col("header_scan_id", pa.int64(), "", "trailer: the scan_id of its header"),
+        col("stalling", pa.int64(), "tasks", "tasks stalling in the allocator"),
+        col("dying", pa.int64(), "tasks", "tasks with a fatal signal pending"),
+        col("exiting", pa.int64(), "tasks", "exiting tasks (D1+)"),
+        col("victim", pa.int64(), "tasks", "OOM victims (TIF_MEMDIE)"),
+        col("oom_count", pa.int64(), "calls", "cumulative out_of_memory() calls (D1+)"),
+        col(
+            "no_oom_count",
+            pa.int64(),
+            "calls",
+            "D3 `oom_count=a/b` second count: allocations that skipped the OOM killer",
+        ),
+        col("generation", pa.string(), "", "kmallocwd generation(s) the line fits, `|`-joined"),
+        col("n_tasks", pa.int32(), "tasks", "MemAlloc lines seen in this scan"),
+        col("meminfo_id", pa.int64(), "", "the scan's Mem-Info snapshot"),
+        col(
+            "dropped",
+            pa.int64(),
+            "messages",
+            "`** N printk messages dropped **` inside the scan (summed): the scan is incomplete",
+        ),
+    ),
+)
+
+
+def with_hz(memalloc: pd.DataFrame, hz: int | float) -> pd.DataFrame:
+    """`memalloc` with `delay_s` = delay_jiffies / hz (CONFIG_HZ: 100, 250, 300 or 1000)."""
+    if not hz or hz <= 0 or math.isnan(hz):
+        raise ValueError(f"HZ must be a positive number, not {hz!r}")
+    out = memalloc.copy()
+    out["delay_s"] = (out["delay_jiffies"] / hz).astype(out["delay_s"].dtype)
+    return out
+
+
+class _Scan:
+    """What a scan keeps across the blocks it is spread over."""
+
+    def __init__(self, row: dict[str, Any] | None, gens: set[str], line: Line) -> None:
+        self.row = row  # the memalloc_scans row (None: MemAlloc lines with no scan line)
+        self.gens = gens
+        self.last_ts = line.ts
+        self.meminfo_seen = False
+        self.paired = False
+        self.prev: _Scan | None = None  # the stream's scan before this one (header/trailer)
+
+
+class MemAllocBlock(Block):
+    kind = "memalloc_scan"
+
+    def __init__(self, first: Line, event_id: int, sink: Sink, scan: _Scan) -> None:
+        super().__init__(first, event_id, sink)
+        self.scan = scan
+        self.rows: list[dict[str, Any]] = []
+        self.sub: SubParser | None = None
+        self.dump_id: int | None = None
+        self.complete = True
+        self.n_foreign_run = 0
+
+    def feed(self, line: Line) -> Feed:
+        if line.dropped and self.scan.row is not None:
+            self.scan.row["dropped"] = (self.scan.row["dropped"] or 0) + line.dropped
+        if self.sub is not None:
+            verdict = self.sub.feed(line)
+            if verdict is not Feed.END:
+                return verdict
+            self._close_sub(None)
+        verdict = self._own(line)
+        if verdict is not Feed.END:
+            self.n_foreign_run = 0
+            return verdict
+        text = line.text
+        if (
+            line.caller is None
+            and self.rows
+            and not self.scan.meminfo_seen
+            and self.n_foreign_run < MAX_FOREIGN_RUN
+            and text.strip()
+            and not text.startswith(_ENDERS)
+        ):
+            # without caller ids other CPUs' lines land inside the task list
+            self.n_foreign_run += 1
+            return Feed.SKIP
+        return Feed.END
+
+    def _own(self, line: Line) -> Feed:
+        text = line.text
+        if text.startswith("MemAlloc"):
+            if text.startswith("MemAlloc-Info:") or self.scan.meminfo_seen:
+                return Feed.END
+            m = _TASK.match(text)
+            if m is None:
+                self.problems.append(f"MemAlloc line {line.line_no} unreadable")
+                return Feed.TAKE
+            self.task_line(line, m)
+            return Feed.TAKE
+        if not self.scan.meminfo_seen:
+            if is_task_line(text):
+                if self.dump_id is None:
+                    self.dump_id = self.next_id("dump")
+                self.sub = TaskDump(self, line, dump_id=self.dump_id)
+                return Feed.TAKE
+            last = self.rows[-1] if self.rows else None
+            if text.startswith(_PSEUDO) and not is_trace_start(text[len(_PSEUDO) :]):
+                rest = text[len(_PSEUDO) :].strip()
+                if last is not None and rest and not rest.startswith("["):
+                    last["pseudo_trace"] = rest
+                    return Feed.TAKE
+            if line.dropped and is_trace_start(text):
+                # the rest of a trace whose task line was lost with the dropped messages
+                self.sub = CallTrace(self, line)
+                return Feed.TAKE
+            if last is not None and last["stack_id"] is None and is_trace_start(text):
+                # S: the MemAlloc line sits between the task line and its trace
+                trace = CallTrace(self, line, pid=last["pid"], comm=last["comm"], context="task")
+                last["stack_id"] = trace.stack_id
+                if "S" in self.scan.gens or self.scan.row is None:
+                    self._narrow(last, {"S"})
+                self.sub = trace
+                return Feed.TAKE
+        if not self.scan.meminfo_seen and is_meminfo_start(text):
+            self.scan.meminfo_seen = True
+            meminfo = MemInfo(self, line)
+            if self.scan.row is not None:
+                self.scan.row["meminfo_id"] = meminfo.snapshot_id
+            self.sub = meminfo
+            return Feed.TAKE
+        return Feed.END
+
+    def task_line(self, line: Line, m: re.Match[str]) -> None:
+        gens = task_generations(m)
+        narrowed = gens & self.scan.gens
+        if self.scan.row is not None and not narrowed:
+            self.problems.append(
+                f"MemAlloc line {line.line_no} does not fit the scan line's generation"
+            )
+        row: dict[str, Any] = {
+            "scan_id": self.scan.row["scan_id"] if self.scan.row is not None else None,
+            "boot": line.boot,
+            "ts": line.ts,
+            "line_no": line.line_no,
+            "comm": m["comm"],
+            "pid": int(m["pid"]),
+            "tag": m["tag"][1:] if m["tag"] else None,
+            "flags": int(m["flags"], 16) if m["flags"] else None,
+            "switches": int(m["switches"]) if m["switches"] else None,
+            "seq": int(m["seq"]) if m["seq"] else None,
+            "gfp_mask": int(m["mask"], 16) if m["mask"] else None,
+            "gfp_flags": m["gfp_flags"],
+            "gfp_flags_decoded": False,
+            "order": int(m["order"]) if m["order"] else None,
+            "delay_jiffies": int(m["delay"]) if m["delay"] else None,
+            "delay_s": None,
+            "stalling": m["mask"] is not None,
+            "pseudo_trace": None,
+            "task_line_no": None,
+            "task_state": None,
+            "stack_id": None,
+            "_m": m,
+        }
+        self._narrow(row, narrowed or gens)
+        self.rows.append(row)
+        if self.scan.row is not None:
+            self.scan.row["n_tasks"] += 1
+        if self.pid is None and len(self.rows) == 1 and self.scan.row is None:
+            self.pid, self.comm = row["pid"], row["comm"]
+
+    @staticmethod
+    def _narrow(row: dict[str, Any], gens: set[str]) -> None:
+        """Set generation and the suffix flags the fitting generations all print."""
+        old = row.get("_gens")
+        if old is not None and gens & old:
+            gens = gens & old
+        row["_gens"] = gens
+        row["generation"] = _label(gens)
+        m: re.Match[str] = row["_m"]
+        for key, column in (("u", "uninterruptible"), ("e", "exiting"), ("d", "dying"),
+                            ("v", "victim")):  # fmt: skip
+            known = all(
+                key in _PRINTS[g] and not (g == "v1" and m["mask"] is not None) for g in gens
+            )
+            row[column] = (m[key] is not None) if known else None
+        if m["tag"]:
+            row["victim"] = m["tag"] == "-victim"
+            row["dying"] = m["tag"] == "-dying"
+
+    def _close_sub(self, cut: str | None) -> None:
+        sub, self.sub = self.sub, None
+        if sub is None:
+            return
+        sub.finish(cut)
+        self.problems.extend(sub.problems)
+        if isinstance(sub, TaskDump):
+            # v3+: right after its MemAlloc line; v1/v2: after all of them. Join by pid.
+            for row in reversed(self.rows):
+                if row["pid"] == sub.pid and row["task_line_no"] is None:
+                    row["task_line_no"] = sub.values["line_no"]
+                    row["task_state"] = sub.values.get("state")
+                    row["stack_id"] = sub.values.get("stack_id")
+                    break
+
+    def finish(self, cut: str | None) -> None:
+        self._close_sub(cut)
+        super().finish(cut)
+        if self.rows and not math.isnan(self.rows[-1]["ts"]):
+            self.scan.last_ts = self.rows[-1]["ts"]
+        for row in self.rows:
+            row.pop("_m")
+            row.pop("_gens")
+            self.row("memalloc", **row)
+
+
+class KmallocwdFamily(Family):
+    name = "kmallocwd"
+    priority = 60
+    triggers = ("MemAlloc",)
+    pattern = regex.compile(r"^MemAlloc(?:-Info|-victim|-dying)?: ")
+    tables = (MEMALLOC, MEMALLOC_SCANS)
+
+    def __init__(self) -> None:
+        self._scans: dict[tuple[str, int, str | None], _Scan] = {}
+
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+        text = line.text
+        key = (line.source, line.boot, line.caller)
+        if text.startswith("MemAlloc-Info:"):
+            m = _INFO_NEW.match(text) or _INFO_OLD.match(text)
+            if m is None:
+                return None
+            prev = self._scans.get(key)
+            row: dict[str, Any] = {
+                "scan_id": sink.next_id("memalloc_scan"),
+                "event_id": event_id,
+                "boot": line.boot,
+                "ts": line.ts,
+                "line_no": line.line_no,
+                "position": "header",
+                "header_scan_id": None,
+                "stalling": int(m["stalling"]),
+                "dying": int(m["dying"]),
+                "exiting": int(m["exiting"]) if m["exiting"] is not None else None,
+                "victim": int(m["victim"]),
+                "oom_count": int(m["oom"]) if m["oom"] is not None else None,
+                "no_oom_count": int(m["oom2"]) if m.groupdict().get("oom2") else None,
+                "generation": None,
+                "n_tasks": 0,
+                "meminfo_id": None,
+                "dropped": None,
+            }
+            gens = scan_generations(m)
+            row["generation"] = _label(gens)
+            sink.row("memalloc_scans", row)
+            scan = _Scan(row, gens, line)
+            scan.prev = prev
+            self._scans[key] = scan
+            return _ScanBlock(line, event_id, sink, scan)
+        m2 = _TASK.match(text)
+        if m2 is None:
+            return None
+        last = self._scans.get(key)
+        if (
+            last is None
+            or last.row is None
+            or last.meminfo_seen
+            or last.paired
+            or (
+                not math.isnan(line.ts)
+                and not math.isnan(last.last_ts)
+                and not 0 <= line.ts - last.last_ts <= MAX_JOIN_GAP_S
+            )
+        ):
+            last = _Scan(None, set(GENERATIONS), line)
+            self._scans[key] = last
+        scan = last
+        block = MemAllocBlock(line, event_id, sink, scan)
+        block.task_line(line, m2)
+        return block
+
+
+class _ScanBlock(MemAllocBlock):
+    """A block that starts on a `MemAlloc-Info:` line."""
+
+    def finish(self, cut: str | None) -> None:
+        super().finish(cut)
+        row = self.scan.row
+        assert row is not None
+        prev = self.scan.prev
+        self.scan.prev = None
+        # A scan line with no task list of its own right after a header of a generation
+        # that prints a trailer (v5..v9; D3 debug builds) is that header's trailer.
+        if (
+            row["n_tasks"] == 0
+            and prev is not None
+            and prev.row is not None
+            and prev.row["position"] == "header"
+            and not prev.paired
+            and self.scan.gens & {"D3", "v5-v9"}
+            and prev.gens & self.scan.gens
+        ):
+            row["position"] = "trailer"
+            row["header_scan_id"] = prev.row["scan_id"]
+            prev.paired = True
+            self.scan.paired = True

@@ -1,0 +1,499 @@
+"""Allocation stall and failure reports: warn_alloc() and its predecessors (mm/page_alloc.c),
+vmalloc failures (mm/vmalloc.c) and SLUB's slab_out_of_memory() (mm/slub.c).
+
+Header lines, told apart by their text (FORMATS-memory.md §1):
+
+* `<comm>: page allocation failure. order:%d, mode:0x%x` (2.6.x - 3.0, period after failure);
+* `<comm>: page allocation failure: order:%u, mode:%#x` (3.1+, warn_alloc_failed()), with
+  `(%pGg)` flag names from 4.5, `, nodemask=` from 4.11 and, 5.0+, `,cpuset=%s,mems_allowed=`
+  folded onto the same line (<= 4.19 the cpuset line is a line of its own after it);
+* `<comm>: page allocation stalls for %ums, order:%u, mode:%#x(%pGg)[, nodemask=…]`, only
+  4.9 - 4.14: added by commit 63f53dea0c98 ("mm: warn about allocations which stall for too
+  long", v4.9), removed by commit 400e22499dd9 ("mm: don't warn about allocations which stall
+  for too long", v4.15);
+* vmalloc: `vmalloc: allocation failure, allocated %ld of %ld bytes` (<= 4.8, a %pV line of
+  its own before the `page allocation failure` line), `<comm>: vmalloc: allocation failure:
+  %lu bytes, mode:…` (4.9+), `<comm>: vmalloc error: size %lu, <reason>, mode:…` (5.x/6.x);
+* `SLUB: Unable to allocate memory on node %d, gfp=%#x(%pGg)`, then `  cache: %s, object
+  size: %u, buffer size: %u, default order: %u, min order: %u` and one `  node %d: slabs: %ld,
+  objs: %ld, free: %ld` per node.
+
+After the header: dump_stack (header, call trace: parsers/stacktrace.py) and show_mem
+(parsers/meminfo.py). Mail and syslog wraps that cut the header (`rsync: ` / `page allocation
+stalls for 2102516ms, order:0` / `,` / `mode:…`) are joined back.
+
+`DumpParts` is the dump_stack/trace/Mem-Info tail shared with parsers/kmallocwd.py and
+parsers/lockup.py.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pyarrow as pa
+import regex
+
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .meminfo import MemInfo, is_meminfo_start
+from .stacktrace import (
+    CallTrace,
+    is_dump_stack_header,
+    is_register_line,
+    is_stack_words,
+    is_trace_start,
+    parse_dump_stack_header,
+    parse_frame,
+)
+
+_MASK = r"(?P<mask>0x[0-9a-fA-F]+|\d+)(?:\((?P<flags>[^)]*)\))?"
+_TAIL = (
+    rf"(?:,? ?mode:\s*{_MASK})?"
+    r"(?:,? ?nodemask=(?P<nodemask>\(null\)|[\d,-]*))?"
+    r"(?:,cpuset=(?P<cpuset>.*),mems_allowed=(?P<mems>[\d,-]*))?\s*$"
+)
+# comm is greedy: the fixed text that follows is the last occurrence
+_FAIL = re.compile(
+    r"(?:^(?P<comm>.*): )?page allocation failure(?P<sep>[.:]) ?(?:order:\s*(?P<order>\d+))?"
+    + _TAIL
+)
+_STALL = re.compile(
+    r"(?:^(?P<comm>.*): )?page allocation stalls for\s*(?P<ms>\d+)\s*ms,?"
+    r"(?: ?order:\s*(?P<order>\d+))?" + _TAIL
+)
+_VMALLOC = re.compile(
+    r"^(?:(?P<comm>.*?): )?vmalloc(?:: allocation failure(?::\s*(?P<size>\d+) bytes"
+    r"|, allocated (?P<got>\d+) of (?P<want>\d+) bytes)"
+    r"| error: size (?P<esize>\d+), (?P<detail>.*?))" + _TAIL
+)
+_SLUB = re.compile(
+    r"^SLUB: Unable to allocate memory on node (?P<node>-?\d+)(?:, gfp=" + _MASK + r")?\s*$"
+)
+_SLUB_CACHE = re.compile(
+    r"^\s+cache: (?P<cache>.*), object size: (?P<obj>\d+), buffer size: (?P<buf>\d+), "
+    r"default order: (?P<dord>\d+), min order: (?P<mord>\d+)"
+)
+_SLUB_NODE = re.compile(
+    r"^\s+node (?P<node>-?\d+): slabs: (?P<slabs>\d+), objs: (?P<objs>\d+), free: (?P<free>\d+)"
+)
+# <= 4.19: `%s cpuset=%s mems_allowed=%*pbl` on its own line (kernel/cgroup/cpuset.c)
+_CPUSET = re.compile(r"^(?P<comm>.*?) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,-]*)\s*$")
+# pieces of a header that a mail or syslog wrap moved onto the next line
+_CONT = re.compile(r"^\s*(?:,|order:|mode:|nodemask=|page allocation (?:stalls|failure))")
+# pid/comm of a dump_stack header that parse_dump_stack_header cannot read whole (wrapped,
+# vendor taint blocks)
+_DUMP_PID = re.compile(
+    r"^(?:CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+)(?: Comm: (?P<comm>\S+))?"
+    r"|Pid: (?P<pid2>\d+), comm: (?P<comm2>\S+))"
+)
+_MAX_JOIN = 3
+MAX_FOREIGN = 8  # foreign lines accepted inside one report without caller ids
+
+
+def _mask(s: str | None) -> int | None:
+    if s is None:
+        return None
+    return int(s, 16) if s.lower().startswith("0x") else int(s)
+
+
+def _int(s: str | None) -> int | None:
+    return None if s is None else int(s)
+
+
+def _header_fallback(text: str) -> dict[str, Any]:
+    m = _DUMP_PID.match(text)
+    if m is None:
+        return {}
+    return {"pid": int(m["pid"] or m["pid2"]), "comm": m["comm"] or m["comm2"]}
+
+
+class SkipCount:
+    """Foreign lines a block let through (SKIP): the dispatcher notes them in the event's
+    reason after `finish`, so a block that writes its own `corrupted`/`reason` counts them."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.first: int | None = None
+
+    def __call__(self, verdict: Feed, line: Line) -> Feed:
+        if verdict is Feed.SKIP:
+            self.n += 1
+            if self.first is None:
+                self.first = line.line_no
+        return verdict
+
+    def reasons(self, problems: list[str]) -> str | None:
+        out = list(problems)
+        if self.n:
+            out.append(f"{self.n} foreign line(s) inside (first at line {self.first})")
+        return "; ".join(out) or None
+
+
+class DumpParts:
+    """The dump_stack header, `Hardware name:`/`Workqueue:`/`Modules linked in:` lines, the
+    call trace (with registers) and the Mem-Info of a report, parsed for `owner`.
+
+    `feed` returns None for a line that is none of these. Without caller ids a foreign line
+    right after a trace frame is accepted (SKIP) up to `MAX_FOREIGN` times, and the trace goes
+    on if frames follow (the dispatcher notes every skipped line in the event's reason)."""
+
+    def __init__(self, owner: Block, *, meminfo: bool = True) -> None:
+        self.owner = owner
+        self.allow_meminfo = meminfo
+        self.sub: SubParser | None = None
+        self.trace: CallTrace | None = None
+        self.paused: CallTrace | None = None  # a trace a foreign line interrupted
+        self.meminfo: MemInfo | None = None
+        self.header: dict[str, Any] | None = None
+        self.stack_id: int | None = None
+        self.meminfo_id: int | None = None
+        self.n_foreign = 0
+
+    def feed(self, line: Line) -> Feed | None:
+        if self.paused is not None:
+            trace, self.paused = self.paused, None
+            if parse_frame(line.text) is not None and trace.feed(line) is Feed.TAKE:
+                self.sub = trace
+                return Feed.TAKE
+            self._end(trace, None)
+        if self.sub is not None:
+            verdict = self.sub.feed(line)
+            if verdict is not Feed.END:
+                return verdict
+            sub, self.sub = self.sub, None
+            if (
+                sub is self.trace
+                and line.caller is None
+                and self.n_foreign < MAX_FOREIGN
+                and self._foreign(line.text)
+            ):
+                self.paused = sub
+                self._note_foreign(line)
+                return Feed.SKIP
+            self._end(sub, None)
+        text = line.text
+        if is_dump_stack_header(text):
+            if text.startswith("Hardware name: "):
+                return Feed.TAKE
+            if self.header is not None or self.trace is not None:
+                return None  # a second dump: another report
+            self.header = parse_dump_stack_header(text) or _header_fallback(text)
+            return Feed.TAKE
+        if text.startswith(("Workqueue: ", "Tainted: [", "Modules linked in:")):
+            return Feed.TAKE
+        if self.trace is None and (
+            is_trace_start(text)
+            or is_register_line(text)
+            or ((self.header is not None) and (is_stack_words(text) or parse_frame(text)))
+        ):
+            pid = self.header.get("pid") if self.header else self.owner.pid
+            comm = self.header.get("comm") if self.header else self.owner.comm
+            self.trace = CallTrace(self.owner, line, pid=pid, comm=comm)
+            self.stack_id = self.trace.stack_id
+            self.sub = self.trace
+            return Feed.TAKE
+        if self.allow_meminfo and self.meminfo is None and is_meminfo_start(text):
+            self.meminfo = MemInfo(self.owner, line)
+            self.meminfo_id = self.meminfo.snapshot_id
+            self.sub = self.meminfo
+            return Feed.TAKE
+        return None
+
+    @staticmethod
+    def _foreign(text: str) -> bool:
+        """A line that is no known part of a report (so not the start of the next one)."""
+        return bool(text.strip()) and not (
+            is_meminfo_start(text) or is_dump_stack_header(text) or is_trace_start(text)
+        )
+
+    def _note_foreign(self, line: Line) -> None:
+        self.n_foreign += 1
+
+    def skip(self, line: Line) -> Feed:
+        """The owner accepts a foreign line inside its report."""
+        self._note_foreign(line)
+        return Feed.SKIP
+
+    def _end(self, sub: SubParser, cut: str | None) -> None:
+        sub.finish(cut)
+        self.owner.problems.extend(sub.problems)
+
+    def finish(self, cut: str | None) -> None:
+        if self.paused is not None:
+            self._end(self.paused, None)
+            self.paused = None
+        if self.sub is not None:
+            self._end(self.sub, cut)
+            self.sub = None
+
+
+_COMMON = (
+    EVENT_ID,
+    col("boot", pa.int32(), "", "boot number in the capture"),
+    col("ts", pa.float64(), "s", "time of the header line (NaN if none)"),
+    col("line_no", pa.int64(), "", "line of the header"),
+    col("comm", pa.string(), "", "allocating task (header; dump_stack `Comm:` if cut off)"),
+    col("pid", pa.int64(), "", "its pid (dump_stack header)"),
+)
+_GFP = (
+    col("order", pa.int32(), "", "allocation order (pages = 2**order)"),
+    col("gfp_mask", pa.int64(), "", "gfp mask as printed (bit layout varies by release)"),
+    col(
+        "gfp_flags",
+        pa.string(),
+        "",
+        "flag names of the mask: as printed (4.5+), or decoded by stalllog; null if neither",
+    ),
+    col("gfp_flags_decoded", pa.bool_(), "", "True when stalllog decoded gfp_flags"),
+    col("nodemask", pa.string(), "", "allocation nodemask as printed (`(null)` = none; 4.11+)"),
+    col("cpuset", pa.string(), "", "cpuset (cgroup name) of the task"),
+    col("mems_allowed", pa.string(), "", "its mems_allowed node list"),
+)
+_TAILCOLS = (
+    col("release", pa.string(), "", "kernel release of the dump_stack header"),
+    col("stack_id", pa.int64(), "", "the report's call trace (`stacks`/`frames`)"),
+    col("meminfo_id", pa.int64(), "", "the report's Mem-Info snapshot (`meminfo`)"),
+    col("corrupted", pa.bool_(), "", "the report was cut, interleaved, or a field unreadable"),
+    col("reason", pa.string(), "", "why `corrupted`, `; `-joined"),
+)
+
+ALLOC_STALLS = TableSchema(
+    "alloc_stalls",
+    "One row per `page allocation stalls for Nms` report (4.9 - 4.14 kernels; every further "
+    "10 s of the same allocation prints another).",
+    (
+        *_COMMON,
+        col("stall_ms", pa.int64(), "ms", "time the allocation has been stalling"),
+        *_GFP,
+        *_TAILCOLS,
+    ),
+)
+ALLOC_FAILURES = TableSchema(
+    "alloc_failures",
+    "One row per allocation failure report: `page allocation failure` (2.6 `. order:` and "
+    "later `: order:` forms), `vmalloc: allocation failure` / `vmalloc error:`, and "
+    "`SLUB: Unable to allocate memory` (with its cache and per-node lines).",
+    (
+        *_COMMON,
+        col("kind", pa.string(), "", "page, vmalloc or slub"),
+        *_GFP,
+        col("size_bytes", pa.int64(), "bytes", "vmalloc: requested size"),
+        col("allocated_bytes", pa.int64(), "bytes", "vmalloc <= 4.8: bytes it got before failing"),
+        col(
+            "detail",
+            pa.string(),
+            "",
+            "vmalloc error: the reason text (`vm_struct allocation failed`)",
+        ),
+        col("node", pa.int32(), "", "SLUB: node asked for (-1 = any)"),
+        col("slab_cache", pa.string(), "", "SLUB: the cache name"),
+        col("object_size_bytes", pa.int64(), "bytes", "SLUB: object size"),
+        col("buffer_size_bytes", pa.int64(), "bytes", "SLUB: object size with metadata"),
+        col("default_order", pa.int32(), "", "SLUB: the cache's slab order"),
+        col("min_order", pa.int32(), "", "SLUB: its minimum slab order"),
+        col("slabs", pa.int64(), "", "SLUB: slabs, summed over the `node N:` lines"),
+        col("objs", pa.int64(), "", "SLUB: objects, summed over the `node N:` lines"),
+        col("free_objs", pa.int64(), "", "SLUB: free objects, summed over the `node N:` lines"),
+        *_TAILCOLS,
+    ),
+)
+
+
+class WarnAllocBlock(Block):
+    kind = "alloc_failure"
+
+    def __init__(self, first: Line, event_id: int, sink: Sink, kind: str) -> None:
+        super().__init__(first, event_id, sink)
+        self.fail_kind = kind
+        self.table = "alloc_stalls" if kind == "stall" else "alloc_failures"
+        cols = ALLOC_STALLS.columns if kind == "stall" else ALLOC_FAILURES.columns
+        self.values: dict[str, Any] = dict.fromkeys(c.name for c in cols)
+        self.values.update(event_id=event_id, boot=first.boot, ts=first.ts,
+                           line_no=first.line_no, gfp_flags_decoded=False)  # fmt: skip
+        self.skips = SkipCount()
+        if kind != "stall":
+            self.values["kind"] = kind
+        self.text = first.text
+        self.n_join = 0
+        self.header_done = False
+        self.parts = DumpParts(self)
+        self._parse(final=False)
+
+    # -- header -------------------------------------------------------------------------
+    def _parse(self, final: bool) -> None:
+        v = self.values
+        text = self.text
+        m: re.Match[str] | None
+        if self.fail_kind == "stall":
+            m = _STALL.search(text)
+        elif self.fail_kind == "slub":
+            m = _SLUB.match(text)
+        elif self.fail_kind == "vmalloc":
+            m = _VMALLOC.match(text)
+        else:
+            m = _FAIL.search(text)
+        if m is None:
+            if final:
+                self.problems.append(f"header line {self.first.line_no} unreadable")
+            return
+        g = m.groupdict()
+        if not final and g.get("mask") is None and self.fail_kind != "slub":
+            return  # cut short: wait for the rest
+        self.header_done = True
+        if g.get("comm") is not None:
+            v["comm"] = self.comm = g["comm"].strip() or None
+        v["gfp_mask"] = _mask(g.get("mask"))
+        v["gfp_flags"] = g.get("flags")
+        for k in ("nodemask", "cpuset"):
+            if g.get(k) is not None:
+                v[k] = g[k]
+        if g.get("mems") is not None:
+            v["mems_allowed"] = g["mems"]
+        if "order" in g:
+            v["order"] = _int(g["order"])
+        if self.fail_kind == "stall":
+            v["stall_ms"] = int(g["ms"])
+        elif self.fail_kind == "vmalloc":
+            v["size_bytes"] = _int(g["size"] or g["want"] or g["esize"])
+            v["allocated_bytes"] = _int(g["got"])
+            v["detail"] = g["detail"]
+        elif self.fail_kind == "slub":
+            v["node"] = int(g["node"])
+        missing = []
+        if v["gfp_mask"] is None and not (self.fail_kind == "vmalloc" and g.get("got")):
+            missing.append("mode")
+        if self.fail_kind in ("page", "stall") and v["order"] is None:
+            missing.append("order")
+        if missing:
+            self.problems.append(f"header line {self.first.line_no}: no {', '.join(missing)}")
+
+    # -- feeding --------------------------------------------------------------------------
+    def feed(self, line: Line) -> Feed:
+        return self.skips(self._feed(line), line)
+
+    def _feed(self, line: Line) -> Feed:
+        text = line.text
+        if not self.header_done:
+            if self.n_join < _MAX_JOIN and _CONT.match(text):
+                self.n_join += 1
+                joined = self.text.rstrip() + " " + text.strip()
+                self.text = joined.replace(" ,", ",").replace(", ,", ",")
+                self._parse(final=False)
+                return Feed.TAKE
+            if self.fail_kind == "vmalloc" and _FAIL.search(text) is not None:
+                # <= 4.8: the vmalloc text is a line of its own before the failure line
+                self._absorb_failure(text)
+                return Feed.TAKE
+            self._parse(final=True)
+            self.header_done = True
+            if self.n_join:
+                self.problems.append(f"header line {self.first.line_no} wrapped")
+        verdict = self.parts.feed(line)
+        if verdict is not None:
+            return verdict
+        v = self.values
+        if self.fail_kind == "slub":
+            m = _SLUB_CACHE.match(text)
+            if m is not None and v["slab_cache"] is None:
+                v["slab_cache"], v["object_size_bytes"] = m["cache"], int(m["obj"])
+                v["buffer_size_bytes"] = int(m["buf"])
+                v["default_order"], v["min_order"] = int(m["dord"]), int(m["mord"])
+                return Feed.TAKE
+            m = _SLUB_NODE.match(text)
+            if m is not None:
+                for c, k in (("slabs", "slabs"), ("objs", "objs"), ("free_objs", "free")):
+                    v[c] = (v[c] or 0) + int(m[k])
+                return Feed.TAKE
+            if text.startswith("  ") and "debugging increased min order" in text:
+                return Feed.TAKE
+            return Feed.END
+        m = _CPUSET.match(text)
+        if m is not None and v["cpuset"] is None and self.parts.header is None:
+            if v["comm"] is not None and m["comm"] != v["comm"]:
+                self.problems.append(f"cpuset line {line.line_no} names {m['comm']!r}")
+            v["cpuset"], v["mems_allowed"] = m["cpuset"], m["mems"]
+            return Feed.TAKE
+        if self.parts.trace is None and line.caller is None and self._maybe_foreign(text):
+            return self.parts.skip(line)
+        return Feed.END
+
+    def _maybe_foreign(self, text: str) -> bool:
+        """Before its trace a report without caller ids may have other CPUs' lines inside."""
+        return (
+            self.parts.n_foreign < MAX_FOREIGN
+            and DumpParts._foreign(text)
+            and start_kind(text) is None
+        )
+
+    def _absorb_failure(self, text: str) -> None:
+        m = _FAIL.search(text)
+        assert m is not None
+        v = self.values
+        self.header_done = True
+        v["comm"] = self.comm = (m["comm"] or "").strip() or None
+        v["order"] = _int(m["order"])
+        v["gfp_mask"], v["gfp_flags"] = _mask(m["mask"]), m["flags"]
+        if m["nodemask"] is not None:
+            v["nodemask"] = m["nodemask"]
+        g = _VMALLOC.match(self.text)
+        if g is not None:
+            v["size_bytes"] = _int(g["size"] or g["want"] or g["esize"])
+            v["allocated_bytes"] = _int(g["got"])
+
+    def finish(self, cut: str | None) -> None:
+        if not self.header_done:
+            self._parse(final=True)
+        self.parts.finish(cut)
+        header = self.parts.header or {}
+        v = self.values
+        v["pid"] = self.pid = header.get("pid")
+        v["release"] = header.get("release")
+        if v["comm"] is None and header.get("comm"):
+            v["comm"] = self.comm = header["comm"]
+        v["stack_id"], v["meminfo_id"] = self.parts.stack_id, self.parts.meminfo_id
+        self.complete = self.fail_kind == "slub" or self.parts.trace is not None
+        super().finish(cut)
+        v["reason"] = self.skips.reasons(self.problems)
+        v["corrupted"] = v["reason"] is not None
+        self.row(self.table, **v)
+
+
+class AllocStallBlock(WarnAllocBlock):
+    kind = "alloc_stall"
+
+
+def start_kind(text: str) -> str | None:
+    """Which report a line opens: stall, page, vmalloc, slub; None if none."""
+    if "page allocation stalls for" in text:
+        return "stall"
+    if text.startswith("SLUB: Unable to allocate memory"):
+        return "slub"
+    if "vmalloc: allocation failure" in text or "vmalloc error: size" in text:
+        return "vmalloc"
+    if "page allocation failure" in text:
+        return "page"
+    return None
+
+
+class WarnAllocFamily(Family):
+    name = "warn_alloc"
+    priority = 60
+    triggers = (
+        "page allocation stalls for",
+        "page allocation failure",
+        "vmalloc: allocation failure",
+        "vmalloc error: size",
+        "SLUB: Unable to allocate memory",
+    )
+    pattern = regex.compile(
+        r"page allocation (?:stalls for|failure[.:])|vmalloc(?:: allocation failure| error: size)"
+        r"|^SLUB: Unable to allocate memory on node"
+    )
+    tables = (ALLOC_STALLS, ALLOC_FAILURES)
+
+    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+        kind = start_kind(line.text)
+        if kind is None:
+            return None
+        cls = AllocStallBlock if kind == "stall" else WarnAllocBlock
+        return cls(line, event_id, sink, kind)
