@@ -70,7 +70,11 @@ class Sink(Protocol):
     """Where blocks put their output; implemented by the dispatcher."""
 
     def row(self, table: str, values: dict[str, Any]) -> None:
-        """Append one row to a family table (unknown column names raise KeyError)."""
+        """Append one row to a family table (unknown column names raise KeyError).
+
+        The dict may still be updated by its family (e.g. an oom_reaper line completing an
+        oom_events row) until 5,000 more rows were added to the same table; older rows are
+        moved to Arrow to keep memory flat on big captures."""
 
     def next_id(self, kind: str) -> int:
         """Capture-wide counter per kind ("stack", "dump", "meminfo", ...), from 0."""

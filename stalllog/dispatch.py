@@ -19,6 +19,10 @@ import pyarrow.compute as pc
 from parsers.base import Block, Family, Feed, Line
 
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
+MAX_NESTED = 4  # blocks open at once in one stream; the outermost is cut beyond that
+MAX_SKIPPED = 500  # a block that took none of this many lines in a row is closed
+ROW_FLUSH = 20_000  # family rows move from dicts to Arrow in batches of this size...
+ROW_WINDOW = 5_000  # ...keeping this many recent rows as dicts that families may still update
 
 EVENTS_COLUMNS = (
     "event_id", "kind", "family", "boot", "source", "ts", "line_start", "line_end", "n_lines",
@@ -29,14 +33,21 @@ EVENTS_COLUMNS = (
 class Dispatcher:
     def __init__(self, families: list[Family]) -> None:
         self.families = families
-        self._allowed = {t.name: {c.name for c in t.columns} for f in families for t in f.tables}
+        self._schemas = {t.name: t.arrow() for f in families for t in f.tables}
+        self._allowed = {name: set(schema.names) for name, schema in self._schemas.items()}
         triggers = sorted({t for f in families for t in f.triggers})
         self._trigger_re = "|".join(re.escape(t) for t in triggers) if triggers else None
         self._glued_family: Any = next((f for f in families if hasattr(f, "glued")), None)
-        self.open: dict[str | None, tuple[Block, Family]] = {}
+        # Open blocks per stream (caller id, or None), innermost last. Without caller ids a
+        # report from another CPU can start inside an open one; it is nested, and the outer
+        # block gets the lines back when the inner one ends.
+        self.open: dict[str | None, list[tuple[Block, Family]]] = {}
         self._foreign: dict[int, list[int]] = defaultdict(list)
+        # lines a block skipped since it last took one: foreign only if it takes a later line
+        self._skipped: dict[int, list[int]] = defaultdict(list)
         self.next_event_id = 0
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self._done: dict[str, list[pa.RecordBatch]] = defaultdict(list)
         self.events: list[dict[str, Any]] = []
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
@@ -46,7 +57,14 @@ class Dispatcher:
         extra = values.keys() - self._allowed.get(table, set())
         if extra:
             raise KeyError(f"table {table!r} has no column(s) {sorted(extra)}")
-        self.rows[table].append(values)
+        rows = self.rows[table]
+        rows.append(values)
+        if len(rows) >= ROW_FLUSH + ROW_WINDOW:
+            # Python dicts cost ~1 kB a row; keep only the recent window mutable (see Sink.row)
+            self._done[table].append(
+                pa.RecordBatch.from_pylist(rows[:ROW_FLUSH], schema=self._schemas[table])
+            )
+            del rows[:ROW_FLUSH]
 
     def next_id(self, kind: str) -> int:
         self._counters[kind] += 1
@@ -56,12 +74,16 @@ class Dispatcher:
         self.next_event_id += 1
         return self.next_event_id - 1
 
-    def _close(self, key: str | None, cut: str | None) -> None:
-        block, family = self.open.pop(key)
+    def _close(self, key: str | None, index: int, cut: str | None) -> None:
+        stack = self.open[key]
+        block, family = stack.pop(index)
+        if not stack:
+            del self.open[key]
         self._finish(block, family, cut)
 
     def _finish(self, block: Block, family: Family, cut: str | None) -> None:
         block.finish(cut)
+        self._skipped.pop(block.event_id, None)
         foreign = self._foreign.pop(block.event_id, None)
         if foreign:
             block.problems.append(
@@ -94,7 +116,8 @@ class Dispatcher:
     def end_source(self, truncated: bool) -> None:
         cut = "end of input (truncated capture)" if truncated else "end of input"
         for key in list(self.open):
-            self._close(key, cut)
+            while key in self.open:
+                self._close(key, -1, cut)
 
     def process(self, batch: pa.RecordBatch) -> pa.Array:
         """Feed one `lines` batch; return its event_id column (null where unclaimed)."""
@@ -151,46 +174,72 @@ class Dispatcher:
     def _line(self, line: Line, candidate: bool, skip_feed: bool) -> int | None:
         key = line.caller
         if line.dropped:
-            for block, _ in self.open.values():
-                block.problems.append(
-                    f"{line.dropped} printk messages dropped at line {line.line_no}"
-                )
+            for stack in self.open.values():
+                for block, _ in stack:
+                    block.problems.append(
+                        f"{line.dropped} printk messages dropped at line {line.line_no}"
+                    )
             if line.text and self._glued_family is not None and not line.text.startswith("** "):
                 gb = self._glued_family.glued(line, self._new_id(), self)
                 self._finish(gb, self._glued_family, None)
-        opened = None if skip_feed else self.open.get(key)
-        skipped = False
-        if opened is not None:
-            block, _ = opened
+        skipped_by: list[Block] = []
+        if not skip_feed and key in self.open:
+            taken = self._feed_stack(key, line, skipped_by)
+            if taken is not None:
+                return taken
+        new = self._start(line) if candidate else None
+        for block in skipped_by:
+            self._skip(key, block, line.line_no)
+        if new is None:
+            return None
+        block, family = new
+        if not block.multiline:
+            self._finish(block, family, None)
+            return block.event_id
+        stack = self.open.setdefault(key, [])
+        if len(stack) >= MAX_NESTED:
+            self._close(key, 0, f"interrupted by {block.kind} at line {line.line_no}")
+            stack = self.open.setdefault(key, [])
+        stack.append(new)
+        return block.event_id
+
+    def _feed_stack(self, key: str | None, line: Line, skipped_by: list[Block]) -> int | None:
+        """Offer the line to the stream's open blocks, innermost first."""
+        stack = self.open[key]
+        i = len(stack) - 1
+        while i >= 0 and key in self.open:
+            block, _ = stack[i]
             if line.boot != block.first.boot:
-                self._close(key, "a new boot started")
+                self._close(key, i, "a new boot started")
             elif block.n_lines >= MAX_BLOCK_LINES:
-                self._close(key, f"block longer than {MAX_BLOCK_LINES} lines")
+                self._close(key, i, f"block longer than {MAX_BLOCK_LINES} lines")
             else:
                 verdict = block.feed(line)
                 if verdict is Feed.TAKE:
                     block.n_lines += 1
                     block.last_line_no = line.line_no
+                    pending = self._skipped.pop(block.event_id, None)
+                    if pending:
+                        self._foreign[block.event_id].extend(pending)
+                    for inner in skipped_by:  # interleaved: the line sits inside them
+                        self._skip(key, inner, line.line_no)
                     return block.event_id
                 if verdict is Feed.END:
-                    self._close(key, None)
+                    self._close(key, i, None)
                 else:
-                    skipped = True
-        new = self._start(line) if candidate else None
-        if new is None:
-            if skipped:
-                self._foreign[self.open[key][0].event_id].append(line.line_no)
-            return None
-        block, family = new
-        if not block.multiline:
-            if skipped:
-                self._foreign[self.open[key][0].event_id].append(line.line_no)
-            self._finish(block, family, None)
-            return block.event_id
-        if key in self.open:
-            self._close(key, f"interrupted by {block.kind} at line {line.line_no}")
-        self.open[key] = new
-        return block.event_id
+                    skipped_by.append(block)
+            i -= 1
+        return None
+
+    def _skip(self, key: str | None, block: Block, line_no: int) -> None:
+        pending = self._skipped[block.event_id]
+        pending.append(line_no)
+        if len(pending) >= MAX_SKIPPED:
+            stack = self.open.get(key, [])
+            for i, (b, _) in enumerate(stack):
+                if b is block:
+                    self._close(key, i, f"{MAX_SKIPPED} foreign lines in a row")
+                    break
 
     def _start(self, line: Line) -> tuple[Block, Family] | None:
         text = line.text
@@ -208,11 +257,9 @@ class Dispatcher:
 
     def family_tables(self) -> dict[str, pa.Table]:
         out = {}
-        for family in self.families:
-            for schema in family.tables:
-                out[schema.name] = pa.Table.from_pylist(
-                    self.rows.get(schema.name, []), schema=schema.arrow()
-                )
+        for name, schema in self._schemas.items():
+            tail = pa.RecordBatch.from_pylist(self.rows.get(name, []), schema=schema)
+            out[name] = pa.Table.from_batches([*self._done.get(name, []), tail], schema=schema)
         return out
 
     def events_table(self) -> pa.Table:
