@@ -27,7 +27,8 @@ Task lines:
   task line and before `Call Trace:` (so the trace follows the MemAlloc line)
 
 A line fits several generations when their formats print it the same way; `generation` then
-lists them all (`P0|v1|v2`), narrowed by the scan line of the same scan. The suffix flags are
+lists them all (`P0|v1|v2`), narrowed by the scan line of the same scan (for MemAlloc lines
+without one, by the boot's last scan line: one kmallocwd build per boot). The suffix flags are
 NA where a generation that fits does not print that suffix. `delay=` is in jiffies (HZ is
 not printed anywhere: `with_hz` converts when the user knows it); `seq` is `sequence >> 1`
 in v3..D3.
@@ -408,6 +409,9 @@ class KmallocwdFamily(Family):
 
     def __init__(self) -> None:
         self._scans: dict[tuple[str, int, str | None], _Scan] = {}
+        # generations of the last scan line of each boot: the same kmallocwd build prints
+        # the MemAlloc lines that come without a scan line of their own
+        self._boot_gens: dict[tuple[str, int], set[str]] = {}
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         text = line.text
@@ -437,6 +441,7 @@ class KmallocwdFamily(Family):
                 "dropped": None,
             }
             gens = scan_generations(m)
+            self._boot_gens[(line.source, line.boot)] = gens
             row["generation"] = _label(gens)
             sink.row("memalloc_scans", row)
             scan = _Scan(row, gens, line)
@@ -458,7 +463,8 @@ class KmallocwdFamily(Family):
                 and not 0 <= line.ts - last.last_ts <= MAX_JOIN_GAP_S
             )
         ):
-            last = _Scan(None, set(GENERATIONS), line)
+            gens = self._boot_gens.get((line.source, line.boot), set(GENERATIONS))
+            last = _Scan(None, gens, line)
             self._scans[key] = last
         scan = last
         block = MemAllocBlock(line, event_id, sink, scan)
