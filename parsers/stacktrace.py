@@ -351,8 +351,10 @@ class CallTrace(SubParser):
         comm: str | None = None,
         task_row: dict[str, Any] | None = None,
         context: str | None = None,
+        fragment: bool = False,
     ) -> None:
         super().__init__(owner, first)
+        self.fragment = fragment
         self.stack_id = owner.next_id("stack")
         self.pid = pid
         self.comm = comm
@@ -366,12 +368,27 @@ class CallTrace(SubParser):
         self.dropped = False
         self.n_lines = 0
         self.n_foreign = 0
+        self.n_skipped_in_row = 0
         self._wrapped: tuple[Line, int, bool] | None = None  # line, address, reliable
         self._take(first)
 
     def feed(self, line: Line) -> Feed:
         if self._take(line):
+            self.n_skipped_in_row = 0
             return Feed.TAKE
+        # A fragment (frames with no `Call Trace:` before them) in a console without caller
+        # ids is usually another CPU's lines alternating with ours (syzkaller/198): keep
+        # going over a few. Blank lines and lockdep's `-> #N (lock){…}:` chain heads end it:
+        # lockdep splats print their dependency chains as header-less traces.
+        if (
+            self.fragment
+            and line.caller is None
+            and self.n_skipped_in_row < _MAX_FOREIGN
+            and line.text.strip()
+            and not line.text.lstrip().startswith("-> #")
+        ):
+            self.n_skipped_in_row += 1
+            return Feed.SKIP
         # Without caller ids another CPU's line can land right after `Call Trace:`
         # (syzkaller/198: `kasan: CONFIG_KASAN_INLINE enabled`); before any frame that is
         # more likely than an empty trace, so a few such lines are skipped.
@@ -429,6 +446,8 @@ class CallTrace(SubParser):
                 self.context = _CONTEXT.get(ctx, "exception")
             return True
         if _TRACE_HEADER.match(text) is not None:
+            if self._frames and s.startswith(("Call Trace:", "Call trace:")):
+                return False  # a second `Call Trace:` after frames starts another trace
             rest = s.split(":", 1)[1] if ":" in s else ""
             if rest.strip() and not s.startswith(("Code:", "Exception stack(")):
                 # 2.6-era `Call Trace: [<…>] func+…` on one line
@@ -489,6 +508,9 @@ class CallTrace(SubParser):
             problem = "trace without frames"
         if problem is not None:
             self.problems.append(problem)
+        elif self.fragment:
+            # noted on the stack only: a lockdep chain is complete without a header
+            problem = "no `Call Trace:` line before the frames"
         for f in self._frames:
             self.owner.row("frames", stack_id=self.stack_id, **f)
         self.owner.row(
@@ -518,13 +540,22 @@ class OrphanTraceBlock(Block):
 
     kind = "orphan_trace"
 
-    def __init__(self, first: Line, event_id: int, sink: Sink, header: dict[str, Any] | None):
+    def __init__(
+        self,
+        first: Line,
+        event_id: int,
+        sink: Sink,
+        header: dict[str, Any] | None,
+        fragment: bool = False,
+    ):
         super().__init__(first, event_id, sink)
         self.trace: CallTrace | None = None
         if header is not None:
             self.pid, self.comm = header["pid"], header["comm"]
         else:
-            self.trace = CallTrace(self, first)
+            # `fragment`: frames with no `Call Trace:` line, the rest of a trace whose start
+            # was lost or cut off by another CPU's lines, or a lockdep dependency chain
+            self.trace = CallTrace(self, first, fragment=fragment)
 
     def feed(self, line: Line) -> Feed:
         if self.trace is not None:
@@ -559,16 +590,20 @@ class StackFamily(Family):
 
     name = "stacktrace"
     priority = 900  # every other family gets a trigger line first
-    triggers = ("Call Trace:", "Call trace:", " Comm: ", ", comm: ")
+    triggers = ("Call Trace:", "Call trace:", " Comm: ", ", comm: ", "+0x")
     pattern = regex.compile(
         r"^\s*Call [Tt]race:|^CPU: \d+ (?:UID: \d+ )?PID: \d+ Comm: |^Pid: \d+, comm: "
+        r"|^\s*(?:<[A-Z]+>\s+)?(?:\[<[0-9a-f]+>\] )?(?:\? )?[A-Za-z_.$][\w.$]*\+0x[0-9a-f]+/0x"
     )
     tables = (FRAMES, STACKS)
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
-        header = None
-        if not match.group().lstrip().startswith("Call"):
+        head = match.group().lstrip()
+        if head.startswith("Call"):
+            return OrphanTraceBlock(line, event_id, sink, None)
+        if head.startswith(("CPU: ", "Pid: ")):
             header = parse_dump_stack_header(line.text)
-            if header is None:
-                return None
-        return OrphanTraceBlock(line, event_id, sink, header)
+            return None if header is None else OrphanTraceBlock(line, event_id, sink, header)
+        if parse_frame(line.text) is None:
+            return None
+        return OrphanTraceBlock(line, event_id, sink, None, fragment=True)

@@ -273,3 +273,17 @@ def test_links_between_tables(path: Path) -> None:
     dumps = set(c.tasks.dump_id)
     hung = c.hung_tasks
     assert set(hung[hung.task_state.notna()].dump_id) <= dumps
+
+
+def test_fragment_after_dropped_messages() -> None:
+    # lkml/printk-dropped-4.6.2-kmallocwd-stezenbach.txt line 12: `** 1402 printk messages
+    # dropped ** [  363.818816]  [<ffffffff8116d519>] __do_page_cache_readahead+0x144/0x29d`,
+    # a frame whose `Call Trace:` was among the dropped messages (an orphan trace, or part of
+    # the kmallocwd scan above it when that family owns the block)
+    c = stalllog.parse(CORPUS / "lkml/printk-dropped-4.6.2-kmallocwd-stezenbach.txt")
+    st = c.stacks[c.stacks.line_start == 12].iloc[0]
+    assert st.n_frames == 1 and st.truncated
+    f = c.frames[c.frames.stack_id == st.stack_id].iloc[0]
+    assert (f.function, f.address) == ("__do_page_cache_readahead", 0xFFFFFFFF8116D519)
+    ev = c.events.set_index("event_id").loc[st.event_id]
+    assert ev.corrupted and "dropped" in ev.reason
