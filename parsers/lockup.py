@@ -36,7 +36,7 @@ import regex
 
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
 from .tasklines import TaskDump, is_task_line
-from .warn_alloc import DumpParts, SkipCount
+from .warn_alloc import MAX_FOREIGN, DumpParts, SkipCount, may_be_foreign
 
 _SOFT = re.compile(
     r"(?:(?P<pfx>NMI watchdog|watchdog): )?BUG: soft lockup - CPU#(?P<cpu>\d+) stuck for "
@@ -64,6 +64,9 @@ _RCU_T = re.compile(
     r"(?:,? c=(?P<c>-?\d+))?(?:,? q=(?P<q>\d+))?(?: ncpus=(?P<ncpus>\d+))?\)"
 )
 _RCU_LIST = re.compile(r"\{(?P<cpus>[\d ]*)\}")
+# RCU Tasks holdouts (kernel/rcu/tasks.h check_holdout_task): `%p: %c%c nvcsw: %lu/%lu
+# holdout: %d idle_cpu: %d/%d`, each followed by sched_show_task()
+_HOLDOUT = re.compile(r"^[0-9a-f]+: \S\S nvcsw: \d+/\d+ holdout: ")
 _STARVED = re.compile(r"kthread starved for (?P<j>\d+) jiffies")
 _RCU_OTHER = (
     "Tasks blocked on level-",
@@ -261,7 +264,19 @@ class LockupBlock(Block):
         if text.startswith("NMI backtrace for cpu"):
             return Feed.END
         part = self.parts.feed(line)
-        return part if part is not None else Feed.END
+        if part is not None:
+            return part
+        if (
+            v["kind"] in ("soft", "hard")
+            and line.caller is None
+            and self.parts.header is None
+            and self.parts.trace is None
+            and self.parts.n_foreign < MAX_FOREIGN
+            and may_be_foreign(text)
+        ):
+            # other CPUs' lines before the lockup's dump_stack (syzkaller/7: a program line)
+            return self.parts.skip(line)
+        return Feed.END
 
     def _rcu_line(self, text: str) -> bool:
         v = self.values
@@ -271,6 +286,8 @@ class LockupBlock(Block):
         if m is not None:
             self.cpus.append(m["cpu"])
             self.cpu_flags.append(f"{m['cpu']}-{m['flags'] or ''}")
+            return True
+        if _HOLDOUT.match(s) is not None:
             return True
         if s.startswith("(") and "jiffies" in s:
             self._t_line(s)

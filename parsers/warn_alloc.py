@@ -418,12 +418,7 @@ class WarnAllocBlock(Block):
         return Feed.END
 
     def _maybe_foreign(self, text: str) -> bool:
-        """Before its trace a report without caller ids may have other CPUs' lines inside."""
-        return (
-            self.parts.n_foreign < MAX_FOREIGN
-            and DumpParts._foreign(text)
-            and start_kind(text) is None
-        )
+        return self.parts.n_foreign < MAX_FOREIGN and may_be_foreign(text)
 
     def _absorb_failure(self, text: str) -> None:
         m = _FAIL.search(text)
@@ -460,6 +455,33 @@ class WarnAllocBlock(Block):
 
 class AllocStallBlock(WarnAllocBlock):
     kind = "alloc_stall"
+
+
+# text that starts a report of its own: never taken as a foreign line inside another
+_REPORT_MARKS = (
+    "BUG: ",
+    "INFO: ",
+    "WARNING: ",
+    "Kernel panic",
+    "cut here ]",
+    "invoked oom-killer",
+    "MemAlloc",
+    "sysrq: ",
+    "SysRq : ",
+    "NMI backtrace",
+    "Watchdog detected",
+    "detected stall",
+)
+
+
+def may_be_foreign(text: str) -> bool:
+    """Before its trace a report without caller ids may have other CPUs' lines inside: a
+    line that is no part of a report and opens none can be one of those."""
+    return (
+        DumpParts._foreign(text)
+        and start_kind(text) is None
+        and not any(mark in text for mark in _REPORT_MARKS)
+    )
 
 
 def start_kind(text: str) -> str | None:
