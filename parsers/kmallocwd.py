@@ -18,7 +18,8 @@ Task lines:
 * v1: stalling tasks as P0 untagged; dying tasks `MemAlloc: %s(%u)` + ` uninterruptible`,
   ` dying`, ` victim`
 * v2: `MemAlloc: %s(%u)` + ` gfp=0x%x order=%u delay=%lu` + those suffixes
-* v3-v4, D1: ` seq=%u gfp=… order=… delay=…` + suffixes, ` exiting` among them
+* v3-v4: ` seq=%u gfp=0x%x order=… delay=…` + suffixes, ` exiting` among them
+* D1: ` seq=%u gfp=0x%x(%pGg) order=… delay=…` + the same suffixes
 * D2: ` flags=0x%x` + ` seq=… gfp=0x%x(%pGg) order=… delay=…` + suffixes
 * D3, v5-v9: ` flags=0x%x switches=%lu` + the D2 part + suffixes; D3 debug builds may print
   `Call Trace: looping inside shrink_inactive_list()` / `Call Trace: waiting for oom_lock`
@@ -122,7 +123,8 @@ def task_generations(m: re.Match[str]) -> set[str]:
     if m["flags"] is not None:
         return {"D2"}
     if m["seq"] is not None:
-        return {"v3-v4", "D1"}
+        # v3/v4 print the mask in hex only; D1 adds the %pGg flag names
+        return {"D1"} if m["gfp_flags"] is not None else {"v3-v4"}
     if m["mask"] is not None:
         return {"v2"} if (m["u"] or m["d"] or m["v"]) else {"P0", "v1", "v2"}
     if m["e"]:

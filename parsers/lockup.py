@@ -3,7 +3,7 @@ state dump (`workqueues`, `worker_pools`). Formats: FORMATS-stalls.md §4.
 
 * Soft lockup, kernel/watchdog.c watchdog_timer_fn():
   `BUG: soft lockup - CPU#%d stuck for %us! [%s:%d]`, under pr_fmt `NMI watchdog: ` (≈4.0-4.13)
-  or `watchdog: ` (4.14+, "watchdog: Split up config options", commit 05a4a9527931), then
+  or `watchdog: ` (≈4.14+; no prefix before 4.0), then
   `Modules linked in:`, irq-trace lines, dump_stack header, registers and trace.
 * Hard lockup: `Watchdog detected hard LOCKUP on cpu %d` (a WARN body in 3.x, pr_emerg under
   `NMI watchdog: ` 4.x, kernel/watchdog_hld.c; `watchdog: CPU%u: Watchdog detected hard
@@ -21,8 +21,10 @@ state dump (`workqueues`, `worker_pools`). Formats: FORMATS-stalls.md §4.
 * show_workqueue_state() (`Showing busy workqueues and worker pools:`; SysRq-t, the wq
   watchdog and kmallocwd print it): `workqueue %s: flags=0x%x`, `  pwq %d: <pool info>
   active=%d/%d[ refcnt=%d][ MAYDAY]` (6.9+ `active=%d refcnt=%d`), `    in-flight: pid:func…`,
-  `    pending: …` (5.15+ `N*func` runs), `    delayed: …` (`    inactive:` from 5.11,
-  commit f97a4a1a3f87), `pool %d: <pool info> hung=%us workers=%d[ manager: %d][ idle: …]`.
+  `    pending: …` (≈5.15+ `N*func` runs), `    delayed: …` (`    inactive:` from 5.15,
+  commit f97a4a1a3f87 "workqueue: Rename "delayed" (delayed by active management) to
+  "inactive"", also in 5.10 stable), `pool %d: <pool info> hung=%us workers=%d[ manager:
+  %d][ idle: …]`.
 """
 
 from __future__ import annotations
