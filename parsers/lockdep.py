@@ -77,8 +77,6 @@ class LockdepBlock(Block):
     def __init__(self, first: Line, event_id: int, sink: Sink, show_all: bool) -> None:
         super().__init__(first, event_id, sink)
         self.show_all = show_all
-        if show_all:
-            self.kind = "lockdep_all_locks"  # type: ignore[misc]
         self.holder: tuple[str, int, int] | None = None  # comm, pid, locks announced
         self.holder_line = first
         self.n_seen = 0
@@ -201,6 +199,10 @@ class LockdepBlock(Block):
         super().finish(cut)
 
 
+class AllLocksBlock(LockdepBlock):
+    kind = "lockdep_all_locks"
+
+
 class LockdepOffBlock(Block):
     kind = "lockdep_off"
     multiline = False
@@ -255,4 +257,6 @@ class LockdepFamily(Family):
         text = match.group()
         if text.startswith(_OFF):
             return LockdepOffBlock(line, event_id, sink)
-        return LockdepBlock(line, event_id, sink, show_all=text.startswith(_SHOW_ALL))
+        if text.startswith(_SHOW_ALL):
+            return AllLocksBlock(line, event_id, sink, show_all=True)
+        return LockdepBlock(line, event_id, sink, show_all=False)
