@@ -85,7 +85,8 @@ _REGS = regex.compile(
     r"|CR0|CR2|DR0|DR3|DR6|PKRU|EFLAGS|ORIG_RAX):"
     r"|pc : |lr : |sp : |pstate: |x\d\d?: "
     r"|(?:NIP|LR|CTR|REGS|MSR|CFAR|DAR|DSISR|IRQMASK|GPR\d\d|TRAP|SOFTE):"
-    r"|NIP \[|LR \[|RIP  \[|(?:EIP|PC|LR) is at "
+    # ppc prints `    LR = func+0x…` after a `--- interrupt:` frame
+    r"|NIP \[|LR \[|RIP  \[|(?:EIP|PC|LR) is at |LR = "
     # x86 show_regs 3.x-4.13: `task: ffff88003e6a0000 ti: ffff88003e6ac000 task.ti: …`,
     # later `task: ffff8800… task.stack: ffffc900…`
     r"|task: [0-9a-f]+ (?:ti|task\.stack): )"
