@@ -47,6 +47,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import regex
 
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
@@ -216,13 +217,25 @@ MEMALLOC_SCANS = TableSchema(
 )
 
 
-def with_hz(memalloc: pd.DataFrame, hz: int | float) -> pd.DataFrame:
-    """`memalloc` with `delay_s` = delay_jiffies / hz (CONFIG_HZ: 100, 250, 300 or 1000)."""
+def _check_hz(hz: int | float) -> None:
     if not hz or hz <= 0 or math.isnan(hz):
         raise ValueError(f"HZ must be a positive number, not {hz!r}")
+
+
+def with_hz(memalloc: pd.DataFrame, hz: int | float) -> pd.DataFrame:
+    """`memalloc` with `delay_s` = delay_jiffies / hz (CONFIG_HZ: 100, 250, 300 or 1000)."""
+    _check_hz(hz)
     out = memalloc.copy()
     out["delay_s"] = (out["delay_jiffies"] / hz).astype(out["delay_s"].dtype)
     return out
+
+
+def with_hz_arrow(memalloc: pa.Table, hz: int | float) -> pa.Table:
+    """The same on the Arrow table (for `stalllog.parse(..., hz=)` before output)."""
+    _check_hz(hz)
+    i = memalloc.schema.get_field_index("delay_s")
+    delay_s = pc.divide(pc.cast(memalloc.column("delay_jiffies"), pa.float64()), float(hz))
+    return memalloc.set_column(i, memalloc.schema.field(i), delay_s)
 
 
 class _Scan:

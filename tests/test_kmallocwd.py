@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import stalllog
-from parsers.kmallocwd import with_hz
+from parsers.kmallocwd import with_hz, with_hz_arrow
 from stalllog.capture import Capture
 
 LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"
@@ -163,3 +163,12 @@ def test_with_hz() -> None:
     assert m.delay_s.isna().all()  # the input is left alone
     with pytest.raises(ValueError):
         with_hz(m, 0)
+
+
+def test_with_hz_arrow() -> None:
+    c = cap(ISOLATED)
+    out = with_hz_arrow(c.arrow["memalloc"], 100)
+    # systemd-journal(526) delay=52772 jiffies at HZ=100
+    assert out.column("delay_s").to_pylist()[1:] == [527.72, 459.53]
+    assert out.column("delay_s").to_pylist()[0] is None
+    assert out.schema == c.arrow["memalloc"].schema
