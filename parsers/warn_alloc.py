@@ -10,7 +10,9 @@ Header lines, told apart by their text (FORMATS-memory.md §1):
 * `<comm>: page allocation stalls for %ums, order:%u, mode:%#x(%pGg)[, nodemask=…]`, only
   4.9 - 4.14: added by commit 63f53dea0c98 ("mm: warn about allocations which stall for too
   long", v4.9), removed by commit 400e22499dd9 ("mm: don't warn about allocations which stall
-  for too long", v4.15);
+  for too long", v4.15). 63f53dea0c98 had a `\n` after `order:%u`, so early 4.9 kernels print
+  `, mode:…` as a line of its own (fix posted as msgid
+  1476026219-7974-1-git-send-email-penguin-kernel@I-love.SAKURA.ne.jp);
 * vmalloc: `vmalloc: allocation failure, allocated %ld of %ld bytes` (<= 4.8, a %pV line of
   its own before the `page allocation failure` line), `<comm>: vmalloc: allocation failure:
   %lu bytes, mode:…` (4.9+), `<comm>: vmalloc error: size %lu, <reason>, mode:…` (5.x/6.x);
@@ -315,6 +317,7 @@ class WarnAllocBlock(Block):
             self.values["kind"] = kind
         self.text = first.text
         self.n_join = 0
+        self.wrapped = False
         self.header_done = False
         self.parts = DumpParts(self)
         self._parse(final=False)
@@ -376,6 +379,8 @@ class WarnAllocBlock(Block):
         if not self.header_done:
             if self.n_join < _MAX_JOIN and _CONT.match(text):
                 self.n_join += 1
+                # `, mode:` alone is the 4.9 stall line's own newline, not a wrap
+                self.wrapped = self.wrapped or not text.startswith(", mode:")
                 joined = self.text.rstrip() + " " + text.strip()
                 self.text = joined.replace(" ,", ",").replace(", ,", ",")
                 self._parse(final=False)
@@ -386,7 +391,7 @@ class WarnAllocBlock(Block):
                 return Feed.TAKE
             self._parse(final=True)
             self.header_done = True
-            if self.n_join:
+            if self.wrapped:
                 self.problems.append(f"header line {self.first.line_no} wrapped")
         verdict = self.parts.feed(line)
         if verdict is not None:
