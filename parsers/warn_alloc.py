@@ -88,6 +88,12 @@ _DUMP_PID = re.compile(
     r"^(?:CPU: \d+ (?:UID: \d+ )?PID: (?P<pid>\d+)(?: Comm: (?P<comm>\S+))?"
     r"|Pid: (?P<pid2>\d+), comm: (?P<comm2>\S+))"
 )
+# the last line of a trace that reached the bottom of its stack: a foreign line after it
+# follows the report rather than interrupting the trace
+_BOTTOM = re.compile(
+    r"</TASK>|ret_from_fork|entry_SYSCALL|system_call|secondary_startup|start_secondary"
+    r"|cpu_startup_entry|start_kernel|el0t?_\w*sync|el0_svc|^\s*R13: "
+)
 _MAX_JOIN = 3
 MAX_FOREIGN = 8  # foreign lines accepted inside one report without caller ids
 
@@ -150,6 +156,8 @@ class DumpParts:
         self.stack_id: int | None = None
         self.meminfo_id: int | None = None
         self.n_foreign = 0
+        self.last_trace_text = ""
+        self.hardware_seen = False
 
     def feed(self, line: Line) -> Feed | None:
         if self.paused is not None:
@@ -161,11 +169,14 @@ class DumpParts:
         if self.sub is not None:
             verdict = self.sub.feed(line)
             if verdict is not Feed.END:
+                if verdict is Feed.TAKE and self.sub is self.trace:
+                    self.last_trace_text = line.text
                 return verdict
             sub, self.sub = self.sub, None
             if (
                 sub is self.trace
                 and line.caller is None
+                and not _BOTTOM.search(self.last_trace_text)
                 and self.n_foreign < MAX_FOREIGN
                 and self._foreign(line.text)
             ):
@@ -176,6 +187,7 @@ class DumpParts:
         text = line.text
         if is_dump_stack_header(text):
             if text.startswith("Hardware name: "):
+                self.hardware_seen = True
                 return Feed.TAKE
             if self.header is not None or self.trace is not None:
                 return None  # a second dump: another report
@@ -186,7 +198,10 @@ class DumpParts:
         if self.trace is None and (
             is_trace_start(text)
             or is_register_line(text)
-            or ((self.header is not None) and (is_stack_words(text) or parse_frame(text)))
+            or (
+                (self.header is not None or self.hardware_seen)
+                and (is_stack_words(text) or parse_frame(text))
+            )
         ):
             pid = self.header.get("pid") if self.header else self.owner.pid
             comm = self.header.get("comm") if self.header else self.owner.comm
