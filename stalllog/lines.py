@@ -445,9 +445,11 @@ class BootTracker:
         prev[1:] = np.where(idx[:-1] >= 0, ts[np.maximum(idx[:-1], 0)], self.last_ts)
         if n:
             prev[0] = self.last_ts
-        # A reboot shows as the clock going back to near zero; NMI and printk_safe lines can be
-        # stamped slightly out of order, so small steps back are not a reboot.
-        reset = has_ts & (ts < prev - 1.0) & (ts < prev * 0.5)
+        # A reboot shows as the clock going back to 0.000000 (the first lines of every boot
+        # are stamped before the clock runs). Other steps back are not reboots: secondary CPUs
+        # print with their own clock while they come up (6.12: 1.528080 then 0.075867), NMI and
+        # printk_safe lines are stamped late, and pasted excerpts join pieces of one boot.
+        reset = has_ts & (ts < prev - 1.0) & (ts < 1e-3)
         candidates = np.flatnonzero(reset | banner | journal_boot)
         ts_count = np.cumsum(has_ts)
         start = 0
