@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from parsers import Family, all_families
+from parsers.kmallocwd import with_hz_arrow
 
 from .dispatch import Dispatcher
 from .gfp import fill_gfp_flags
@@ -133,8 +134,12 @@ def iter_parse(
     sources: Iterable[SourceLike],
     families: list[Family] | None = None,
     progress: Progress | None = None,
+    hz: int | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
-    """Yield finished `lines` batches (with event_id), then one dict of all other tables."""
+    """Yield finished `lines` batches (with event_id), then one dict of all other tables.
+
+    hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
+    `memalloc.delay_s` from kmallocwd's jiffies."""
     dispatcher = Dispatcher(all_families() if families is None else families)
     stage = LineStage()
     stats = _BootStats()
@@ -167,6 +172,8 @@ def iter_parse(
         tables.get("banners", pa.table({})), tables.get("cmdlines", pa.table({}))
     )
     tables = fill_gfp_flags(tables, tables["boots"])  # hex-only gfp masks, by boot release
+    if hz is not None and "memalloc" in tables:
+        tables["memalloc"] = with_hz_arrow(tables["memalloc"], hz)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 
@@ -178,6 +185,7 @@ def parse(
     *sources: SourceLike,
     families: list[Family] | None = None,
     progress: Progress | None = None,
+    hz: int | None = None,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -187,6 +195,9 @@ def parse(
     >>> cap = stalllog.parse("sample_logs/qemu/6.1.0-56-amd64-global-oom-serial.log.xz")
     >>> cap.lines, cap.events, cap.unparsed, cap.boots
 
+    hz: CONFIG_HZ of the kernel, if known: fills `memalloc.delay_s` (kmallocwd's delay is in
+    jiffies and the kernel never prints HZ).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     if not sources:
@@ -194,7 +205,7 @@ def parse(
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress):
+    for item in iter_parse(sources, families, progress, hz):
         if isinstance(item, dict):
             other = item
         else:

@@ -146,6 +146,7 @@ def _run(
     tables: set[str] | None,
     csv_safe: bool,
     quiet: bool,
+    hz: int | None = None,
 ) -> Result:
     total = _check_inputs(captures)
     inputs = _Inputs(captures)
@@ -154,7 +155,7 @@ def _run(
     )
     try:
         if not show_bar:
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe)
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, hz=hz)
         bar = Progress(
             "{task.description}",
             BarColumn(),
@@ -169,7 +170,7 @@ def _run(
             def progress(name: str, n_bytes: int, size: int | None) -> None:
                 bar.update(task, completed=inputs.position(), description=_safe(Path(name).name))
 
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress)
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz)
     except CaptureError as e:
         _fail(str(e))
     except OSError as e:
@@ -282,12 +283,21 @@ def parse(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
+    hz: Annotated[
+        int | None,
+        typer.Option(
+            "--hz",
+            min=1,
+            help="CONFIG_HZ of the kernel, if known: fills memalloc.delay_s from kmallocwd's "
+            "jiffies (the kernel never prints HZ).",
+        ),
+    ] = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table, then print a summary."""
     chosen = _parse_tables(tables, no_lines)
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
-    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet)
+    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz)
     _report(result, quiet)
 
 
