@@ -141,7 +141,7 @@ class Dispatcher:
         skip_feed = _np_bool(
             pc.match_substring_regex(pc.cast(flags, pa.string()), "non-kernel|kmsg-dict")
         )
-        multi = _np_bool(pc.match_substring(text, "\n"))
+        multi = _np_bool(pc.match_substring_regex(text, "\n|." + _GLUED_STAMP))
         texts = text.to_pylist()
         ts_list = batch.column("ts").to_numpy(zero_copy_only=False).tolist()
         callers = batch.column("caller").to_pylist()
@@ -162,9 +162,8 @@ class Dispatcher:
             ts = ts_list[i]
             base = Line(source, line0 + i, boots[i], math.nan if ts is None else ts, callers[i],
                         levels[i], texts[i], drops[i] or 0)  # fmt: skip
-            parts = texts[i].split("\n") if multi[i] else (texts[i],)
-            for k, part in enumerate(parts):
-                line = base if len(parts) == 1 else _replace_text(base, part, k)
+            parts = _logical_lines(base) if multi[i] else (base,)
+            for line in parts:
                 claimed = self._line(line, bool(cand[i]), bool(skip_feed[i]))
                 if claimed is not None and event_ids[i] < 0:
                     event_ids[i] = claimed
@@ -267,9 +266,30 @@ class Dispatcher:
         return pa.Table.from_pylist(events, schema=EVENTS_SCHEMA)
 
 
-def _replace_text(line: Line, text: str, k: int) -> Line:
-    return Line(line.source, line.line_no, line.boot, line.ts, line.caller, line.level, text,
-                line.dropped if k == 0 else 0)  # fmt: skip
+# A printk stamp inside a line: serial consoles glue a record behind unfinished text of another
+# CPU (`BUG: workqueue lockup - pool[ 2417.500236] INFO: task ...`, syzkaller's
+# `login: [  100.1][    C1] rcu: INFO: ...`).
+_GLUED_STAMP = r"\[ *\d+\.\d{6}\](?:\[ *[TC]\d+\])? "
+_GLUED_RE = re.compile(r"\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ")
+
+
+def _logical_lines(line: Line) -> list[Line]:
+    """Split a physical line into the records it holds: embedded newlines (/dev/kmsg `\\x0a`,
+    rsyslog `#012`) and records glued behind other text; each keeps the line number."""
+    out: list[Line] = []
+    for k, piece in enumerate(line.text.split("\n")):
+        dropped = line.dropped if k == 0 else 0
+        start, ts, caller = 0, line.ts, line.caller
+        for m in _GLUED_RE.finditer(piece):
+            if m.start() == 0:
+                continue
+            out.append(Line(line.source, line.line_no, line.boot, ts, caller, line.level,
+                            piece[start : m.start()], dropped))  # fmt: skip
+            dropped = 0
+            start, ts, caller = m.end(), float(m[1]), m[2] or caller
+        out.append(Line(line.source, line.line_no, line.boot, ts, caller, line.level,
+                        piece[start:], dropped))  # fmt: skip
+    return out
 
 
 def _np_bool(a: pa.Array) -> np.ndarray:

@@ -1,0 +1,47 @@
+"""Dispatcher behaviour on real interleaved consoles: nesting, glued records, foreign lines."""
+
+from pathlib import Path
+
+import stalllog
+
+SAMPLES = Path(__file__).parent.parent / "sample_logs"
+
+
+def test_record_glued_behind_another_cpus_text_keeps_its_stamp_and_caller() -> None:
+    # syzkaller/688 line 15: `syzkaller login: [  417.725670][    C1] rcu: INFO: rcu_sched
+    # self-detected stall on CPU` -- the RCU report belongs to CPU 1's stream.
+    events = stalllog.parse(SAMPLES / "corpus/syzkaller/688").events
+    rcu = events[events["line_start"] == 15].iloc[0]
+    assert (rcu["kind"], rcu["caller"], rcu["ts"]) == ("rcu_stall", "C1", 417.72567)
+
+
+def test_glued_hung_task_report_is_not_corrupted() -> None:
+    # interleaved-4.6.2 line 349: `[ 2417.498163] BUG: workqueue lockup - pool[ 2417.500236]
+    # INFO: task kworker/u8:9:1598 blocked for more than 120 seconds.`
+    cap = stalllog.parse(
+        SAMPLES / "corpus/lkml/interleaved-4.6.2-ext4-dmcrypt-allocfail-hungtask-wqlockup.txt"
+    )
+    ev = cap.events
+    hung = ev[(ev["kind"] == "hung_task") & (ev["line_start"] == 349)].iloc[0]
+    assert not hung["corrupted"]
+    row = cap.hung_tasks[cap.hung_tasks["event_id"] == hung["event_id"]].iloc[0]
+    assert (row["comm"], row["pid"], row["ts"]) == ("kworker/u8:9", 1598, 2417.500236)
+
+
+def test_block_interleaved_without_caller_ids_is_nested_not_cut() -> None:
+    # syzkaller/206: `Mem-Info:` (line 86) is printed by one CPU while another prints its
+    # dump_stack header and trace (lines 87-90); the Mem-Info body goes on at line 91.
+    ev = stalllog.parse(SAMPLES / "corpus/syzkaller/206").events
+    mem = ev[ev["line_start"] == 86].iloc[0]
+    assert mem["kind"] == "show_mem"
+    assert mem["line_end"] > 91  # it got its body back after the other CPU's trace
+    trace = ev[ev["line_start"] == 88].iloc[0]
+    assert trace["line_end"] == 90
+
+
+def test_foreign_lines_after_a_block_do_not_corrupt_it() -> None:
+    # 6.1 global OOM serial capture: the guest's shell lines follow some dumps; 32 clean OOMs
+    ev = stalllog.parse(SAMPLES / "qemu/6.1.0-56-amd64-global-oom-serial.log.xz").events
+    oom = ev[ev["kind"] == "oom"]
+    assert len(oom) == 32
+    assert not oom["corrupted"].any()
