@@ -155,7 +155,12 @@ OOM_EVENTS = TableSchema(
         col("ts", pa.float64(), "s", "time of the `invoked oom-killer` header (NaN if none)"),
         col("ts_kill", pa.float64(), "s", "time of the kill (or no-kill outcome) line"),
         col("line_start", pa.int64(), "", "first line of the dump (or of the kill when no dump)"),
-        col("line_end", pa.int64(), "", "last line of the dump, kill lines included"),
+        col(
+            "line_end",
+            pa.int64(),
+            "",
+            "last line of the dump: kill lines included, and an oom_reaper line right after",
+        ),
         col("kill_line_no", pa.int64(), "", "line of `Killed process` (or its substitute)"),
         col("kill_event_id", pa.int64(), "", "event whose block holds the kill line"),
         col("trigger_comm", pa.string(), "", "task that invoked the OOM killer (header)"),
@@ -500,7 +505,7 @@ class OomBlock(Block):
     kind = "oom"
 
     def __init__(
-        self, first: Line, event_id: int, sink: Sink, family: OomFamily, rec: _Oom, joined: bool
+        self, first: Line, event_id: int, sink: Sink, family: OomFamily, rec: _Oom
     ) -> None:
         super().__init__(first, event_id, sink)
         self.family = family
@@ -508,7 +513,6 @@ class OomBlock(Block):
         self.rec = rec  # the row kill-side lines apply to (a memory.oom.group member's)
         self.members: list[_Oom] = []
         self._killed_pids: set[int] = set()
-        self.joined = joined
         self._sub: SubParser | None = None
         self._tasks: _TaskTable | None = None
         self._partial: tuple[str, str, Line, int] | None = None  # (kind, text, first line, n)
@@ -930,7 +934,7 @@ class OomFamily(Family):
             self._pending.pop(key, None)
             rec = self._new_row(line, event_id, sink)
             rec.has_header = True
-            block = OomBlock(line, event_id, sink, self, rec, joined=False)
+            block = OomBlock(line, event_id, sink, self, rec)
             self.parse_header(rec, text, block, final=False)
             return block
         kind, m = _classify(text)
@@ -944,7 +948,7 @@ class OomFamily(Family):
             rec.problems.append(f"dump continued at line {line.line_no} after an interruption")
         else:
             rec = self._new_row(line, event_id, sink)
-        block = OomKillBlock(line, event_id, sink, self, rec, joined=rec is pending)
+        block = OomKillBlock(line, event_id, sink, self, rec)
         block._handle(kind, m, line)
         return block
 
