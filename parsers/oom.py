@@ -312,7 +312,10 @@ class _Oom:
 
     def __init__(self, row: dict[str, Any]) -> None:
         self.row = row
+        # task rows, handed to the sink when their block ends (victim and page size known
+        # by then: the sink keeps only recent rows mutable)
         self.tasks: list[dict[str, Any]] = []
+        self.n_tasks_emitted = 0
         self.problems: list[str] = []
         self.has_header = False
         self.memcg_seen = False
@@ -852,7 +855,6 @@ class OomBlock(Block):
         row["line_no"] = line.line_no
         if row["reason"] is not None:
             self.main.problems.append(f"task row line {line.line_no}: {row['reason']}")
-        self._sink.row("oom_tasks", row)
         self.main.tasks.append(row)
 
     def note_buddy(self, text: str) -> None:
@@ -877,6 +879,9 @@ class OomBlock(Block):
         for rec in (main, *self.members):
             rec.row["line_end"] = max(rec.row["line_end"] or 0, self.last_line_no)
             rec.refresh()
+        for task in main.tasks[main.n_tasks_emitted :]:
+            self._sink.row("oom_tasks", task)
+        main.n_tasks_emitted = len(main.tasks)
         self.family.dump_ended(self)
 
 
