@@ -467,3 +467,16 @@ def test_sysrq_f_manual_oom() -> None:
     assert list(ev.trigger_comm) == ["kworker/1:1"] * 2 and list(ev.trigger_pid) == [35, 35]
     assert list(ev.victim_pid) == [101, 103] and list(ev.kill_line_no) == [437, 491]
     assert ev.gfp_flags.iloc[0] == "GFP_KERNEL" and ev.complete.all()
+
+
+def test_another_report_starting_inside_the_task_table() -> None:
+    # no caller ids: another CPU's hung-task report line (line 1 of the 4.12 hung-task sample,
+    # given the dump's stamp) lands between the header and the rows of the 5.2 task table
+    lines = read("memcg-oom-5.2-rc7-leaker-cgroupv1.txt")
+    hung = read("hungtask-stall-4.12-sle15-khugepaged-order9-numa-ksmtuned.txt")[0]
+    foreign = lines[42].split("] ", 1)[0] + "] " + hung.split("] ", 1)[1]
+    cap = parse_lines([*lines[:43], foreign, *lines[43:]])
+    r = one(cap.oom_events)
+    assert r.complete and r.n_tasks == 2 and r.victim_pid == 23793 and r.reaped
+    assert "1 foreign line(s) inside (first at line 44)" in r.reason
+    assert one(cap.events[cap.events.line_start == 44]).family == "hung_task"
