@@ -79,9 +79,16 @@ class _BootStats:
             r["has_caller"] = r["has_caller"] or bool(has_caller[sel].any())
             r["kinds"].update(pc.unique(kinds.filter(pa.array(sel))).cast(pa.string()).to_pylist())
 
-    def table(self, banners: pa.Table, cmdlines: pa.Table) -> pa.Table:
-        release = _first_per_boot(banners, "release")
-        cmdline = _first_per_boot(cmdlines, "cmdline")
+    def table(self, family_tables: dict[str, pa.Table]) -> pa.Table:
+        empty = pa.table({})
+        release = _first_per_boot(family_tables.get("banners", empty), "release")
+        # Excerpts rarely hold the banner; dump_stack / hung-task headers name the release too
+        # (`CPU: 1 PID: 5953 Comm: x Not tainted 4.15.0+ #222`).
+        for name, t in sorted(family_tables.items()):
+            if name != "banners" and "boot" in t.column_names and "release" in t.column_names:
+                for b, v in _first_per_boot(t.filter(pc.is_valid(t["release"])), "release").items():
+                    release.setdefault(b, v)
+        cmdline = _first_per_boot(family_tables.get("cmdlines", empty), "cmdline")
         rows = []
         for b, r in sorted(self.rows.items()):
             rows.append(
@@ -168,9 +175,7 @@ def iter_parse(
         )  # fmt: skip
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
-    tables["boots"] = stats.table(
-        tables.get("banners", pa.table({})), tables.get("cmdlines", pa.table({}))
-    )
+    tables["boots"] = stats.table(tables)
     tables = fill_gfp_flags(tables, tables["boots"])  # hex-only gfp masks, by boot release
     if hz is not None and "memalloc" in tables:
         tables["memalloc"] = with_hz_arrow(tables["memalloc"], hz)

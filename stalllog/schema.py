@@ -114,7 +114,13 @@ BOOTS = TableSchema(
         col("n_lines", pa.int64(), "lines", "lines in the boot"),
         col("ts_first", pa.float64(), "s", "first timestamp"),
         col("ts_last", pa.float64(), "s", "last timestamp"),
-        col("release", pa.string(), "", "kernel release from the `Linux version` banner"),
+        col(
+            "release",
+            pa.string(),
+            "",
+            "kernel release from the `Linux version` banner, "
+            "else from the first dump_stack / hung-task header of the boot that names one",
+        ),
         col("cmdline", pa.string(), "", "kernel command line"),
         col("has_caller", pa.bool_(), "", "lines carry CONFIG_PRINTK_CALLER ids"),
         col("prefix_kinds", pa.string(), "", "distinct prefix kinds seen, `, `-joined"),
