@@ -170,7 +170,7 @@ def _boots(t: pa.Table) -> RenderableType:
     several = len({r["source"] for r in rows}) > 1
     g = _grid("right", "left")
     for r in rows[:MAX_LISTED]:
-        desc = Text(_t(r["release"]) if r["release"] else "(no banner)")
+        desc = Text(_t(r["release"]) if r["release"] else "(release unknown)")
         where = f" of {_t(PurePath(r['source']).name)}" if several else ""
         desc.append(f"  lines {_n(r['line_start'])}-{_n(r['line_end'])}{where}")
         if r["ts_first"] is not None and not math.isnan(r["ts_first"]):
@@ -247,6 +247,68 @@ def _printk_loss(t: pa.Table) -> RenderableType | None:
         for kind, (markers, lost) in sorted(totals.items())
     ]  # fmt: skip
     return Text("\n".join(parts), style="dim")
+
+
+def _top(values: list[object], k: int = 3) -> str:
+    counts = Counter(v for v in values if v is not None)
+    if not counts:
+        return "unknown"
+    return ", ".join(f"{_t(v)} ×{n}" if n > 1 else _t(v) for v, n in counts.most_common(k))
+
+
+def _max(values: list[object]) -> float | None:
+    known = [float(v) for v in values if v is not None and not math.isnan(float(v))]  # type: ignore[arg-type]
+    return max(known) if known else None
+
+
+@section("oom_events")
+def _oom_events(t: pa.Table) -> RenderableType | None:
+    """Who was killed, how the OOMs were constrained, and whether the reaper got there."""
+    d = t.select(["kind", "victim_comm", "reaped", "complete"]).to_pydict()
+    reaped = sum(1 for r in d["reaped"] if r is True)
+    lines = [
+        f"kinds: {_top(d['kind'])}",
+        f"victims: {_top(d['victim_comm'])}",
+        f"reaped {_n(reaped)}, incomplete {_n(sum(1 for c in d['complete'] if c is False))}",
+    ]
+    return Text("\n".join(lines), style="dim")
+
+
+@section("alloc_stalls")
+def _alloc_stalls(t: pa.Table) -> RenderableType | None:
+    """The longest allocation stall and who stalled."""
+    d = t.select(["comm", "stall_ms", "order"]).to_pydict()
+    longest = _max(d["stall_ms"])
+    head = f"longest {longest / 1000:,.1f} s; " if longest is not None else ""
+    return Text(f"{head}tasks: {_top(d['comm'])}; orders: {_top(d['order'])}", style="dim")
+
+
+@section("alloc_failures")
+def _alloc_failures(t: pa.Table) -> RenderableType | None:
+    d = t.select(["comm", "order"]).to_pydict()
+    return Text(f"orders: {_top(d['order'])}; tasks: {_top(d['comm'])}", style="dim")
+
+
+@section("memalloc")
+def _memalloc(t: pa.Table) -> RenderableType | None:
+    """kmallocwd: how many distinct tasks stalled and the longest delay (jiffies: HZ unknown)."""
+    d = t.select(["pid", "comm", "delay_jiffies"]).to_pydict()
+    longest = _max(d["delay_jiffies"])
+    delay = f"; longest delay {longest:,.0f} jiffies" if longest is not None else ""
+    return Text(f"{_n(len(set(d['pid'])))} distinct tasks{delay}; {_top(d['comm'])}", style="dim")
+
+
+@section("hung_tasks")
+def _hung_tasks(t: pa.Table) -> RenderableType | None:
+    d = t.select(["comm", "blocked_s"]).to_pydict()
+    longest = _max(d["blocked_s"])
+    head = f"longest {longest:,.0f} s; " if longest is not None else ""
+    return Text(f"{head}tasks: {_top(d['comm'])}", style="dim")
+
+
+@section("lockups")
+def _lockups(t: pa.Table) -> RenderableType | None:
+    return Text(f"kinds: {_top(t.column('kind').to_pylist())}", style="dim")
 
 
 def summarize(
