@@ -56,13 +56,23 @@ def test_last_line_without_newline_keeps_its_cr() -> None:
 
 
 def test_banner_and_clock_reset_start_boots() -> None:
-    # printk-dropped-4.6.2-kmallocwd-stezenbach.txt: block 1 (4.7-rc4 at 2084 s), block 2
-    # (4.6.2 at 363 s) are two boots (INDEX.md); the clock going back shows it
-    cap = stalllog.parse(LKML / "printk-dropped-4.6.2-kmallocwd-stezenbach.txt")
-    assert cap.boots[["line_start", "line_end"]].values.tolist() == [[1, 9], [10, 13]]
-    # two serial boots in one input: the second banner starts boot 1
+    # two serial boots in one input: the second banner (at 0.000000) starts boot 1
     rows = rows_of(SERIAL + SERIAL)
     assert [r["boot"] for r in rows] == [0, 0, 1, 1]
+    # the clock back to 0.000000 without a banner is a reboot too: two QEMU dmesg captures
+    # (tools/capture), the second without its banner line
+    a = (SAMPLES / "qemu/6.1.0-56-amd64-hung-task-dmesg.log").read_bytes()
+    b = (SAMPLES / "qemu/6.1.0-56-amd64-page-alloc-fail-dmesg.log").read_bytes()
+    assert a.count(b"\n") == 747 and b"Linux version" not in b.split(b"\n", 1)[1]
+    cap = stalllog.parse(a + b.split(b"\n", 1)[1])
+    assert cap.boots[["line_start", "ts_first"]].values.tolist() == [[1, 0.0], [748, 0.0]]
+
+
+def test_pasted_excerpts_are_one_boot() -> None:
+    # kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt: excerpts of one boot (INDEX.md) whose
+    # clock steps back from 1095 s to 518 s; only a reset to 0.000000 is a reboot
+    cap = stalllog.parse(LKML / "kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt")
+    assert cap.boots.boot.tolist() == [0]
 
 
 def test_indented_continuation_lines() -> None:
