@@ -29,6 +29,7 @@ from .prefixes import (
     BRACKET_MONO,
     BRACKET_MONO_TEST,
     BRACKET_TIME,
+    CTIME_FAST,
     DIGIT,
     KIND_GROUPS,
     KIND_PARTS,
@@ -536,6 +537,8 @@ class LineStage:
                 self._month(full, pad, starts, idx, fields)
             elif name == "digit":
                 self._digit(full, buf, idx, fields)
+            elif name == "other":
+                self._other(full, pad, starts, idx, fields)
             else:
                 fields.decode(_extract(full, idx, pattern), idx)
                 if name == "bracket":
@@ -713,6 +716,20 @@ class LineStage:
         slow = idx[~done]
         if len(slow):
             fields.decode(_extract(full, slow, MONTH), slow)
+
+    @staticmethod
+    def _other(
+        full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
+        fields: _Fields,
+    ) -> None:  # fmt: skip
+        """`dmesg -T` C-locale lines with their own pattern first, the rest with OTHER."""
+        b1 = pad[starts[idx] + 1]
+        ctime = idx[(pad[starts[idx]] == 0x5B) & (b1 >= 65) & (b1 <= 90)]
+        if len(ctime):
+            fields.decode(_extract(full, ctime, CTIME_FAST), ctime)
+        rest = np.setdiff1d(idx, ctime[fields.plen[ctime] > 0], assume_unique=True)
+        if len(rest):
+            fields.decode(_extract(full, rest, OTHER), rest)
 
     @staticmethod
     def _digit(full: pa.StringArray, buf: bytes, idx: np.ndarray, fields: _Fields) -> None:

@@ -94,6 +94,12 @@ KMSG_CALLER = (
     r"(?:,caller=(?P<kcaller>[TC]\d+))?(?:,[^;\s]*)*;)"
 )
 
+# `dmesg -T` in the C locale (`[Thu Oct 20 08:08:41 2016] `), the common case, without the
+# counted repetitions of the localized form in OTHER (five times slower).
+CTIME_FAST = (
+    r"^(?P<prefix>\[(?P<ctime>[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d \d{4})\] )"
+)
+
 # Everything else that may carry a prefix: the console drop marker (can be glued in front of
 # the next record: FORMATS-stalls §5), `<N>` levels, RFC 5424, journalctl -o short-full,
 # `dmesg -T` (ctime, locale-dependent names: `[dim. 19 avril 18:03:30 2026]`), `dmesg -x`.
