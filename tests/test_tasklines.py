@@ -215,5 +215,9 @@ def test_rcu_task_dump_for_cpu() -> None:
     t = cap.tasks.set_index("line_no")
     assert (t.loc[33, "comm"], t.loc[33, "pid"], t.loc[33, "cpu"]) == ("syz-executor913", 1432, 0)
     assert (t.loc[38, "pid"], t.loc[38, "cpu"]) == (1429, 1)
+    # the first dump is inside the RCU stall report (same caller C1 as its glued header at
+    # line 15); the second, after the unsymbolized ` 0x202` frame, stands alone
+    rcu = cap.events[cap.events.kind == "rcu_stall"].iloc[0]
+    assert t.loc[33, "event_id"] == rcu["event_id"] and rcu["line_end"] == 35
     ev = cap.events[cap.events.kind == "task_dump"].set_index("line_start")
-    assert ev.loc[32, "line_end"] == 35 and not ev.loc[32, "corrupted"]
+    assert ev.loc[37, "line_end"] == 74 and not ev.loc[37, "corrupted"]
