@@ -283,3 +283,22 @@ def test_s_memalloc_line_after_task_line() -> None:
     # `? ` frames: 6 and 7
     assert [int(st.loc[i].n_frames) for i in m.stack_id] == [31, 32]
     assert [int(st.loc[i].n_unreliable) for i in m.stack_id] == [6, 7]
+
+
+def test_d3_oom_reaper_line_with_lb_typo() -> None:
+    # D3 line 3: `oom_reaper: reaped process 2363 (a.out), now anon-rss:0kB, file-rss:0kB,
+    # shmem-rss:0lB` (the early-2016 format string printed `%lulB`)
+    row = cap(D3).oom_events.iloc[0]
+    assert (row["victim_pid"], row["reaped"], row["reap_line_no"]) == (2363, True, 3)
+    assert row["reap_ts"] == 89.401902
+    assert (row["reap_anon_rss_kb"], row["reap_file_rss_kb"], row["reap_shmem_rss_kb"]) == (0, 0, 0)
+
+
+def test_header_cut_before_its_kill_has_unknown_kind() -> None:
+    # both excerpts end before any message / constraint / memcg line: global or memcg is unknown
+    for name in (
+        "memcg-oom-4.19.4-elrepo-docker-header-syslog-truncated.txt",
+        "oom-4.15.0-108-ubuntu-kvm-comm-with-space-syslog.txt",
+    ):
+        row = cap(name).oom_events.iloc[0]
+        assert pd.isna(row["kind"]) and not row["complete"], name
