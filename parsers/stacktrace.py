@@ -68,6 +68,10 @@ _ARM32 = regex.compile(
     rf"^\s*\[<(?P<addr>{_HEX}+)>\] \((?P<func>{_SYM})(?:{_OFF})?\)"
     rf"(?: from \[<{_HEX}+>\] \([^)]*\))?{_MOD}\s*$"
 )
+# arm32 without CONFIG_BACKTRACE_VERBOSE (arch/arm/kernel/traps.c dump_backtrace_entry:
+# "%s %ps from %pS\n"): ` unwind_backtrace from show_stack+0x18/0x1c`; the frame is the first
+# symbol, the second is where it returns to.
+_ARM32_FROM = regex.compile(rf"^\s*(?P<func>{_SYM}) from {_SYM}\+0x{_HEX}+/0x{_HEX}+{_MOD}\s*$")
 _PLAIN = regex.compile(rf"^\s*{_FUNC_FRAME}")
 _MAX_FOREIGN = 3  # foreign lines skipped between `Call Trace:` and the first frame
 # ` <IRQ>  [<ffffffff802b6e2e>] ` with the symbol wrapped onto the next line (mail, terminals)
@@ -139,6 +143,8 @@ def is_trace_start(text: str) -> bool:
     s = text.lstrip()
     if s.startswith("[<") or (s.startswith("<") and "[<" in s):
         return _X86_OLD.match(text) is not None or _ARM32.match(text) is not None
+    if " from " in s:
+        return _ARM32_FROM.match(text) is not None
     return s.startswith("[") and _PPC.match(text) is not None
 
 
@@ -224,6 +230,8 @@ def parse_frame(text: str) -> dict[str, Any] | None:
         m = _X86_OLD.match(text) or _ARM32.match(text)
     elif s.startswith("["):
         m = _PPC.match(text)
+    elif " from " in s and (m := _ARM32_FROM.match(text)) is not None:
+        pass
     else:
         m = _PLAIN.match(text)
         # a bare word is only a frame with an offset or a source location

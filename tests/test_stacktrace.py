@@ -287,3 +287,17 @@ def test_fragment_after_dropped_messages() -> None:
     assert (f.function, f.address) == ("__do_page_cache_readahead", 0xFFFFFFFF8116D519)
     ev = c.events.set_index("event_id").loc[st.event_id]
     assert ev.corrupted and "dropped" in ev.reason
+
+
+def test_arm32_from_frames_without_backtrace_verbose() -> None:
+    # corpus/posted/oom-6.x-rpi4-arm32-...: lines 36-46, `[  501.054873]  unwind_backtrace from
+    # show_stack+0x18/0x1c` ... `ksys_read from __sys_trace_return+0x0/0x10` (11 frames)
+    path = Path(__file__).parent.parent / "sample_logs/corpus/posted"
+    cap = stalllog.parse(path / "oom-6.x-rpi4-arm32-highmem-tasktable-fragments.txt")
+    frames = cap.frames[cap.frames["line_no"].between(36, 46)]
+    assert frames["function"].tolist() == [
+        "unwind_backtrace", "show_stack", "dump_stack_lvl", "dump_header", "oom_kill_process",
+        "out_of_memory", "__alloc_pages", "__get_free_pages", "proc_pid_cmdline_read",
+        "vfs_read", "ksys_read",
+    ]  # fmt: skip
+    assert frames["depth"].tolist() == list(range(11))
