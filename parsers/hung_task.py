@@ -32,10 +32,11 @@ import regex
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, TableSchema, col
 from .tasklines import TaskDump, is_task_line
 
-# comm may contain `:`; the pid is the last `:<digits>` before the fixed text
+# comm may contain `:`; the pid is the last `:<digits>` before the fixed text. comm is at most
+# 15 bytes (TASK_COMM_LEN): bounding it keeps the unanchored search linear on huge lines.
 _INFO = regex.compile(
-    r"INFO: task (?P<comm>.*):(?P<pid>\d+) (?P<what>blocked|can't die)(?P<iowait> in I/O wait)? "
-    r"for more than "
+    r"INFO: task (?P<comm>.{1,64}):(?P<pid>\d+) (?P<what>blocked|can't die)"
+    r"(?P<iowait> in I/O wait)? for more than "
     r"(?P<secs>\d+) seconds"
 )
 # "      %s %s %.*s\n": print_tainted() (`Not tainted` / `Tainted: G        W  O`), release, #build

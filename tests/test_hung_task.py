@@ -149,3 +149,14 @@ def test_qemu_hung_tasks(kernel: str, generation: str, form: str) -> None:
     # 6.12 prints `Future hung task reports are suppressed, see sysctl
     # kernel.hung_task_warnings` after the tenth report (6.12…-hung-task-dmesg.log line 772)
     assert h.suppressed.tolist() == [False] * 9 + [kernel.startswith("6.12")]
+
+
+def test_megabyte_line_of_glued_reports_parses() -> None:
+    # a real report line repeated into one 1 MB line (a console with its newlines lost): the
+    # unanchored search must stay linear; every glued copy after the first has its own stamp
+    real = Path(__file__).parent.parent / "sample_logs/qemu/6.1.0-56-amd64-hung-task-dmesg.log"
+    first = next(x for x in real.read_bytes().splitlines() if b"blocked for more than" in x)
+    copies = 1_000_000 // len(first) + 1
+    cap = stalllog.parse(first * copies + b"\n")
+    assert len(cap.lines) == 1
+    assert len(cap.hung_tasks) == copies
