@@ -487,6 +487,16 @@ class KmallocwdFamily(Family):
         return block
 
 
+def _may_be_trailer_of(row: dict[str, Any], header: dict[str, Any]) -> bool:
+    """The trailer recounts only the tasks the header's pass flagged (plus a few that began
+    stalling meanwhile), so it cannot count many more (D3 posted log: 67 -> 1011 is a new scan)."""
+    flagged = sum(header[k] or 0 for k in ("stalling", "dying", "exiting", "victim"))
+    return (row["stalling"] or 0) <= flagged + _TRAILER_SLACK
+
+
+_TRAILER_SLACK = 8
+
+
 class _ScanBlock(MemAllocBlock):
     """A block that starts on a `MemAlloc-Info:` line."""
 
@@ -506,6 +516,7 @@ class _ScanBlock(MemAllocBlock):
             and not prev.paired
             and self.scan.gens & {"D3", "v5-v9"}
             and prev.gens & self.scan.gens
+            and _may_be_trailer_of(row, prev.row)
         ):
             row["position"] = "trailer"
             row["header_scan_id"] = prev.row["scan_id"]

@@ -12,7 +12,7 @@ from parsers import all_families
 from parsers.base import TableSchema, col
 
 from .dispatch import EVENTS_SCHEMA
-from .lines import FLAG_NAMES, LINES_SCHEMA
+from .lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
 
 _LINE_DOCS = {
     "line_no": ("", "1-based line number in its source"),
@@ -37,9 +37,10 @@ _LINE_DOCS = {
     "level": ("", "console log level 0 (emerg) .. 7 (debug) when the transport kept it"),
     "prefix_kind": (
         "",
-        "prefix parts present, joined by `+`: dropped, rfc5424, syslog, "
-        "syslog_iso, journal_full, journal_mono, kmsg, dmesg_ctime, dmesg_iso, "
-        "dmesg_x, level, time, caller, kmsg_dict; `none` without prefix",
+        "prefix parts present, joined by `+`: " + ", ".join(KIND_BIT) + "; `none` without "
+        "prefix. `kmsg_dict`: a /dev/kmsg ` KEY=value` line; `cont`: an indented continuation "
+        "line of a multi-line record (util-linux dmesg, dmesg -T, journalctl), which takes the "
+        "first line's ts, wall and host",
     ),
     "prefix": ("", "the prefix exactly as in the input"),
     "text": (

@@ -302,3 +302,11 @@ def test_header_cut_before_its_kill_has_unknown_kind() -> None:
     ):
         row = cap(name).oom_events.iloc[0]
         assert pd.isna(row["kind"]) and not row["complete"], name
+
+
+def test_d3_second_scan_is_not_the_first_ones_trailer() -> None:
+    # D3 lines 43-44: `stalling=67 dying=10 exiting=1 victim=0` then, 10 s later,
+    # `stalling=1011 dying=38 ...`: a recount of the first scan's ~78 tasks cannot reach 1011
+    scans = cap(D3).memalloc_scans.set_index("line_no")
+    assert scans.loc[44, "position"] == "header"
+    assert pd.isna(scans.loc[44, "header_scan_id"])
