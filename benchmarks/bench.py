@@ -34,8 +34,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "benchmarks" / "data"
@@ -178,18 +180,52 @@ def run_worker(step: str, path: Path) -> None:
     print(json.dumps(result))
 
 
+def _time_compute_calls() -> dict[str, list[float]]:
+    """Wrap every pyarrow.compute function to total its time by name: cProfile lumps them all
+    into one `compute.py:(wrapper)` entry."""
+    import pyarrow.compute as pc
+
+    spent: dict[str, list[float]] = {}
+
+    def wrap(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                entry = spent.setdefault(name, [0.0, 0])
+                entry[0] += time.perf_counter() - t0
+                entry[1] += 1
+
+        return timed
+
+    for name in dir(pc):
+        fn = getattr(pc, name)
+        if not name.startswith("_") and callable(fn) and not isinstance(fn, type):
+            setattr(pc, name, wrap(name, fn))
+    return spent
+
+
 def profile(step: str, path: Path, top: int) -> None:
     out = DATA / f"profile-{step}.prof"
+    spent = _time_compute_calls()
+    import stalllog.capture  # noqa: F401 - imports are not what we profile
+
     prof = cProfile.Profile()
+    t0 = time.perf_counter()
     prof.enable()
     WORKERS[step](path)
     prof.disable()
+    total = time.perf_counter() - t0
     prof.dump_stats(out)
     stats = pstats.Stats(str(out))
     stats.strip_dirs()
     for key in ("tottime", "cumulative"):
         print(f"\n== {step}: top {top} by {key} ({out.relative_to(ROOT)}) ==")
         stats.sort_stats(key).print_stats(top)
+    print(f"== {step}: pyarrow.compute functions, {total:.1f} s in all (profiler included) ==")
+    for name, (secs, calls) in sorted(spent.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"{name:<32} {secs:8.2f} s {100 * secs / total:5.1f} %  {int(calls):>7} calls")
 
 
 # -- measuring --------------------------------------------------------------------------------
