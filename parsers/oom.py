@@ -373,6 +373,8 @@ class _Oom:
             return "cpuset"
         if constraint == "CONSTRAINT_MEMORY_POLICY" or "MPOL_BIND" in msg:
             return "mempolicy"
+        if "system-wide panic_on_oom" in (r["panic_msg"] or ""):
+            return "global"  # check_panic_on_oom(): only an unconstrained OOM says system-wide
         if not (msg or constraint):
             # a bare `Killed process` line, or a header cut before its kill, says nothing of
             # the constraint (the 4.19 memcg header excerpt in corpus/posted has neither)
