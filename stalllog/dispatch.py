@@ -54,9 +54,10 @@ class Dispatcher:
 
     # -- record sink (parsers.base.Sink) -----------------------------------------------
     def row(self, table: str, values: dict[str, Any]) -> None:
-        extra = values.keys() - self._allowed.get(table, set())
-        if extra:
-            raise KeyError(f"table {table!r} has no column(s) {sorted(extra)}")
+        allowed = self._allowed.get(table, set())
+        if not values.keys() <= allowed:
+            extra = sorted(values.keys() - allowed)
+            raise KeyError(f"table {table!r} has no column(s) {extra}")
         rows = self.rows[table]
         rows.append(values)
         if len(rows) >= ROW_FLUSH + ROW_WINDOW:
