@@ -73,7 +73,7 @@ class Sink(Protocol):
         """Append one row to a family table (unknown column names raise KeyError).
 
         The dict may still be updated by its family (e.g. an oom_reaper line completing an
-        oom_events row) until 5,000 more rows were added to the same table; older rows are
+        oom_events row) until 2,000 more rows were added to the same table; older rows are
         moved to Arrow to keep memory flat on big captures."""
 
     def next_id(self, kind: str) -> int:

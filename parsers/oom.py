@@ -1023,7 +1023,15 @@ class OomFamily(Family):
             self._pending[key] = block.main
 
     def remember_victim(self, line: Line, pid: int, rec: _Oom) -> None:
-        victims = self._victims.setdefault((line.source, line.boot), {})
+        key = (line.source, line.boot)
+        if key not in self._victims:
+            # oom_reaper lines never cross a reboot: forget the victims (and their task rows)
+            # of earlier boots, or a capture of many boots keeps every dump alive
+            for old in [k for k in self._victims if k != key]:
+                del self._victims[old]
+            for old in [k for k in self._pending if k != key]:
+                del self._pending[old]
+        victims = self._victims.setdefault(key, {})
         victims.pop(pid, None)
         victims[pid] = rec
         if len(victims) > _VICTIMS_KEPT:

@@ -21,8 +21,8 @@ from parsers.base import Block, Family, Feed, Line
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
 MAX_NESTED = 4  # blocks open at once in one stream; the outermost is cut beyond that
 MAX_SKIPPED = 500  # a block that took none of this many lines in a row is closed
-ROW_FLUSH = 20_000  # family rows move from dicts to Arrow in batches of this size...
-ROW_WINDOW = 5_000  # ...keeping this many recent rows as dicts that families may still update
+ROW_FLUSH = 8_192  # family rows move from dicts to Arrow in batches of this size...
+ROW_WINDOW = 2_048  # ...keeping this many recent rows as dicts that families may still update
 
 EVENTS_COLUMNS = (
     "event_id", "kind", "family", "boot", "source", "ts", "line_start", "line_end", "n_lines",
@@ -49,6 +49,7 @@ class Dispatcher:
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._done: dict[str, list[pa.RecordBatch]] = defaultdict(list)
         self.events: list[dict[str, Any]] = []
+        self._events_done: list[pa.RecordBatch] = []
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
 
@@ -109,6 +110,9 @@ class Dispatcher:
                 "reason": "; ".join(block.problems) or None,
             }
         )
+        if len(self.events) >= ROW_FLUSH:
+            self._events_done.append(pa.RecordBatch.from_pylist(self.events, schema=EVENTS_SCHEMA))
+            self.events = []
 
     # -- driving ------------------------------------------------------------------------
     def start_source(self, source: str) -> None:
@@ -263,8 +267,9 @@ class Dispatcher:
         return out
 
     def events_table(self) -> pa.Table:
-        events = sorted(self.events, key=lambda e: e["event_id"])
-        return pa.Table.from_pylist(events, schema=EVENTS_SCHEMA)
+        tail = pa.RecordBatch.from_pylist(self.events, schema=EVENTS_SCHEMA)
+        events = pa.Table.from_batches([*self._events_done, tail], schema=EVENTS_SCHEMA)
+        return events.sort_by("event_id")  # rows are written when blocks end
 
 
 # A printk stamp inside a line: serial consoles glue a record behind unfinished text of another
