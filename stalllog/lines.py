@@ -789,7 +789,10 @@ class LineStage:
             dict_line[ok[belongs]] = True
         kinds[dict_line] |= KIND_BIT["kmsg_dict"]
         flags[dict_line] |= FLAG_BIT["kmsg-dict"]
-        esc = is_kmsg & _np_bool(pc.match_substring(text, "\\x"))
+        # most chunks have no escape at all: skip the per-line search then
+        esc = np.zeros(n, bool)
+        if b"\\x" in buf:
+            esc = is_kmsg & _np_bool(pc.match_substring(text, "\\x"))
         for i in np.flatnonzero(esc).tolist():
             body = _KMSG_ESC_RE.sub(lambda mm: bytes([int(mm[1], 16)]), buf[tstart[i] : cend[i]])
             try:
