@@ -16,6 +16,7 @@ from parsers import Family, all_families
 from parsers.kmallocwd import with_hz_arrow
 
 from .dispatch import Dispatcher
+from .explain import explain_table
 from .gfp import fill_gfp_flags
 from .lines import LineStage
 from .reader import CaptureError, SourceLike, iter_chunks, open_source
@@ -177,6 +178,7 @@ def iter_parse(
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
     tables = fill_gfp_flags(tables, tables["boots"])  # hex-only gfp masks, by boot release
+    tables["oom_explain"] = explain_table(tables)  # needs the decoded gfp_flags
     if hz is not None and "memalloc" in tables:
         tables["memalloc"] = with_hz_arrow(tables["memalloc"], hz)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())

@@ -12,6 +12,7 @@ from parsers import all_families
 from parsers.base import TableSchema, col
 
 from .dispatch import EVENTS_SCHEMA
+from .explain import EXPLAIN
 from .lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
 
 _LINE_DOCS = {
@@ -140,12 +141,14 @@ SOURCES = TableSchema(
 )
 
 CORE_TABLES = (LINES, EVENTS, UNPARSED, BOOTS, SOURCES)
+DERIVED_TABLES = (EXPLAIN,)  # computed from family tables after parsing (stalllog/explain.py)
 
 
 def all_schemas() -> list[TableSchema]:
     out = list(CORE_TABLES)
     for family in all_families():
         out.extend(family.tables)
+    out.extend(DERIVED_TABLES)
     return out
 
 

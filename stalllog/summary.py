@@ -30,6 +30,7 @@ CORE = ("lines", "unparsed", "events", "boots", "sources")
 CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
 TOP_NAMES = 3  # most frequent task names shown per event kind
 MAX_LISTED = 10  # inputs and boots listed one by one
+MAX_OOMS = 5  # OOMs explained one by one
 _BINARY_FLAGS = ("invalid-utf8", "nul")
 
 Section = Callable[[pa.Table], RenderableType | None]
@@ -271,6 +272,17 @@ def _oom_events(t: pa.Table) -> RenderableType | None:
         f"victims: {_top(d['victim_comm'])}",
         f"reaped {_n(reaped)}, incomplete {_n(sum(1 for c in d['complete'] if c is False))}",
     ]
+    return Text("\n".join(lines), style="dim")
+
+
+@section("oom_explain")
+def _oom_explain(t: pa.Table) -> RenderableType | None:
+    """One plain-words line per OOM (the first few): request, zones, swap, victim, memory."""
+    lines = [f"#{i}: {_t(s)}" for i, s in zip(
+        t.column("oom_id").to_pylist()[:MAX_OOMS], t.column("summary").to_pylist(), strict=False
+    )]  # fmt: skip
+    if t.num_rows > MAX_OOMS:
+        lines.append(f"... {t.num_rows - MAX_OOMS} more (oom_explain table)")
     return Text("\n".join(lines), style="dim")
 
 
