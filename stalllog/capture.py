@@ -26,14 +26,14 @@ LinesSink = Callable[[pa.RecordBatch], None]
 Progress = Callable[[str, int, int | None], None]  # (source, bytes read so far, total or None)
 
 
-def _plain(t: pa.Table) -> pa.Table:
+def plain(t: pa.Table | pa.RecordBatch) -> pa.Table:
     """Dictionary columns become plain strings: friendlier in pandas, same in Parquet."""
     cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns]
     return pa.Table.from_arrays(cols, names=t.column_names)
 
 
 def to_pandas(t: pa.Table) -> pd.DataFrame:
-    return _plain(t).to_pandas(types_mapper=pd.ArrowDtype)
+    return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
 
 
 def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -186,6 +186,7 @@ def iter_parse(
 
 
 LINES_ARROW = LINES.arrow()
+UNPARSED_ARROW = pa.schema([LINES_ARROW.field(n) for n in UNPARSED.arrow().names])
 
 
 def parse(
@@ -222,13 +223,9 @@ def parse(
     tables = {
         "lines": lines,
         "events": other["events"],
-        "unparsed": pa.Table.from_batches(unparsed, schema=_unparsed_arrow()),
+        "unparsed": pa.Table.from_batches(unparsed, schema=UNPARSED_ARROW),
         "boots": other["boots"],
         "sources": other["sources"],
     }
     tables.update({k: v for k, v in other.items() if k not in tables})
     return Capture(tables)
-
-
-def _unparsed_arrow() -> pa.Schema:
-    return pa.schema([LINES_ARROW.field(n) for n in UNPARSED.arrow().names])

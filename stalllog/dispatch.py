@@ -24,11 +24,6 @@ MAX_SKIPPED = 500  # a block that took none of this many lines in a row is close
 ROW_FLUSH = 8_192  # family rows move from dicts to Arrow in batches of this size...
 ROW_WINDOW = 2_048  # ...keeping this many recent rows as dicts that families may still update
 
-EVENTS_COLUMNS = (
-    "event_id", "kind", "family", "boot", "source", "ts", "line_start", "line_end", "n_lines",
-    "caller", "pid", "comm", "corrupted", "reason",
-)  # fmt: skip
-
 
 class Dispatcher:
     def __init__(self, families: list[Family]) -> None:

@@ -39,10 +39,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .capture import LINES_ARROW, Progress, iter_parse, unparsed_of
+from .capture import LINES_ARROW, UNPARSED_ARROW, Progress, iter_parse, plain, unparsed_of
 from .reader import SourceLike
 from .safe import csv_safe_array
-from .schema import UNPARSED
 from .summary import LineStats
 
 FORMATS = ("parquet", "csv", "json")
@@ -56,13 +55,6 @@ def _plain_type(t: pa.DataType) -> pa.DataType:
 
 def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
-
-
-def _plain(data: pa.RecordBatch | pa.Table) -> pa.Table:
-    cols = [
-        c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in data.columns
-    ]
-    return pa.Table.from_arrays(cols, names=data.schema.names)
 
 
 def _hex(col: pa.ChunkedArray) -> pa.Array:
@@ -123,7 +115,7 @@ class TableWriter:
         self.tmp = path.with_name(f".{path.name}.part")
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        self._write(_plain(data))
+        self._write(plain(data))
 
     def _write(self, t: pa.Table) -> None:
         raise NotImplementedError
@@ -242,9 +234,8 @@ def parse_to_files(
     streams: dict[str, TableWriter] = {}
     stats = LineStats()
     result = Result({}, stats)
-    unparsed_schema = pa.schema([LINES_ARROW.field(n) for n in UNPARSED.arrow().names])
     try:
-        for name, schema in (("lines", LINES_ARROW), ("unparsed", unparsed_schema)):
+        for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 assert out_dir is not None
                 streams[name] = open_writer(out_dir / f"{name}.{ext}", schema, fmt, csv_safe)
