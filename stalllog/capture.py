@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers import Family, all_families
-from parsers.kmallocwd import with_hz_arrow
+from stalllog.parsers import Family, all_families
+from stalllog.parsers.kmallocwd import with_hz_arrow
 
 from .dispatch import Dispatcher
 from .explain import explain_table

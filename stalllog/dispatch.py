@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from parsers.base import Block, Family, Feed, Line
+from stalllog.parsers.base import Block, Family, Feed, Line
 
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
 MAX_NESTED = 4  # blocks open at once in one stream; the outermost is cut beyond that

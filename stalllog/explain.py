@@ -14,7 +14,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from parsers.base import TableSchema, col
+from stalllog.parsers.base import TableSchema, col
 
 # Zone types in kernel order (enum zone_type); a kernel configures a subsequence of them.
 ZONE_ORDER = ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from parsers import all_families
-from parsers.base import TableSchema, col
+from stalllog.parsers import all_families
+from stalllog.parsers.base import TableSchema, col
 
 from .dispatch import EVENTS_SCHEMA
 from .explain import EXPLAIN

@@ -19,7 +19,7 @@ import pandas as pd
 import pytest
 
 import stalllog
-from parsers.kmallocwd import with_hz, with_hz_arrow
+from stalllog.parsers.kmallocwd import with_hz, with_hz_arrow
 from stalllog.capture import Capture
 
 LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import stalllog
-from parsers.lockdep import parse_lock_entry
+from stalllog.parsers.lockdep import parse_lock_entry
 from stalllog.capture import Capture
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"

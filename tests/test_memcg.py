@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 import stalllog
-from parsers.memcg import is_memcg_start
+from stalllog.parsers.memcg import is_memcg_start
 
 LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"
 

@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import stalllog
-from parsers.base import Block, Family, Feed, Line, Sink
-from parsers.meminfo import (
+from stalllog.parsers.base import Block, Family, Feed, Line, Sink
+from stalllog.parsers.meminfo import (
     MemInfo,
     MemInfoFamily,
     is_meminfo_start,

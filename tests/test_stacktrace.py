@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 
 import stalllog
-from parsers.base import Block, Feed, Line
-from parsers.stacktrace import (
+from stalllog.parsers.base import Block, Feed, Line
+from stalllog.parsers.stacktrace import (
     CallTrace,
     is_dump_stack_header,
     is_trace_start,

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 import stalllog
-from parsers.tasklines import parse_task_head, parse_task_line, parse_task_tail
+from stalllog.parsers.tasklines import parse_task_head, parse_task_line, parse_task_tail
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"
 
