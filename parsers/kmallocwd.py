@@ -136,7 +136,7 @@ def task_generations(m: re.Match[str]) -> set[str]:
 MEMALLOC = TableSchema(
     "memalloc",
     "One row per kmallocwd `MemAlloc:` task line (all generations). `delay_jiffies` is as "
-    "printed; `delay_s` needs HZ, which the kernel does not print (`parsers.kmallocwd."
+    "printed; `delay_s` needs HZ, which the kernel does not print (`stalllog.parsers.kmallocwd."
     "with_hz(df, hz)`). Suffix flags are NA where the line's generation does not print them.",
     (
         EVENT_ID,
