@@ -139,8 +139,8 @@ def build_capture(path: Path, size: int, files: list[Path]) -> Path:
 
 
 def work_lines(path: Path) -> dict[str, float]:
-    from stalllog.lines import LineStage
-    from stalllog.reader import iter_chunks, open_source
+    from stalllog.input.lines import LineStage
+    from stalllog.input.reader import iter_chunks, open_source
 
     t0 = time.perf_counter()
     src = open_source(path)
@@ -154,7 +154,7 @@ def work_lines(path: Path) -> dict[str, float]:
 
 
 def work_full(path: Path) -> dict[str, float]:
-    from stalllog.capture import iter_parse
+    from stalllog.engine.capture import iter_parse
 
     t0 = time.perf_counter()
     rows = claimed = 0
@@ -209,7 +209,7 @@ def _time_compute_calls() -> dict[str, list[float]]:
 def profile(step: str, path: Path, top: int) -> None:
     out = DATA / f"profile-{step}.prof"
     spent = _time_compute_calls()
-    import stalllog.capture  # noqa: F401 - imports are not what we profile
+    import stalllog.engine.capture  # noqa: F401 - imports are not what we profile
 
     prof = cProfile.Profile()
     t0 = time.perf_counter()
@@ -328,7 +328,7 @@ def cli_step(path: Path, keep: bool) -> Result | None:
     base = (
         [str(exe)]
         if exe.exists()
-        else [sys.executable, "-c", "from stalllog.cli import main; main()"]
+        else [sys.executable, "-c", "from stalllog.cli.app import main; main()"]
     )
     out_dir = DATA / "cli-out"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -360,7 +360,7 @@ def growth_verdict(quarter: Result, whole: Result) -> str:
     ratio = whole.mb / quarter.mb
     grows = delta > GROWTH_TOLERANCE * quarter.rss_mb
     per_gb = delta / ((whole.mb - quarter.mb) / 1024)
-    from stalllog.reader import CHUNK_BYTES
+    from stalllog.input.reader import CHUNK_BYTES
 
     # below a few chunks the quarter run never reaches the steady state of a long capture
     caveat = "" if quarter.mb * MIB >= 4 * CHUNK_BYTES else " (quarter too small to tell)"

@@ -31,5 +31,5 @@ def all_families() -> list[Family]:
                 and obj.__module__ == module.__name__
             ):
                 found.append(obj)
-    found.sort(key=lambda cls: (getattr(cls, "priority", 100), cls.name))
+    found.sort(key=lambda cls: (cls.priority, cls.name))
     return [cls() for cls in found]

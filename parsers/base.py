@@ -4,22 +4,34 @@ A family is one module in `parsers/` defining a subclass of `Family`:
 
 * `triggers`: literal substrings; only lines containing one of them are offered to `start`
   (the dispatcher checks all families' triggers in one vectorized pass per chunk);
-* `pattern`: a compiled `regex` pattern searched in those lines' text; named groups become
-  fields;
+* `pattern`: a compiled pattern (`re` or `regex`) searched in those lines' text; named groups
+  become fields;
 * `start(line, match, sink)`: returns a `Block` (or None to decline);
-* `tables`: the schemas of the tables the family fills (documented in docs/tables.md).
+* `tables`: the schemas of the tables the family owns (documented in docs/tables.md);
+* `parts`: the shared report parts (`SubParser` classes: call trace, Mem-Info, task lines,
+  memcg) its blocks compose; each part declares the tables it writes, so a family works alone
+  (`parse(..., families=[OomFamily()])`);
+* `priority`: families are offered a line in (priority, name) order; lower first;
+* `glued(line, event_id, sink)`: only for a family whose marker can be glued in front of
+  another record (the console drop marker); the default declines;
+* `post(tables, context)`: a post-step over the finished tables (e.g. jiffies → seconds once HZ
+  is known); the default returns them unchanged.
+
+Third-party families register a `Family` subclass in the `stalllog.families` entry-point group.
 
 A `Block` gets every following line of its stream (its caller id when the boot has caller ids,
 else the whole console) through `feed` until it answers `Feed.END`. `Feed.SKIP` means "not mine,
 but my block goes on" (an interleaved foreign line; the block is then marked corrupted). When
 the block ends (naturally, at end of input, or because another block started in its stream),
 `finish(cut)` is called; it writes the family's rows with `self.row(...)`. The dispatcher writes
-the `events` row from the block's attributes. No family knows another.
+the `events` row from the block's attributes. Families share report parts (`SubParser`s) through
+`parts`, never each other's blocks.
 """
 
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -126,6 +138,9 @@ class SubParser:
     part is over and the owner must handle this line itself, SKIP = foreign line inside the
     part. The owner calls `finish(cut)` when the part ends or the block is cut."""
 
+    tables: ClassVar[tuple[TableSchema, ...]] = ()  # the tables this part writes
+    parts: ClassVar[tuple[type[SubParser], ...]] = ()  # the parts it composes in turn
+
     def __init__(self, owner: Block, first: Line) -> None:
         self.owner = owner
         self.first = first
@@ -141,11 +156,40 @@ class SubParser:
 class Family:
     name: ClassVar[str]
     triggers: ClassVar[tuple[str, ...]]
-    pattern: ClassVar[regex.Pattern[str]]
+    pattern: ClassVar[re.Pattern[str] | regex.Pattern[str]]
     tables: ClassVar[tuple[TableSchema, ...]] = ()
+    parts: ClassVar[tuple[type[SubParser], ...]] = ()
+    priority: ClassVar[int] = 100
 
-    def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
+    def start(self, line: Line, match: Any, event_id: int, sink: Sink) -> Block | None:
         raise NotImplementedError
+
+    def glued(self, line: Line, event_id: int, sink: Sink) -> Block | None:
+        """A record of this family glued in front of `line`'s text; None: not this family's."""
+        return None
+
+    def post(self, tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
+        """Adjust the finished tables (all families' tables, read-only for other families)."""
+        return tables
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What the user told the parse that the log does not say."""
+
+    hz: int | None = None  # CONFIG_HZ
+
+
+def written_tables(family: Family) -> tuple[TableSchema, ...]:
+    """The tables a family writes: its own, then its parts' (each once, in declaration order)."""
+    seen: dict[str, TableSchema] = {t.name: t for t in family.tables}
+    todo = list(family.parts)
+    while todo:
+        part = todo.pop(0)
+        for schema in part.tables:
+            seen.setdefault(schema.name, schema)
+        todo.extend(part.parts)
+    return tuple(seen.values())
 
 
 def col(name: str, type_: pa.DataType, unit: str, meaning: str) -> Column:

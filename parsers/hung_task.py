@@ -174,6 +174,7 @@ class HungTaskBlock(Block):
 
 
 class HungTaskFamily(Family):
+    parts = (TaskDump,)
     name = "hung_task"
     triggers = ("INFO: task ",)
     pattern = _INFO

@@ -50,7 +50,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import regex
 
-from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .base import (
+    EVENT_ID,
+    Block,
+    Context,
+    Family,
+    Feed,
+    Line,
+    Sink,
+    SubParser,
+    TableSchema,
+    col,
+)
 from .meminfo import MemInfo, is_meminfo_start
 from .stacktrace import CallTrace, is_trace_start
 from .tasklines import TaskDump, is_task_line
@@ -421,6 +432,12 @@ class KmallocwdFamily(Family):
     triggers = ("MemAlloc",)
     pattern = regex.compile(r"^MemAlloc(?:-Info|-victim|-dying)?: ")
     tables = (MEMALLOC, MEMALLOC_SCANS)
+    parts = (TaskDump, CallTrace, MemInfo)
+
+    def post(self, tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
+        if context.hz is None or "memalloc" not in tables:
+            return tables
+        return {**tables, "memalloc": with_hz_arrow(tables["memalloc"], context.hz)}
 
     def __init__(self) -> None:
         self._scans: dict[tuple[str, int, str | None], _Scan] = {}

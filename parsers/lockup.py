@@ -37,6 +37,7 @@ import pyarrow as pa
 import regex
 
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .stacktrace import CallTrace
 from .tasklines import TaskDump, is_task_line
 from .warn_alloc import MAX_FOREIGN, DumpParts, SkipCount, may_be_foreign
 
@@ -490,6 +491,7 @@ class LockupFamily(Family):
         r"|^Showing busy workqueues and worker pools:"
     )
     tables = (LOCKUPS, WORKQUEUES, WORKER_POOLS)
+    parts = (TaskDump, CallTrace)  # DumpParts without Mem-Info
 
     def __init__(self) -> None:
         self._wq_lockups: dict[tuple[str, int], list[dict[str, Any]]] = {}

@@ -115,6 +115,8 @@ class MemcgInfo(SubParser):
     """The memcg lines of one OOM report. After `finish`, `task_memcg`, `oom_memcg` and
     `version` ("v1", "v2" or None) describe what was seen."""
 
+    tables = TABLES
+
     def __init__(self, owner: Block, first: Line) -> None:
         super().__init__(owner, first)
         self.task_memcg: str | None = None

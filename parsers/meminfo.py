@@ -526,6 +526,8 @@ class MemInfo(SubParser):
     marks), END = the dump is over (this line is the owner's). `snapshot_id` links the
     owner's rows to the `meminfo` row."""
 
+    tables = (MEMINFO, MEMINFO_NODES, ZONES, BUDDY, ZONE_PCP, HUGEPAGES, ALLOC_TAGS)
+
     def __init__(self, owner: Block, first: Line) -> None:
         super().__init__(owner, first)
         self.snapshot_id = owner.next_id("meminfo")
@@ -969,6 +971,8 @@ _RE_SLAB_ROW = re.compile(
 class SlabInfo(SubParser):
     """`Unreclaimable slab info:` + `Name Used Total` + one row per cache (KB). The list has no
     end marker: the first line of another shape ends it."""
+
+    tables = (SLAB_UNRECLAIMABLE,)
 
     def __init__(self, owner: Block, first: Line, snapshot_id: int | None = None) -> None:
         super().__init__(owner, first)

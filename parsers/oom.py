@@ -925,6 +925,7 @@ class OomFamily(Family):
         r"|^Tasks state \(memory values in pages\)|^\[ +pid +\] +uid +tgid total_vm"
     )
     tables = (OOM_EVENTS, OOM_TASKS, *memcg_mod.TABLES)
+    parts = (MemcgInfo, MemInfo, SlabInfo, CallTrace)
 
     def __init__(self) -> None:
         self._victims: dict[tuple[str, int], dict[int, _Oom]] = {}

@@ -351,6 +351,8 @@ class CallTrace(SubParser):
     sched_show_task), otherwise frames before any marker get a null context.
     """
 
+    tables = (FRAMES, STACKS)
+
     def __init__(
         self,
         owner: Block,

@@ -210,6 +210,7 @@ class SysrqFamily(Family):
     name = "sysrq"
     triggers = ("sysrq: ", "SysRq : ", "NMI backtrace for cpu ")
     pattern = regex.compile(r"^(?:sysrq: |SysRq : )|^NMI backtrace for cpu \d+")
+    parts = (TaskDump, CallTrace)
     tables = (
         TableSchema(
             "sysrq",

@@ -240,6 +240,9 @@ class TaskDump(SubParser):
     words, then its call trace. Create it on a line for which `is_task_line` is true; it ends
     at the first line that is none of these. Writes one `tasks` row (and the trace rows)."""
 
+    tables = (TASKS,)
+    parts = (CallTrace,)
+
     def __init__(self, owner: Block, first: Line, *, dump_id: int | None = None) -> None:
         super().__init__(owner, first)
         parsed = parse_task_line(first.text)
@@ -373,6 +376,7 @@ class TaskLinesFamily(Family):
     triggers = ("task:", "Task dump for CPU ")
     pattern = regex.compile(r"^task:.* state:|^(?:rcu: )?Task dump for CPU (?P<cpu>\d+):")
     tables = (TASKS,)
+    parts = (CallTrace,)
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         if match["cpu"] is not None:

@@ -145,6 +145,8 @@ class DumpParts:
     right after a trace frame is accepted (SKIP) up to `MAX_FOREIGN` times, and the trace goes
     on if frames follow (the dispatcher notes every skipped line in the event's reason)."""
 
+    parts = (CallTrace, MemInfo)  # what a report using it writes through it
+
     def __init__(self, owner: Block, *, meminfo: bool = True) -> None:
         self.owner = owner
         self.allow_meminfo = meminfo
@@ -532,6 +534,7 @@ class WarnAllocFamily(Family):
         r"|^SLUB: Unable to allocate memory on node"
     )
     tables = (ALLOC_STALLS, ALLOC_FAILURES)
+    parts = DumpParts.parts
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         kind = start_kind(line.text)

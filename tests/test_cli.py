@@ -24,13 +24,13 @@ import pytest
 from typer.testing import CliRunner
 
 import stalllog
-import stalllog.capture
-import stalllog.output
-from stalllog import reader
-from stalllog.cli import app
-from stalllog.safe import csv_unescape
-from stalllog.schema import all_schemas
-from stalllog.summary import summary_text
+import stalllog.engine.capture
+import stalllog.output.writers
+from stalllog.cli.app import app
+from stalllog.engine.schema import all_schemas
+from stalllog.input import reader
+from stalllog.output.safe import csv_unescape
+from stalllog.report.summary import summary_text
 
 LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"
 DROPPED = LKML / "printk-dropped-4.9-stalls-after-oom-short.txt"
@@ -133,7 +133,9 @@ def test_lines_streamed_in_row_groups(tmp_path: Path, monkeypatch: pytest.Monkey
     # small chunks: the 516-line capture arrives as many batches, each its own row group
     whole = stalllog.parse(INTERLEAVED)
     monkeypatch.setattr(
-        stalllog.capture, "iter_chunks", lambda src: reader.iter_chunks(src, chunk_bytes=4096)
+        stalllog.engine.capture,
+        "iter_chunks",
+        lambda src: reader.iter_chunks(src, chunk_bytes=4096),
     )
     out = tmp_path / "out"
     r = runner.invoke(app, ["parse", "-q", str(INTERLEAVED), "-o", str(out)])
@@ -152,14 +154,14 @@ def test_lines_streamed_in_row_groups(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_failure_midway_leaves_no_partial_files(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = stalllog.output.iter_parse
+    real = stalllog.output.writers.iter_parse
 
     def failing(sources: Any, progress: Any = None, hz: Any = None) -> Any:
         for item in real(sources, progress=progress, hz=hz):
             yield item
             raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(stalllog.output, "iter_parse", failing)
+    monkeypatch.setattr(stalllog.output.writers, "iter_parse", failing)
     out = tmp_path / "out"
     r = runner.invoke(app, ["parse", str(DROPPED), "-o", str(out)])
     assert r.exit_code == 1

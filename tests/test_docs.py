@@ -7,14 +7,15 @@ import pytest
 from conftest import ROOT, SAMPLES
 
 import stalllog
-from stalllog.schema import all_schemas, render_markdown
+from stalllog.engine.schema import all_schemas, render_markdown
 
 DOC = ROOT / "docs" / "tables.md"
 
 
 def test_tables_md_is_generated_from_the_schemas() -> None:
     assert DOC.read_text(encoding="utf-8") == render_markdown(), (
-        "docs/tables.md is stale: regenerate it with `python -m stalllog.schema > docs/tables.md`"
+        "docs/tables.md is stale: regenerate it with "
+        "`python -m stalllog.engine.schema > docs/tables.md`"
     )
 
 

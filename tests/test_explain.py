@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 import stalllog
-from stalllog.explain import allowed_zones, reserve_pages
-from stalllog.summary import summary_text
+from stalllog.analyze.explain import allowed_zones, reserve_pages
+from stalllog.report.summary import summary_text
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 QEMU_GLOBAL = SAMPLES / "qemu/6.1.0-56-amd64-global-oom-serial.log.xz"
@@ -22,7 +22,7 @@ ALLOCFAIL = SAMPLES / "corpus/lkml/allocfail-2.6.32.1-i686-e1000-nat-order3-sysl
 
 
 @functools.cache
-def _cap(path: Path) -> stalllog.capture.Capture:
+def _cap(path: Path) -> stalllog.engine.capture.Capture:
     return stalllog.parse(path)
 
 

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import stalllog
-from stalllog.lines import LineStage
-from stalllog.reader import sniff_compression
+from stalllog.input.lines import LineStage
+from stalllog.input.reader import sniff_compression
 
 
 @cache

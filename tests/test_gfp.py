@@ -14,8 +14,14 @@ import pytest
 import regex
 
 import stalllog
-import stalllog.capture as capture
-from stalllog.gfp import decode_gfp, fill_gfp_flags, layout_for_release, layouts, parse_release
+import stalllog.kernel.gfp as gfp_module
+from stalllog.kernel.gfp import (
+    decode_gfp,
+    fill_gfp_flags,
+    layout_for_release,
+    layouts,
+    parse_release,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 LKML = ROOT / "sample_logs" / "corpus" / "lkml"
@@ -255,14 +261,14 @@ def test_shipped_tables_match_the_generator() -> None:
 
 
 def test_parse_fills_gfp_flags(monkeypatch: pytest.MonkeyPatch) -> None:
-    """stalllog.parse() runs fill_gfp_flags on its tables with the boots table."""
+    """stalllog.parse() runs fill_gfp_flags (its gfp_flags post-step) with the boots table."""
     seen: list[pa.Table] = []
 
     def spy(tables: dict[str, pa.Table], boots: pa.Table) -> dict[str, pa.Table]:
         seen.append(boots)
         return fill_gfp_flags(tables, boots)
 
-    monkeypatch.setattr(capture, "fill_gfp_flags", spy)
+    monkeypatch.setattr(gfp_module, "fill_gfp_flags", spy)
     cap = stalllog.parse(QEMU / "6.1.0-56-amd64-page-alloc-fail-serial.log")
     assert len(seen) == 1 and seen[0].column("release").to_pylist() == ["6.1.0-56-amd64"]
     # every mask printed with names keeps them, marked as not decoded by stalllog

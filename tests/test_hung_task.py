@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 import stalllog
-from stalllog.capture import Capture
+from stalllog.engine.capture import Capture
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"
 

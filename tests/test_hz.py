@@ -6,7 +6,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 import stalllog
-from stalllog.cli import app
+from stalllog.cli.app import app
 
 LIST = (
     Path(__file__).parent.parent

@@ -19,8 +19,8 @@ import pandas as pd
 import pytest
 
 import stalllog
+from stalllog.engine.capture import Capture
 from stalllog.parsers.kmallocwd import with_hz, with_hz_arrow
-from stalllog.capture import Capture
 
 LKML = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "lkml"
 TASKS_186 = "kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt"

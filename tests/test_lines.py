@@ -11,7 +11,7 @@ import pyarrow as pa
 from conftest import SAMPLES, rebuild
 
 import stalllog
-from stalllog.lines import LineStage
+from stalllog.input.lines import LineStage
 
 LKML = SAMPLES / "corpus" / "lkml"
 # QEMU 6.1.0-56-amd64-hung-task-serial.log lines 1-2 (serial console: CRLF)

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 import stalllog
+from stalllog.engine.capture import Capture
 from stalllog.parsers.lockdep import parse_lock_entry
-from stalllog.capture import Capture
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 import stalllog
-from stalllog.capture import Capture
+from stalllog.engine.capture import Capture
 
 POSTED = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus" / "posted"
 KVM = "oom-4.15.0-108-ubuntu-kvm-comm-with-space-syslog.txt"

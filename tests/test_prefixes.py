@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from stalllog.lines import LineStage
+from stalllog.input.lines import LineStage
 
 
 def parse_lines(*lines: str, eol: str = "\n") -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ import zstandard
 from conftest import SAMPLES, rebuild
 
 import stalllog
-from stalllog.reader import CaptureError, iter_chunks, open_source
+from stalllog.input.reader import CaptureError, iter_chunks, open_source
 
 SAMPLE = SAMPLES / "corpus/lkml/memcg-oom-5.2-rc7-leaker-cgroupv1.txt"
 DATA = SAMPLE.read_bytes()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import stalllog
-from stalllog.lines import LineStage
+from stalllog.input.lines import LineStage
 
 FILES = sample_files()
 

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from stalllog.safe import (
+from stalllog.output.safe import (
     csv_cell,
     csv_safe_array,
     csv_unescape,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import stalllog
-from stalllog.capture import Capture
+from stalllog.engine.capture import Capture
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
 

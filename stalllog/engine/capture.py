@@ -12,17 +12,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stalllog.parsers import Family, all_families
-from stalllog.parsers.kmallocwd import with_hz_arrow
+from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.registry import families_or_all
+from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
+from stalllog.engine.steps import run_steps
+from stalllog.input.lines import LineStage
+from stalllog.input.reader import CaptureError, SourceLike, iter_chunks, open_source
+from stalllog.parsers import Family
+from stalllog.parsers.base import Context
 
-from .dispatch import Dispatcher
-from .explain import explain_table
-from .gfp import fill_gfp_flags
-from .lines import LineStage
-from .reader import CaptureError, SourceLike, iter_chunks, open_source
-from .schema import BOOTS, LINES, SOURCES, UNPARSED
-
-LinesSink = Callable[[pa.RecordBatch], None]
 Progress = Callable[[str, int, int | None], None]  # (source, bytes read so far, total or None)
 
 
@@ -148,7 +146,8 @@ def iter_parse(
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies."""
-    dispatcher = Dispatcher(all_families() if families is None else families)
+    families = families_or_all(families)
+    dispatcher = Dispatcher(families)
     stage = LineStage()
     stats = _BootStats()
     source_rows = []
@@ -177,10 +176,7 @@ def iter_parse(
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
-    tables = fill_gfp_flags(tables, tables["boots"])  # hex-only gfp masks, by boot release
-    tables["oom_explain"] = explain_table(tables)  # needs the decoded gfp_flags
-    if hz is not None and "memalloc" in tables:
-        tables["memalloc"] = with_hz_arrow(tables["memalloc"], hz)
+    tables = run_steps(tables, Context(hz=hz), families)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stalllog.parsers.base import Block, Family, Feed, Line
+from stalllog.parsers.base import Block, Family, Feed, Line, written_tables
 
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
 MAX_NESTED = 4  # blocks open at once in one stream; the outermost is cut beyond that
@@ -28,11 +28,16 @@ ROW_WINDOW = 2_048  # ...keeping this many recent rows as dicts that families ma
 class Dispatcher:
     def __init__(self, families: list[Family]) -> None:
         self.families = families
-        self._schemas = {t.name: t.arrow() for f in families for t in f.tables}
+        # Own tables first (their order is the output order), then those written through parts.
+        owned = [t for f in families for t in f.tables]
+        through_parts = [t for f in families for t in written_tables(f)]
+        self._schemas: dict[str, pa.Schema] = {}
+        for t in [*owned, *through_parts]:
+            self._schemas.setdefault(t.name, t.arrow())
         self._allowed = {name: set(schema.names) for name, schema in self._schemas.items()}
         triggers = sorted({t for f in families for t in f.triggers})
         self._trigger_re = "|".join(re.escape(t) for t in triggers) if triggers else None
-        self._glued_family: Any = next((f for f in families if hasattr(f, "glued")), None)
+        self._glue_families = [f for f in families if type(f).glued is not Family.glued]
         # Open blocks per stream (caller id, or None), innermost last. Without caller ids a
         # report from another CPU can start inside an open one; it is nested, and the outer
         # block gets the lines back when the inner one ends.
@@ -178,9 +183,12 @@ class Dispatcher:
                     block.problems.append(
                         f"{line.dropped} printk messages dropped at line {line.line_no}"
                     )
-            if line.text and self._glued_family is not None and not line.text.startswith("** "):
-                gb = self._glued_family.glued(line, self._new_id(), self)
-                self._finish(gb, self._glued_family, None)
+            if line.text and not line.text.startswith("** "):
+                for family in self._glue_families:
+                    glued = family.glued(line, self.next_event_id, self)
+                    if glued is not None:
+                        self._new_id()
+                        self._finish(glued, family, None)
         skipped_by: list[Block] = []
         if not skip_feed and key in self.open:
             taken = self._feed_stack(key, line, skipped_by)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from stalllog.parsers.base import TableSchema, col
+from stalllog.engine.steps import post_step
+from stalllog.parsers.base import Context, TableSchema, col
 
 # Zone types in kernel order (enum zone_type); a kernel configures a subsequence of them.
 ZONE_ORDER = ("DMA", "DMA32", "Normal", "HighMem", "Movable", "Device")
@@ -318,3 +319,8 @@ def _sentence(o: dict[str, Any], r: dict[str, Any]) -> str | None:
             f"largest: {k.removesuffix('_kb').replace('_', ' ')} {_pct(kb, r['ram_kb'])} of RAM"
         )
     return "; ".join(parts) or None
+
+
+@post_step("oom_explain", order=30, tables=(EXPLAIN,))
+def _explain_step(tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
+    return {**tables, "oom_explain": explain_table(tables)}  # after gfp_flags: uses the names

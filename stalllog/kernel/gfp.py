@@ -22,6 +22,9 @@ from importlib import resources
 import pyarrow as pa
 import regex
 
+from stalllog.engine.steps import post_step
+from stalllog.parsers.base import Context
+
 # "4.9.0-8-amd64", "2.6.32-431.el6.x86_64", "6.12.117+deb13-amd64", "5.18.7", "4.11.0-rc8+"
 _RELEASE = regex.compile(r"\s*(?:Linux version\s+)?(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -180,3 +183,9 @@ def _boot_releases(boots: pa.Table, tables: dict[str, pa.Table]) -> dict[int, st
             if b is not None and isinstance(r, str) and r and b not in found:
                 found[b] = r
     return found
+
+
+@post_step("gfp_flags", order=10)
+def _decode_hex_masks(tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
+    """Hex-only gfp masks get flag names, by the release each boot printed."""
+    return fill_gfp_flags(tables, tables["boots"])

@@ -22,12 +22,12 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColu
 from rich.table import Table
 from rich.text import Text
 
-from . import __version__
-from .output import EXTENSIONS, Result, parse_to_files
-from .reader import CaptureError, SourceLike
-from .safe import for_terminal
-from .schema import all_schemas
-from .summary import source_warnings, summarize
+from stalllog import __version__
+from stalllog.engine.schema import all_schemas
+from stalllog.input.reader import CaptureError, SourceLike
+from stalllog.output.safe import for_terminal
+from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
+from stalllog.report.summary import source_warnings, summarize
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
 

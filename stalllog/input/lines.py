@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .prefixes import (
+from stalllog.input.prefixes import (
     BRACKET_CALLER,
     BRACKET_CALLER_ONLY,
     BRACKET_MONO,

@@ -1,19 +1,18 @@
 """Schemas of the core tables (families declare their own in parsers/) and the docs generator.
 
-docs/tables.md is generated from these declarations (`python -m stalllog.schema > docs/tables.md`)
-and a test fails when the two disagree.
+docs/tables.md is generated from these declarations
+(`python -m stalllog.engine.schema > docs/tables.md`) and a test fails when the two disagree.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-from stalllog.parsers import all_families
+from stalllog.engine.dispatch import EVENTS_SCHEMA
+from stalllog.engine.registry import families_or_all
+from stalllog.engine.steps import step_tables
+from stalllog.input.lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
 from stalllog.parsers.base import TableSchema, col
-
-from .dispatch import EVENTS_SCHEMA
-from .explain import EXPLAIN
-from .lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
 
 _LINE_DOCS = {
     "line_no": ("", "1-based line number in its source"),
@@ -141,14 +140,13 @@ SOURCES = TableSchema(
 )
 
 CORE_TABLES = (LINES, EVENTS, UNPARSED, BOOTS, SOURCES)
-DERIVED_TABLES = (EXPLAIN,)  # computed from family tables after parsing (stalllog/explain.py)
 
 
 def all_schemas() -> list[TableSchema]:
     out = list(CORE_TABLES)
-    for family in all_families():
+    for family in families_or_all(None):
         out.extend(family.tables)
-    out.extend(DERIVED_TABLES)
+    out.extend(step_tables())
     return out
 
 
@@ -156,7 +154,7 @@ def render_markdown() -> str:
     out = [
         "# stalllog tables",
         "",
-        "Generated from the code by `python -m stalllog.schema > docs/tables.md`; "
+        "Generated from the code by `python -m stalllog.engine.schema > docs/tables.md`; "
         "`tests/test_docs.py` fails when this file is stale. Column and table names are public "
         "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA, never 0.",
         "",

@@ -12,7 +12,7 @@ Formats:
   is `""`), NaN = `nan`, timestamps ISO 8601 without zone, list values as JSON text
   (`[1, 2]`). String cells that a spreadsheet would
   run as a formula get a leading `'` unless `csv_safe=False` (see stalllog/safe.py; undo with
-  `stalllog.safe.csv_unescape`).
+  `stalllog.output.safe.csv_unescape`).
 * json: JSON Lines (`.jsonl`), one object per row, every column present, null for unknown
   (NaN becomes null: JSON has no NaN), timestamps ISO 8601 strings.
 
@@ -39,14 +39,20 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from .capture import LINES_ARROW, UNPARSED_ARROW, Progress, iter_parse, plain, unparsed_of
-from .reader import SourceLike
-from .safe import csv_safe_array
-from .summary import LineStats
+from stalllog.engine.capture import (
+    LINES_ARROW,
+    UNPARSED_ARROW,
+    Progress,
+    iter_parse,
+    plain,
+    unparsed_of,
+)
+from stalllog.engine.linestats import LineStats
+from stalllog.input.reader import SourceLike
+from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
-STREAMED = ("lines", "unparsed")
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:

@@ -14,24 +14,22 @@ import io
 import math
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from pathlib import PurePath
 
 import pyarrow as pa
-import pyarrow.compute as pc
 from rich.console import Console, Group, JustifyMethod, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from .capture import Capture
-from .safe import for_terminal
+from stalllog.engine.capture import Capture
+from stalllog.engine.linestats import LineStats
+from stalllog.output.safe import for_terminal
 
 CORE = ("lines", "unparsed", "events", "boots", "sources")
 CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
 TOP_NAMES = 3  # most frequent task names shown per event kind
 MAX_LISTED = 10  # inputs and boots listed one by one
 MAX_OOMS = 5  # OOMs explained one by one
-_BINARY_FLAGS = ("invalid-utf8", "nul")
 
 Section = Callable[[pa.Table], RenderableType | None]
 SECTIONS: dict[str, Section] = {}
@@ -45,48 +43,6 @@ def section(table: str) -> Callable[[Section], Section]:
         return fn
 
     return register
-
-
-@dataclass
-class LineStats:
-    """What the summary needs from the `lines` table, collected batch by batch so the CLI
-    never holds the table."""
-
-    n_lines: int = 0
-    n_unparsed: int = 0
-    flags: Counter[str] = field(default_factory=Counter)
-    # lines with invalid UTF-8 or NUL bytes, per source: a mostly binary input is not a capture
-    binary: Counter[str] = field(default_factory=Counter)
-
-    def add(self, lines: pa.RecordBatch | pa.Table, n_unparsed: int) -> None:
-        self.n_lines += lines.num_rows
-        self.n_unparsed += n_unparsed
-        if lines.num_rows == 0:
-            return
-        flags = lines.column("flags")
-        if flags.null_count == lines.num_rows:
-            return
-        combos = pc.value_counts(pc.drop_null(flags).cast(pa.string()))
-        for combo, n in zip(
-            combos.field("values").to_pylist(), combos.field("counts").to_pylist(), strict=True
-        ):
-            for name in combo.split("+"):
-                self.flags[name] += n
-        flag_str = pc.fill_null(flags.cast(pa.string()), "")
-        bad = pc.or_(*(pc.match_substring(flag_str, f) for f in _BINARY_FLAGS))
-        if pc.any(bad).as_py():
-            sources = lines.column("source").cast(pa.string()).filter(bad)
-            counts = pc.value_counts(sources)
-            for src, n in zip(
-                counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
-            ):
-                self.binary[src] += n
-
-    @classmethod
-    def of(cls, lines: pa.Table, unparsed: pa.Table | None) -> LineStats:
-        stats = cls()
-        stats.add(lines, unparsed.num_rows if unparsed is not None else 0)
-        return stats
 
 
 def _t(s: object) -> str:

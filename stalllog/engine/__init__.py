@@ -1,0 +1,1 @@
+"""The pipeline: dispatching lines to families, the core schemas, post-steps, `parse()`."""

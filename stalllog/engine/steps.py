@@ -1,0 +1,53 @@
+"""Post-steps: functions over the finished Arrow tables, run in order once dispatching is done.
+
+A step registers itself with `@post_step(name, order, tables=...)` where it is defined; the
+package that holds it is imported by `stalllog/__init__.py` (the one place that wires layers
+together), so the engine never imports the layers above it. Families adjust their own tables
+in `Family.post`, run at `FAMILY_ORDER`. `tables` declares what the step adds, for the docs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from stalllog.parsers.base import Context, Family, TableSchema
+
+Tables = dict[str, pa.Table]
+StepFn = Callable[[Tables, Context], Tables]
+FAMILY_ORDER = 20  # families' own post-steps run here
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    name: str
+    order: int  # lower runs first
+    run: StepFn
+    tables: tuple[TableSchema, ...]
+
+
+STEPS: dict[str, Step] = {}
+
+
+def post_step(
+    name: str, order: int, tables: Sequence[TableSchema] = ()
+) -> Callable[[StepFn], StepFn]:
+    def register(fn: StepFn) -> StepFn:
+        STEPS[name] = Step(name, order, fn, tuple(tables))
+        return fn
+
+    return register
+
+
+def run_steps(tables: Tables, context: Context, families: Sequence[Family]) -> Tables:
+    plan: list[tuple[int, str, StepFn]] = [(s.order, s.name, s.run) for s in STEPS.values()]
+    plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
+    for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
+        tables = run(tables, context)
+    return tables
+
+
+def step_tables() -> list[TableSchema]:
+    return [t for s in sorted(STEPS.values(), key=lambda s: (s.order, s.name)) for t in s.tables]

@@ -1,0 +1,1 @@
+"""Writers (Parquet, CSV, JSON Lines) and escaping of untrusted text."""

@@ -1,0 +1,1 @@
+"""Presentation: the terminal summary."""
