@@ -23,6 +23,8 @@ from conftest import SAMPLES
 
 import stalllog
 
+pytestmark = pytest.mark.slow  # run by .ci/run; skipped by a plain `pytest`
+
 QEMU = SAMPLES / "qemu"
 FORMS = ("serial", "dmesg", "dmesg-T", "journal")
 

@@ -8,6 +8,7 @@ import lzma
 from functools import cache
 
 import pyarrow as pa
+import pytest
 from conftest import rebuild, sample_files
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -15,6 +16,8 @@ from hypothesis import strategies as st
 import stalllog
 from stalllog.input.lines import LineStage
 from stalllog.input.reader import sniff_compression
+
+pytestmark = pytest.mark.slow  # run by .ci/run; skipped by a plain `pytest`
 
 
 @cache

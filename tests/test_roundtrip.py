@@ -143,6 +143,7 @@ def _record(draw: st.DrawFn) -> tuple[str, str, float | None, str | None, int | 
     return line, msg, None, None, None
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(_record(), min_size=1, max_size=30), st.sampled_from(["\n", "\r\n"]))
 def test_built_prefixes_parse_back(records: list, eol: str) -> None:
