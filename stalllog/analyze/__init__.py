@@ -1,0 +1,75 @@
+"""Analysis over parsed tables: who is stuck where, episodes, the oom_lock, findings.
+
+>>> import stalllog
+>>> from stalllog.analyze import analyze
+>>> cap = stalllog.parse("sample_logs/qemu/6.1.0-56-amd64-global-oom-serial.log.xz")
+>>> res = analyze(cap)
+>>> res["findings"][["severity", "kind", "summary"]]
+
+`analyze()` returns the tables named in `ANALYSIS_TABLES`:
+
+- `stack_classes` (classify.py): one row per stack, where the task is stuck.
+- `stalled_tasks` (stalls.py): one row per task and allocation attempt.
+- `episodes` (stalls.py): stretches of time with stalled tasks, and how each ended.
+- `oom_lock` (oom_lock.py): who held the OOM killer's lock, when, with how many waiters.
+- `reclaim` (reclaim.py): per episode and class, how many tasks were stuck there.
+- `findings` (findings.py): plain sentences with severity and evidence line numbers.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any
+
+import pandas as pd
+
+from ..capture import Capture
+
+ANALYSIS_TABLES = ("stack_classes", "stalled_tasks", "episodes", "oom_lock", "reclaim", "findings")
+
+# Parsed tables the analyzers never read: converting `lines` to pandas would cost more than the
+# analysis itself.
+_SKIP = frozenset({"lines", "unparsed"})
+
+
+def _tables_of(tables_or_capture: Capture | Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    if isinstance(tables_or_capture, Capture):
+        cap = tables_or_capture
+        return {name: cap[name] for name in cap.arrow if name not in _SKIP}
+    return dict(tables_or_capture)
+
+
+def _optional(module: str) -> Any:
+    try:
+        return importlib.import_module(f"{__name__}.{module}")
+    except ModuleNotFoundError:
+        return None
+
+
+def analyze(
+    tables_or_capture: Capture | Mapping[str, pd.DataFrame], hz: int | None = None
+) -> dict[str, pd.DataFrame]:
+    """All analysis tables for a parsed capture (a `stalllog.Capture` or its `.tables`).
+
+    hz: CONFIG_HZ when known; kmallocwd delays are in jiffies (inferred per boot otherwise)."""
+    tables = _tables_of(tables_or_capture)
+    out: dict[str, pd.DataFrame] = {}
+    classify = _optional("classify")
+    stalls = _optional("stalls")
+    reclaim = _optional("reclaim")
+    oom_lock = _optional("oom_lock")
+    findings = _optional("findings")
+    if classify is not None:
+        out["stack_classes"] = classify.classify_stacks(tables)
+    sc = out.get("stack_classes")
+    if stalls is not None and sc is not None:
+        out["stalled_tasks"] = stalls.stalled_tasks(tables, sc, hz)
+        out["episodes"] = stalls.episodes(tables, out["stalled_tasks"])
+    if oom_lock is not None:
+        out["oom_lock"] = oom_lock.oom_lock(tables, sc)
+    if reclaim is not None and "episodes" in out:
+        out["reclaim"] = reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])
+    if findings is not None:
+        out["findings"] = findings.findings(tables, out)
+    return out
