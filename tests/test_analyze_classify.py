@@ -288,6 +288,11 @@ CASES = [
         None,
         False,
     ),
+    # An atomic allocation failing in a softirq on top of the idle loop (v4.6): the interrupted
+    # code (cpuidle) says nothing, so the interrupt's allocator frames are kept.
+    (INTERLEAVED_46, 5, "other", "warn_alloc_failed←__alloc_pages_nodemask", None, True),
+    # The holder interrupted by a softirq allocation failure: the interrupted code decides.
+    (SYZ + "492", 8, "oom_killer", "vprintk_emit←dump_unreclaimable_slab (global)", "holder", True),
     # A page-allocation failure report: in the allocator, nothing stuck.
     (
         QEMU + "6.1.0-56-amd64-page-alloc-fail-dmesg-T.log",
@@ -316,6 +321,11 @@ def test_unreliable_frames_decide_nothing() -> None:
     syms, _ = _stack(V1_43, 64)
     assert syms == []
     assert _classify(V1_43, 64) == ("other", None, None, False)
+    sc = classify_stacks(_tables(V1_43))
+    st = _tables(V1_43)["stacks"]
+    row = sc[sc["stack_id"].isin(st[st["line_start"] == 64]["stack_id"])]
+    assert row["key_depth"].isna().all() and row["key_symbol"].isna().all()
+    assert row["stuck_in"].tolist() == ["other"]
     # `? rwsem_down_read_slowpath` inside a memcg OOM holder's trace (6.1): still the holder.
     t = _tables(QEMU + "6.1.0-56-amd64-memcg-oom-dmesg.log")
     fr = t["frames"]

@@ -277,6 +277,8 @@ _IO_WAIT = _set(
     xfs_buf_submit_wait
     """
 )
+# These also do other work (allocate, submit): an IO wait only when sleeping right in them.
+_IO_WAIT_IF_SLEEPING = frozenset({"mempool_alloc", "blk_mq_get_tag", "submit_bio_wait"})
 # Generic IO wait plumbing skipped when naming the caller of an IO wait.
 _IO_PLUMBING = _set(
     """
@@ -496,9 +498,9 @@ def classify_symbols(symbols: Sequence[str], wq_worker: bool = False) -> Classif
         if task.key_depth is not None:
             task = task._replace(key_depth=task.key_depth + e + 1)
         irq = _classify(inner, wq_worker)
+        if task.stuck_in == "other" and (irq.stuck_in != "other" or irq.in_allocator):
+            return irq  # e.g. an atomic allocation failing in a softirq over the idle loop
         if irq.stuck_in == "console":
-            if task.stuck_in == "other":
-                return irq
             return task._replace(stuck_detail=f"{task.stuck_detail} (irq printing)")
         return task
     return _classify(syms, wq_worker)
@@ -546,7 +548,7 @@ def _classify(syms: Sequence[str], wq_worker: bool, preempted: bool = False) -> 
             return Classification("console", detail, s, i, None, in_alloc)
         if s in _LOCK_KIND:
             return _lock(syms, i, in_alloc)
-        if s in _IO_WAIT:
+        if s in _IO_WAIT and (s not in _IO_WAIT_IF_SLEEPING or first == i):
             return _io(syms, i, in_alloc)
         if s in _THROTTLE or (s == "msleep" and _next(syms, i) is not None):
             if s == "msleep":
@@ -628,7 +630,12 @@ def _empty() -> pd.DataFrame:
 
 
 def classify_stacks(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Table `stack_classes`: one row per `stacks` row (see the module docstring)."""
+    """Table `stack_classes`: one row per `stacks` row (see the module docstring).
+
+    Vectorized: the first MAX_FRAMES reliable symbols of every stack are hashed (two 64-bit
+    polynomial hashes over factorized symbol codes, plus the length); only one stack per distinct
+    (hash, wq worker) key is turned into a tuple and classified; results are mapped back by index.
+    """
     stacks = tables.get("stacks")
     frames = tables.get("frames")
     if stacks is None or len(stacks) == 0:
@@ -636,72 +643,109 @@ def classify_stacks(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     if frames is None:
         frames = pd.DataFrame({"stack_id": [], "depth": [], "symbol": [], "reliable": []})
     stack_ids = stacks["stack_id"].to_numpy(dtype=np.int64)
+    n_st = len(stack_ids)
 
-    fr = frames[["stack_id", "depth", "symbol", "reliable"]]
-    ok = fr["symbol"].notna().to_numpy(dtype=bool) & fr["reliable"].fillna(True).to_numpy(
-        dtype=bool
-    )
-    fr = fr[ok]
-    sid = fr["stack_id"].to_numpy(dtype=np.int64)
-    depth = fr["depth"].to_numpy(dtype=np.int64)
-    sym = fr["symbol"].astype(object).to_numpy()
+    sym_col = frames["symbol"]
+    ok = sym_col.notna().to_numpy(dtype=bool) & frames["reliable"].fillna(True).to_numpy(dtype=bool)
+    sid = frames["stack_id"].to_numpy(dtype=np.int64)[ok]
+    depth = frames["depth"].to_numpy(dtype=np.int64)[ok]
+    all_codes, uniq = pd.factorize(sym_col)  # arrow dictionary encoding: no Python strings
+    codes = np.asarray(all_codes)[ok]
+    uniq_syms = np.asarray(uniq, dtype=object)
 
     # Per-stack flags over all reliable frames (not only the first MAX_FRAMES).
-    wq_ids = np.unique(sid[pd.Series(sym).isin(_WQ).to_numpy()])
-    resc_ids = np.unique(sid[sym == "rescuer_thread"])
+    wq_codes = [i for i, u in enumerate(uniq_syms) if u in _WQ]
+    resc_codes = [i for i, u in enumerate(uniq_syms) if u == "rescuer_thread"]
+    wq_ids = sid[np.isin(codes, wq_codes)]
+    resc_ids = sid[np.isin(codes, resc_codes)]
 
-    order = np.lexsort((depth, sid))
-    sid, depth, sym = sid[order], depth[order], sym[order]
-    starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]]) if len(sid) else np.array([], int)
-    ends = np.r_[starts[1:], len(sid)] if len(sid) else np.array([], int)
-    ends = np.minimum(ends, starts + MAX_FRAMES)
-    tuple_of: dict[int, tuple[str, ...]] = {
-        int(sid[a]): tuple(sym[a:b]) for a, b in zip(starts, ends, strict=True)
-    }
+    if len(sid) > 1 and not (
+        np.all(sid[1:] >= sid[:-1]) and np.all((sid[1:] > sid[:-1]) | (depth[1:] > depth[:-1]))
+    ):
+        order = np.lexsort((depth, sid))
+        sid, depth, codes = sid[order], depth[order], codes[order]
+    if len(sid):
+        new_stack = np.r_[True, sid[1:] != sid[:-1]]
+        starts = np.flatnonzero(new_stack)
+        rank = np.arange(len(sid)) - np.repeat(starts, np.diff(np.r_[starts, len(sid)]))
+        keep = rank < MAX_FRAMES
+        sid, depth, codes, rank = sid[keep], depth[keep], codes[keep], rank[keep]
+        starts = np.flatnonzero(np.r_[True, sid[1:] != sid[:-1]])
+        lengths = np.diff(np.r_[starts, len(sid)])
+        # Polynomial hashes of the code sequence (uint64 arithmetic wraps: fine for hashing).
+        c = codes.astype(np.uint64) + np.uint64(1)
+        with np.errstate(over="ignore"):
+            p1 = np.power(np.uint64(1_000_003), rank.astype(np.uint64))
+            p2 = np.power(np.uint64(0x9E3779B97F4A7C15), rank.astype(np.uint64))
+            h1 = np.add.reduceat(c * p1, starts)
+            h2 = np.add.reduceat((c ^ np.uint64(0x5BD1E995)) * p2, starts)
+        frame_sids = sid[starts]
+    else:
+        starts = lengths = np.array([], dtype=np.int64)
+        h1 = h2 = np.array([], dtype=np.uint64)
+        frame_sids = np.array([], dtype=np.int64)
+
+    # Map every stacks row to its frame run (or none).
+    pos = pd.Index(frame_sids).get_indexer(stack_ids)
+    has = pos >= 0
+    st_start = np.where(has, starts[np.maximum(pos, 0)] if len(starts) else 0, -1)
+    st_len = np.where(has, lengths[np.maximum(pos, 0)] if len(lengths) else 0, 0)
+    st_h1 = np.where(has, h1[np.maximum(pos, 0)] if len(h1) else 0, 0).astype(np.uint64)
+    st_h2 = np.where(has, h2[np.maximum(pos, 0)] if len(h2) else 0, 0).astype(np.uint64)
 
     comm = stacks["comm"].astype("string").fillna("")
     kworker = comm.str.startswith("kworker/").to_numpy(dtype=bool)
     resc_comm = comm.str.startswith("kworker/R-").to_numpy(dtype=bool)
     in_wq = np.isin(stack_ids, wq_ids) | kworker
 
-    cache: dict[tuple[tuple[str, ...], bool], Classification] = {}
-    rows: list[Classification] = []
-    empty: tuple[str, ...] = ()
-    for s, w in zip(stack_ids.tolist(), in_wq.tolist(), strict=True):
-        key = (tuple_of.get(s, empty), bool(w))
-        c = cache.get(key)
-        if c is None:
-            c = cache[key] = classify_symbols(key[0], wq_worker=key[1])
-        rows.append(c)
+    keys = pd.DataFrame({"h1": st_h1, "h2": st_h2, "n": st_len, "wq": in_wq})
+    group, first_row = _factorize_rows(keys)
+
+    results: list[Classification] = []
+    for r in first_row.tolist():
+        a, n = int(st_start[r]), int(st_len[r])
+        syms = tuple(uniq_syms[codes[a : a + n]]) if n else ()
+        results.append(classify_symbols(syms, wq_worker=bool(in_wq[r])))
+
+    res = pd.DataFrame(results, columns=list(Classification._fields))
+    key_idx = res["key_depth"].to_numpy(dtype=float)
+    per_key = np.nan_to_num(key_idx[group], nan=-1).astype(np.int64)
+    valid = (per_key >= 0) & has
+    key_depth = np.full(n_st, -1, dtype=np.int64)
+    if len(depth):
+        key_depth[valid] = depth[st_start[valid] + per_key[valid]]
+    idle = res["stuck_detail"].fillna("").str.startswith("idle").to_numpy(dtype=bool)
+
+    def take(col: str, dtype: str) -> pd.api.extensions.ExtensionArray:
+        return pd.array(res[col].to_numpy(dtype=object)[group], dtype=dtype)
 
     out = pd.DataFrame(
         {
             "stack_id": pd.array(stack_ids, dtype="Int64"),
-            "event_id": pd.array(stacks["event_id"].to_numpy(dtype=object), dtype="Int64"),
-            "pid": pd.array(stacks["pid"].astype("Int64").to_numpy(dtype=object), dtype="Int64"),
-            "comm": stacks["comm"].astype("string").to_numpy(dtype=object),
-            "stuck_in": [c.stuck_in for c in rows],
-            "stuck_detail": [c.stuck_detail for c in rows],
-            "key_symbol": [c.key_symbol for c in rows],
-            "key_index": [c.key_depth for c in rows],
-            "oom_lock_role": [c.oom_lock_role for c in rows],
-            "in_allocator": [c.in_allocator for c in rows],
+            "event_id": stacks["event_id"].astype("Int64").array,
+            "pid": stacks["pid"].astype("Int64").array,
+            "comm": stacks["comm"].astype("string").array,
+            "stuck_in": take("stuck_in", "string"),
+            "stuck_detail": take("stuck_detail", "string"),
+            "key_symbol": take("key_symbol", "string"),
+            "key_depth": pd.array(
+                [int(d) if v else None for d, v in zip(key_depth, valid, strict=True)]
+                if not valid.all()
+                else key_depth,
+                dtype="Int64",
+            ),
+            "oom_lock_role": take("oom_lock_role", "string"),
+            "in_allocator": take("in_allocator", "boolean"),
+            "rescuer": pd.array(np.isin(stack_ids, resc_ids) | resc_comm, dtype="boolean"),
+            "gfp_fs": pd.array([None] * n_st, dtype="boolean"),
+            "idle": pd.array(idle[group], dtype="boolean"),
         }
     )
-    # key_depth: frames.depth of the key_index-th reliable frame of the stack.
-    start_of = dict(zip(sid[starts].tolist(), starts.tolist(), strict=True)) if len(sid) else {}
-    kidx = out["key_index"].to_numpy(dtype=object)
-    kdepth = [
-        None if k is None or pd.isna(k) else int(depth[start_of[s] + int(k)])
-        for s, k in zip(stack_ids.tolist(), kidx, strict=True)
-    ]
-    out["key_depth"] = pd.array(kdepth, dtype="Int64")
-    out["rescuer"] = pd.array(np.isin(stack_ids, resc_ids) | resc_comm, dtype="boolean")
-    out["gfp_fs"] = pd.array([pd.NA] * len(out), dtype="boolean")
-    out["idle"] = pd.array(
-        [bool(c.stuck_detail and c.stuck_detail.startswith("idle")) for c in rows], dtype="boolean"
-    )
-    for col in ("comm", "stuck_in", "stuck_detail", "key_symbol", "oom_lock_role"):
-        out[col] = out[col].astype("string")
-    out["in_allocator"] = out["in_allocator"].astype("boolean")
-    return out[[name for name, _, _, _ in SCHEMA["stack_classes"]]]
+    return out
+
+
+def _factorize_rows(keys: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Group number of every row of `keys` and the first row of every group."""
+    group = keys.groupby(list(keys.columns), sort=False).ngroup().to_numpy(dtype=np.int64)
+    _, first_row = np.unique(group, return_index=True)
+    return group, first_row
