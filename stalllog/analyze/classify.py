@@ -365,13 +365,10 @@ def _with_context(detail: str, syms: Sequence[str], i: int) -> str:
 
 def _oom_holder(syms: Sequence[str], oom: int, in_alloc: bool) -> Classification:
     j = _next(syms, oom)
-    origin = "global"
     while j is not None and syms[j] not in _OOM_ORIGIN and syms[j] in _OOM_STEPS:
         j = _next(syms, j)
-    if j is not None and syms[j] in _OOM_ORIGIN:
-        origin = _OOM_ORIGIN[syms[j]]
-    elif j is not None and syms[j] in _ALLOC:
-        origin = "global"
+    # The caller of out_of_memory names the OOM kind; an unknown caller is named as it is.
+    origin = "global" if j is None or syms[j] in _ALLOC else _OOM_ORIGIN.get(syms[j], syms[j])
     inner = _first_meaningful(syms, oom + 1)
     assert inner is not None  # out_of_memory itself is meaningful
     step = next((k for k in range(inner, oom + 1) if syms[k] in _OOM_STEPS), oom)
@@ -485,8 +482,9 @@ def classify_symbols(symbols: Sequence[str], wq_worker: bool = False) -> Classif
 
     A trace that went through an interrupt (`apic_timer_interrupt`, `asm_sysvec_*`, `el1h_64_irq`
     …) is classified by the interrupted code outside the interrupt frames (the interrupt is
-    usually the reporter: a watchdog, an RCU-stall dump); only when that says nothing (`other`)
-    and the interrupt handler was printing, the class is `console`.
+    usually the reporter: a watchdog, an RCU-stall dump). Only when that says nothing (`other`)
+    the interrupt decides, if it is classified or allocating (an atomic allocation failing in a
+    softirq over the idle loop). An interrupt flushing the console adds "(irq printing)".
     """
     syms = list(symbols)
     present = set(syms)
@@ -568,7 +566,7 @@ def _classify(syms: Sequence[str], wq_worker: bool, preempted: bool = False) -> 
             context = "kswapd"
         if context is None:
             if s == "rescuer_thread":
-                idle = first == i
+                idle = first == i and not preempted
                 detail = "idle (rescuer_thread)" if idle else _detail_in(syms, i, first, preempted)
                 return Classification("rescuer", detail, s, i, None, in_alloc)
             continue
@@ -584,12 +582,12 @@ def _classify(syms: Sequence[str], wq_worker: bool, preempted: bool = False) -> 
                 "slab_shrink", _slab_detail(syms, i, first, preempted), s, i, None, in_alloc
             )
         if context == "compaction":
-            if s == "kcompactd" and first == i:
+            if s == "kcompactd" and first == i and not preempted:
                 return Classification("compaction", "idle (kcompactd)", s, i, None, in_alloc)
             return Classification(
                 "compaction", _detail_in(syms, i, first, preempted), s, i, None, in_alloc
             )
-        if s == "kswapd_try_to_sleep" or (s == "kswapd" and first == i):
+        if s == "kswapd_try_to_sleep" or (s == "kswapd" and first == i and not preempted):
             return Classification("kswapd", "idle (kswapd_try_to_sleep)", s, i, None, in_alloc)
         return Classification(context, _detail_in(syms, i, first, preempted), s, i, None, in_alloc)
 
