@@ -19,7 +19,7 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
@@ -33,10 +33,46 @@ ANALYSIS_TABLES = ("stack_classes", "stalled_tasks", "episodes", "oom_lock", "re
 _SKIP = frozenset({"lines", "unparsed"})
 
 
+class _LazyTables(dict[str, pd.DataFrame]):
+    """A capture's tables, converted to pandas on first access (most analyses read a few)."""
+
+    def __init__(self, cap: Capture) -> None:
+        super().__init__()
+        self._cap = cap
+        self._names = [n for n in cap.arrow if n not in _SKIP]
+
+    def __missing__(self, key: str) -> pd.DataFrame:
+        if key not in self._names:
+            raise KeyError(key)
+        df = self._cap[key]
+        self[key] = df
+        return df
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self[key] if key in self._names else default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def keys(self) -> Any:
+        return list(self._names)
+
+    def items(self) -> Any:
+        return [(n, self[n]) for n in self._names]
+
+    def values(self) -> Any:
+        return [self[n] for n in self._names]
+
+
 def _tables_of(tables_or_capture: Capture | Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     if isinstance(tables_or_capture, Capture):
-        cap = tables_or_capture
-        return {name: cap[name] for name in cap.arrow if name not in _SKIP}
+        return _LazyTables(tables_or_capture)
     return dict(tables_or_capture)
 
 
