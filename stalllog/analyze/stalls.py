@@ -58,7 +58,7 @@ argument; else NA (`hz_source` says which).
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 import pandas as pd
@@ -478,12 +478,26 @@ def _terminators(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
+def _f64(s: pd.Series) -> np.ndarray:
+    """Float numpy values, NaN for NA."""
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+class _Ctx(NamedTuple):
+    clock: pd.Series  # boot -> "ts" / "line"
+    gap: pd.Series  # boot -> episode gap (s)
+    term: pd.DataFrame  # kmallocwd scans with stalling=0
+
+
+def _ctx(tables: dict[str, pd.DataFrame]) -> _Ctx:
+    return _Ctx(_boot_clock(tables), _gap_by_boot(tables), _terminators(tables))
+
+
 def _xcol(df: pd.DataFrame, clock: pd.Series, ts: str, line: str) -> pd.Series:
     """Ordering position: ts in boots with timestamps, line number otherwise."""
-    use_ts = (df["boot"].map(clock).astype("string") == "ts").fillna(False).astype(bool)
-    tsv = pd.to_numeric(df[ts], errors="coerce").astype(float)
-    lnv = pd.to_numeric(df[line], errors="coerce").astype(float)
-    return pd.Series(np.where(use_ts.to_numpy(), tsv.to_numpy(), lnv.to_numpy()), index=df.index)
+    ts_boots = _f64(pd.Series(clock.index[(clock == "ts").fillna(False).to_numpy(dtype=bool)]))
+    use_ts = np.isin(_f64(df["boot"]), ts_boots)
+    return pd.Series(np.where(use_ts, _f64(df[ts]), _f64(df[line])), index=df.index)
 
 
 def _segment(df: pd.DataFrame, x: pd.Series, term: pd.DataFrame, clock: pd.Series) -> pd.Series:
@@ -503,7 +517,8 @@ def _segment(df: pd.DataFrame, x: pd.Series, term: pd.DataFrame, clock: pd.Serie
 def _fill_ts(ev: pd.DataFrame, clock: pd.Series) -> pd.DataFrame:
     """In boots with timestamps, a report without one takes the previous report's (by line)."""
     ev = ev.sort_values(["boot", "line"], kind="stable")
-    filled = ev.groupby("boot", sort=False)["ts"].transform(lambda s: s.ffill().bfill())
+    g = ev.groupby("boot", sort=False)["ts"]
+    filled = g.ffill().fillna(g.bfill())
     use = (ev["boot"].map(clock).astype("string") == "ts").fillna(False).astype(bool)
     ev["ts"] = ev["ts"].where(~use | ev["ts"].notna(), filled)
     return ev
@@ -532,11 +547,11 @@ def stalled_tasks(
     ev = _evidence(tables, stack_classes, hz_by_boot)
     if ev.empty:
         return _empty("stalled_tasks")
-    clock = _boot_clock(tables)
-    gap = _gap_by_boot(tables)
+    ctx = _ctx(tables)
+    clock, gap, term = ctx
     ev = _fill_ts(ev, clock)
     ev["x"] = _xcol(ev, clock, "ts", "line")
-    ev["seg"] = _segment(ev, ev["x"], _terminators(tables), clock)
+    ev["seg"] = _segment(ev, ev["x"], term, clock)
     ev["gap"] = _boot_gap(ev["boot"], clock, gap)
 
     # attempt ids: seq (memalloc), run of growing stall_ms (alloc_stall)
@@ -569,7 +584,7 @@ def stalled_tasks(
     rows = _aggregate(ev, stack_classes)
     rows["hz_used"] = rows["boot"].map(hz_by_boot).astype("Int64")
     rows["hz_source"] = rows["boot"].map(hz_src).astype("string")
-    rows["episode"] = _cluster(tables, rows)[1]
+    rows["episode"] = _cluster(tables, rows, ctx)[1]
     _progress(rows)
     rows = rows.sort_values(["boot", "first_ts", "first_line", "pid"], kind="stable")
     return _typed(rows, "stalled_tasks")
@@ -713,15 +728,15 @@ def _progress(rows: pd.DataFrame) -> None:
 # clustering
 
 
-def _cluster(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+def _cluster(
+    tables: dict[str, pd.DataFrame], rows: pd.DataFrame, ctx: _Ctx | None = None
+) -> tuple[pd.DataFrame, pd.Series]:
     """Episode bounds and the episode of each stalled row.
 
     rows needs boot, first_ts, last_ts, first_line, last_line, in_allocator (and optionally the
     precomputed first_x/last_x/seg). Deterministic: episodes() calls it again on the stalled
     table and gets the same numbering."""
-    clock = _boot_clock(tables)
-    gap = _gap_by_boot(tables)
-    term = _terminators(tables)
+    clock, gap, term = ctx if ctx is not None else _ctx(tables)
     r = pd.DataFrame(
         {
             "boot": rows["boot"].astype("Int64"),
@@ -831,19 +846,35 @@ def _cluster(tables: dict[str, pd.DataFrame], rows: pd.DataFrame) -> tuple[pd.Da
 
 
 def _assign(items: pd.DataFrame, eps: pd.DataFrame, lo: str, hi: str) -> pd.Series:
-    """Episode of each item whose x lies in [eps[lo], eps[hi]] of its boot (NA otherwise)."""
+    """Episode of each item whose x lies in [eps[lo], eps[hi]] of its boot (NA otherwise).
+
+    Episodes of a boot do not overlap: the candidate is the last one starting at or before x."""
     out = pd.Series(pd.NA, index=items.index, dtype="Int64")
-    it = items.dropna(subset=["x"])
-    if it.empty or eps.empty:
+    if items.empty or eps.empty:
         return out
-    it = it.reset_index().astype({"boot": "int64"}).sort_values("x")
-    e = eps[["episode", "boot", lo, hi]].dropna(subset=[lo]).astype({"boot": "int64"})
-    e = e.rename(columns={lo: "_lo", hi: "_hi"}).astype({"_lo": float, "_hi": float})
-    e = e.sort_values("_lo")
-    it["x"] = it["x"].astype(float)
-    j = pd.merge_asof(it, e, left_on="x", right_on="_lo", by="boot", direction="backward")
-    ok = (j["x"] <= j["_hi"]).fillna(False).astype(bool)
-    out[j.loc[ok, "index"].to_numpy()] = j.loc[ok, "episode"].to_numpy()
+    eb, elo, ehi = _f64(eps["boot"]), _f64(eps[lo]), _f64(eps[hi])
+    ok_e = ~np.isnan(elo)
+    eb, elo, ehi = eb[ok_e], elo[ok_e], ehi[ok_e]
+    eid = eps["episode"].to_numpy(dtype="int64")[ok_e]
+    order = np.lexsort((elo, eb))
+    eb, elo, ehi, eid = eb[order], elo[order], ehi[order], eid[order]
+    ib, ix = _f64(items["boot"]), _f64(items["x"])
+    # position among episodes sorted by (boot, lo): boots first, then x within the boot
+    start = np.searchsorted(eb, ib, side="left")
+    end = np.searchsorted(eb, ib, side="right")
+    res = np.full(len(items), -1, dtype="int64")
+    for b in np.unique(ib[~np.isnan(ib)]):
+        rows = np.flatnonzero((ib == b) & ~np.isnan(ix))
+        if not len(rows):
+            continue
+        s0, s1 = int(start[rows[0]]), int(end[rows[0]])
+        if s0 == s1:
+            continue
+        k = np.searchsorted(elo[s0:s1], ix[rows], side="right") - 1
+        hit = (k >= 0) & (ix[rows] <= ehi[s0:s1][np.clip(k, 0, None)])
+        res[rows[hit]] = eid[s0:s1][k[hit]]
+    found = res >= 0
+    out[found] = res[found]
     return out
 
 
@@ -873,10 +904,11 @@ def _place(it: pd.DataFrame, eps: pd.DataFrame, lo_x: str, hi_x: str) -> pd.Seri
 
 def episodes(tables: dict[str, pd.DataFrame], stalled: pd.DataFrame) -> pd.DataFrame:
     """One row per stall episode; see the module docstring."""
-    eps, _ = _cluster(tables, stalled)
+    ctx = _ctx(tables)
+    clock = ctx.clock
+    eps, _ = _cluster(tables, stalled, ctx)
     if eps.empty:
         return _empty("episodes")
-    clock = _boot_clock(tables)
     eps = eps.sort_values("episode").reset_index(drop=True)
     st = stalled.copy()
     st_ep = st["episode"].astype("Int64")
@@ -952,7 +984,7 @@ def episodes(tables: dict[str, pd.DataFrame], stalled: pd.DataFrame) -> pd.DataF
         it["ep"] = _place(it, eps, "x0", "x1")
         eps["printk_dropped"] = eps["episode"].map(it.groupby("ep")["count"].sum(min_count=1))
 
-    _outcome(tables, eps, clock)
+    _outcome(tables, eps, ctx)
     eps["start_ts"] = eps["ts0"]
     eps["end_ts"] = eps["ts1"]
     eps["first_line"] = eps["l0"]
@@ -1008,7 +1040,8 @@ def _panics(tables: dict[str, pd.DataFrame], clock: pd.Series) -> pd.DataFrame:
     return out
 
 
-def _outcome(tables: dict[str, pd.DataFrame], eps: pd.DataFrame, clock: pd.Series) -> None:
+def _outcome(tables: dict[str, pd.DataFrame], eps: pd.DataFrame, ctx: _Ctx) -> None:
+    clock, term = ctx.clock, ctx.term
     boots = _get(tables, "boots")
     b = pd.DataFrame(
         {
@@ -1033,7 +1066,6 @@ def _outcome(tables: dict[str, pd.DataFrame], eps: pd.DataFrame, clock: pd.Serie
     next_start = eps["boot"].map(nb.set_index("boot")["next_start"])
 
     # stalls stopped: a stalling=0 scan after the episode, or the log goes on past the gap
-    term = _terminators(tables)
     stop_line = pd.Series(pd.NA, index=eps.index, dtype="Int64")
     if not term.empty:
         t = term.assign(x=_xcol(term, clock, "ts", "line"))
