@@ -18,13 +18,19 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pandas as pd
 
 from ..capture import Capture
+from .classify import classify_stacks
+from .findings import findings
+from .oom_lock import oom_lock
+from .reclaim import reclaim
+from .stalls import episodes, stalled_tasks
+
+__all__ = ["ANALYSIS_TABLES", "analyze"]
 
 ANALYSIS_TABLES = ("stack_classes", "stalled_tasks", "episodes", "oom_lock", "reclaim", "findings")
 
@@ -76,13 +82,6 @@ def _tables_of(tables_or_capture: Capture | Mapping[str, pd.DataFrame]) -> dict[
     return dict(tables_or_capture)
 
 
-def _optional(module: str) -> Any:
-    try:
-        return importlib.import_module(f"{__name__}.{module}")
-    except ModuleNotFoundError:
-        return None
-
-
 def analyze(
     tables_or_capture: Capture | Mapping[str, pd.DataFrame], hz: int | None = None
 ) -> dict[str, pd.DataFrame]:
@@ -91,21 +90,10 @@ def analyze(
     hz: CONFIG_HZ when known; kmallocwd delays are in jiffies (inferred per boot otherwise)."""
     tables = _tables_of(tables_or_capture)
     out: dict[str, pd.DataFrame] = {}
-    classify = _optional("classify")
-    stalls = _optional("stalls")
-    reclaim = _optional("reclaim")
-    oom_lock = _optional("oom_lock")
-    findings = _optional("findings")
-    if classify is not None:
-        out["stack_classes"] = classify.classify_stacks(tables)
-    sc = out.get("stack_classes")
-    if stalls is not None and sc is not None:
-        out["stalled_tasks"] = stalls.stalled_tasks(tables, sc, hz)
-        out["episodes"] = stalls.episodes(tables, out["stalled_tasks"])
-    if oom_lock is not None:
-        out["oom_lock"] = oom_lock.oom_lock(tables, sc)
-    if reclaim is not None and "episodes" in out:
-        out["reclaim"] = reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])
-    if findings is not None:
-        out["findings"] = findings.findings(tables, out)
-    return out
+    out["stack_classes"] = classify_stacks(tables)
+    out["stalled_tasks"] = stalled_tasks(tables, out["stack_classes"], hz)
+    out["episodes"] = episodes(tables, out["stalled_tasks"])
+    out["oom_lock"] = oom_lock(tables, out["stack_classes"])
+    out["reclaim"] = reclaim(tables, out["stalled_tasks"], out["episodes"])
+    out["findings"] = findings(tables, out)
+    return {name: out[name] for name in ANALYSIS_TABLES}

@@ -41,6 +41,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .oom_lock import stack_times
+
 __all__ = ["KINDS", "SCHEMA", "findings"]
 
 SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
@@ -178,8 +180,6 @@ class _Ctx:
         sc = self.get("stack_classes")
         if sc is None:
             return None
-        from .oom_lock import stack_times
-
         return sc.merge(stack_times(self.t), on="stack_id", how="left")
 
     def vmstat_pending(self) -> pd.DataFrame | None:
@@ -758,6 +758,8 @@ def _episode_rules(ctx: _Ctx) -> list[Row]:
     rows: list[Row] = []
     if ep is None:
         return rows
+    held = ctx.get("oom_lock")
+    st = ctx.get("stalled_tasks")
     for e in _records(ep):
         longest = (
             f", the longest for {float(e['longest_stall_s']):.0f} s"
@@ -766,11 +768,22 @@ def _episode_rules(ctx: _Ctx) -> list[Row]:
         )
         # with kmallocwd counters the scan rules say more (oom_count may rise without a header)
         counted = not pd.isna(e["oom_count_first"])
+        # an oom_lock holder seen inside the episode (a stack in out_of_memory) invoked it
+        holder = held is not None and bool(
+            (
+                (held["boot"] == e["boot"])
+                & (held["end_line"] >= e["first_line"])
+                & (held["start_line"] <= e["last_line"])
+            ).any()
+        )
         if (
             e["outcome"] in ("stalled_at_end", "panic", "reboot")
             and not counted
+            and not holder
             and (pd.isna(e["oom_invocations"]) or e["oom_invocations"] == 0)
+            and _long(e["duration_s"], e["longest_stall_s"], limit=30)
         ):
+            why = _costly_orders(st, e["episode"])
             rows.append(
                 _row(
                     "no_oom_progress",
@@ -778,7 +791,8 @@ def _episode_rules(ctx: _Ctx) -> list[Row]:
                     e["boot"],
                     f"{e['n_tasks']} task(s) were reported stalled from {_ts(e['start_ts'])} to "
                     f"{_ts(e['end_ts'])}{longest}, and the OOM killer was never invoked up to the "
-                    f"{_end_word(e['outcome'])}: reclaim keeps the allocations looping.",
+                    f"{_end_word(e['outcome'])}: "
+                    + (why or "reclaim keeps the allocations looping."),
                     [
                         e["first_line"],
                         e["outcome_line"] if not pd.isna(e["outcome_line"]) else e["last_line"],
@@ -804,9 +818,25 @@ def _episode_rules(ctx: _Ctx) -> list[Row]:
     return rows
 
 
-def _long(*secs: Any) -> bool:
-    """Any of the durations is a minute or more."""
-    return any(not pd.isna(x) and float(x) >= 60 for x in secs)
+def _long(*secs: Any, limit: float = 60) -> bool:
+    """Any of the durations is `limit` seconds (a minute) or more."""
+    return any(not pd.isna(x) and float(x) >= limit for x in secs)
+
+
+def _costly_orders(st: pd.DataFrame | None, episode: Any) -> str:
+    """When every stalled allocation of the episode is above PAGE_ALLOC_COSTLY_ORDER (3):
+    `__alloc_pages_may_oom` returns before `out_of_memory` for them (§1.1), so they never
+    invoke the OOM killer and only reclaim/compaction retries remain."""
+    if st is None or "order" not in st:
+        return ""
+    o = st.loc[(st["episode"] == episode).fillna(False).to_numpy(bool), "order"].dropna()
+    if not len(o) or not (o > 3).all():
+        return ""
+    orders = "/".join(str(int(x)) for x in sorted(set(o)))
+    return (
+        f"every stalled request is order {orders} (> PAGE_ALLOC_COSTLY_ORDER), which never "
+        f"invokes the OOM killer; only reclaim and compaction retries remain."
+    )
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
@@ -1077,11 +1107,13 @@ def _last_stall_line(ctx: _Ctx) -> pd.Series:
 
 
 def _drop_repeats(df: pd.DataFrame) -> pd.DataFrame:
-    """An episode-level "OOM killer never invoked" says less than a kmallocwd counter finding
-    of the same episode: keep the latter."""
+    """An episode-level "OOM killer never invoked" says less than a kmallocwd counter or victim
+    finding of the same episode (a victim means it was invoked before): keep the latter."""
     if "src" not in df:
         return df
-    counter = df["kind"].isin(["no_oom_progress", "oom_livelock", "nofs_cannot_oom"])
+    counter = df["kind"].isin(
+        ["no_oom_progress", "oom_livelock", "nofs_cannot_oom", "victim_not_exiting"]
+    )
     counter &= df["src"].isna()
     covered = set(zip(df.loc[counter, "boot"], df.loc[counter, "episode"], strict=True))
     generic = (df["src"] == "episode").fillna(False).astype(bool)
