@@ -149,7 +149,13 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
             "time oom_count stayed at its last value, over"
             " the scans of the episode (0: one scan); NA without kmallocwd",
         ),
-        ("printk_dropped", "Int64", "messages", "messages lost (printk_loss) in the episode"),
+        (
+            "printk_dropped",
+            "Int64",
+            "messages",
+            "messages lost (printk_loss counts) from the first report to the last, or to the end"
+            " of the boot when the episode is still stalled there",
+        ),
         (
             "outcome",
             "string",
@@ -892,12 +898,14 @@ def _items(df: pd.DataFrame, clock: pd.Series, ts: str, line: str) -> pd.DataFra
     return it
 
 
-def _place(it: pd.DataFrame, eps: pd.DataFrame, lo_x: str, hi_x: str) -> pd.Series:
+def _place(
+    it: pd.DataFrame, eps: pd.DataFrame, lo_x: str, hi_x: str, hi_line: str = "l1"
+) -> pd.Series:
     """Episode by x (time or line), falling back to the line window when x is missing."""
     a = _assign(it, eps, lo_x, hi_x)
     miss = it[a.isna() & it["x"].isna()]
     if len(miss):
-        b = _assign(miss.assign(x=miss["xl"]), eps, "l0", "l1")
+        b = _assign(miss.assign(x=miss["xl"]), eps, "l0", hi_line)
         a[b.dropna().index] = b.dropna()
     return a
 
@@ -975,16 +983,36 @@ def episodes(tables: dict[str, pd.DataFrame], stalled: pd.DataFrame) -> pd.DataF
         span = flat.groupby("ep")["ts"].agg(lambda v: v.max() - v.min())
         eps["oom_count_flat_s"] = eps["episode"].map(span)
 
-    # printk loss inside (by line for markers without a time of their own)
+    _outcome(tables, eps, ctx)
+
+    # printk loss (placed by line when the marker has no time of its own) from the first
+    # report to the last one, or to the end of the boot when the episode is still stalled there
     pl = _get(tables, "printk_loss")
     eps["printk_dropped"] = pd.NA
     if not pl.empty:
+        boots = _get(tables, "boots")
+        b = pd.DataFrame(
+            {
+                "ts_last": _col(boots, "ts_last", "Float64").to_numpy(dtype=float, na_value=np.nan),
+                "line_end": _f64(boots["line_end"]),
+            },
+            index=_f64(boots["boot"]),
+        )
+        still = eps["outcome"].isin(["stalled_at_end", "reboot", "panic"]).to_numpy(dtype=bool)
+        boot_f = _f64(eps["boot"])
+        end_x = np.where(
+            eps["clock"] == "ts",
+            pd.Series(boot_f).map(b["ts_last"]).to_numpy(dtype=float),
+            pd.Series(boot_f).map(b["line_end"]).to_numpy(dtype=float),
+        )
+        end_l = pd.Series(boot_f).map(b["line_end"]).to_numpy(dtype=float)
+        eps["pl_x1"] = np.where(still, np.fmax(end_x, _f64(eps["x1"])), _f64(eps["x1"]))
+        eps["pl_l1"] = np.where(still, np.fmax(end_l, _f64(eps["l1"])), _f64(eps["l1"]))
         it = _items(pl, clock, "ts", "line_no")
         it["count"] = _col(pl, "count", "Int64")
-        it["ep"] = _place(it, eps, "x0", "x1")
+        it["ep"] = _place(it, eps, "x0", "pl_x1", "pl_l1")
         eps["printk_dropped"] = eps["episode"].map(it.groupby("ep")["count"].sum(min_count=1))
 
-    _outcome(tables, eps, ctx)
     eps["start_ts"] = eps["ts0"]
     eps["end_ts"] = eps["ts1"]
     eps["first_line"] = eps["l0"]
