@@ -1143,9 +1143,34 @@ def _vmstat_note(ctx: _Ctx, boot: Any, line: Any) -> str:
     delays = [int(d) for p in sel["pending"] for d in _DELAY.findall(str(p))]
     biggest = f" (delay up to {max(delays)})" if delays else ""
     return (
-        f"; vmstat_update stayed pending on its workqueue in {len(sel)} dump(s){biggest}, so the "
-        f"vmstat counters reclaim decides on were stale (line {int(sel['line_no'].iloc[0])})"
+        f"; vmstat_update stayed pending on its workqueue in {len(sel)} dump(s){biggest}"
+        f"{_busy_pool(ctx, sel.iloc[-1])}, so the vmstat counters reclaim decides on were stale "
+        f"(line {int(sel['line_no'].iloc[0])})"
     )
+
+
+def _busy_pool(ctx: _Ctx, row: pd.Series) -> str:
+    """The in-flight works of the pool the pending vmstat_update waits on (same dump, same
+    pwq), and whether their workers are themselves stalling in an allocation: a worker that
+    loops without sleeping keeps the pool from running anything else."""
+    wq = ctx.get("workqueues")
+    if wq is None:
+        return ""
+    same = wq[(wq["event_id"] == row["event_id"]) & (wq["pwq"] == row["pwq"])]
+    same = same[same["n_in_flight"].fillna(0).astype("int64").to_numpy() > 0]
+    if not len(same):
+        return ""
+    works = ", ".join(dict.fromkeys(str(x) for x in same["in_flight"].dropna()))
+    text = f" behind in-flight {works} on the same pool"
+    pids = {int(p) for x in same["in_flight_pids"].dropna() for p in str(x).split(",") if p}
+    mem = ctx.get("memalloc")
+    if mem is not None and pids:
+        m = mem[(mem["boot"] == row["boot"]) & mem["pid"].isin(pids)]
+        m = m[m["stalling"].astype("boolean").fillna(False).to_numpy(bool)].drop_duplicates("pid")
+        for r in _records(m):
+            gfp = r["gfp_flags"] if not pd.isna(r["gfp_flags"]) else f"gfp=0x{int(r['gfp_mask']):x}"
+            text += f", whose worker {r['comm']}({r['pid']}) is stalling in an allocation ({gfp})"
+    return text
 
 
 RULES = (
