@@ -133,8 +133,21 @@ def line_ranges(lines: Iterable[Any]) -> str:
     return ",".join(parts)
 
 
+def _known(x: Any) -> bool:
+    return x is not None and not pd.isna(x) and bool(np.isfinite(float(x)))
+
+
 def _ts(x: Any) -> str:
-    return "?" if x is None or pd.isna(x) else f"{float(x):.1f} s"
+    return f"{float(x):.1f} s" if _known(x) else "?"
+
+
+def _when(t0: Any, t1: Any, l0: Any, l1: Any) -> str:
+    """`from 7.1 s to 48.6 s`, or `between lines 12 and 40` for captures without stamps."""
+    if _known(t0) and _known(t1):
+        return f"from {_ts(t0)} to {_ts(t1)}"
+    if int(l0) == int(l1):
+        return f"at line {int(l0)}"
+    return f"between lines {int(l0)} and {int(l1)}"
 
 
 def _dur(a: Any, b: Any) -> str:
@@ -1068,8 +1081,9 @@ def _oom_resolved_outside(ctx: _Ctx) -> list[Row]:
                 "oom_resolved",
                 "info",
                 boot,
-                f"{r['n']} {r['kinds']} OOM kill(s) from {_ts(r['ts_min'])} to "
-                f"{_ts(r['kill_ts_max'])}{within}{held_txt}; {r['reaped']} victim(s) reaped, "
+                f"{r['n']} {r['kinds']} OOM kill(s) "
+                f"{_when(r['ts_min'], r['kill_ts_max'], r['first_line'], r['last_line'])}"
+                f"{within}{held_txt}; {r['reaped']} victim(s) reaped, "
                 f"and no allocation stall was reported afterwards.",
                 [r["first_line"], r["last_line"]],
                 ts=r["ts_min"],

@@ -50,7 +50,7 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
         ("evidence_line", "Int64", "", "line of the strongest evidence (header, lock, trace)"),
         ("n_evidence", "Int64", "", "pieces of evidence merged into the interval"),
         ("waiters", "Int64", "tasks", "distinct tasks seen waiting for oom_lock meanwhile"),
-        ("ended_by", "string", "", "kill, no_killable or unknown"),
+        ("ended_by", "string", "", "kill, no_killable, panic (OOM panic) or unknown"),
     ]
 }
 
@@ -142,13 +142,14 @@ def _stack_times(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 def _dump_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cols = ["boot", "ts", "ts_kill", "line_start", "kill_line_no", "line_end", "trigger_pid",
-            "trigger_comm", "no_killable", "victim_pid"]  # fmt: skip
+            "trigger_comm", "no_killable", "victim_pid", "panic"]  # fmt: skip
     oom = _get(tables, "oom_events", cols)
     if not len(oom):
         return pd.DataFrame()
     header = oom["ts"].notna() | oom["trigger_pid"].notna()
     no_kill = oom["no_killable"].astype("boolean").fillna(False).astype(bool)
     killed = oom["kill_line_no"].notna() & ~no_kill
+    panic = oom["panic"].astype("boolean").fillna(False).astype(bool)
     ev = pd.DataFrame(
         {
             "boot": oom["boot"].astype("Int64"),
@@ -161,7 +162,11 @@ def _dump_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             "end_line": oom["kill_line_no"].astype("Int64"),
             "source": "oom_dump",
             "evidence_line": oom["line_start"].astype("Int64"),
-            "ended_by": np.where(no_kill, "no_killable", np.where(killed, "kill", "unknown")),
+            "ended_by": np.select(
+                [no_kill.to_numpy(), killed.to_numpy(), panic.to_numpy()],
+                ["no_killable", "kill", "panic"],
+                "unknown",
+            ),
         }
     )
     # a dump cut before its outcome: held at least to the end of what was printed
