@@ -24,11 +24,8 @@ from typing import Any
 import pandas as pd
 
 from ..capture import Capture
-from .classify import classify_stacks
-from .findings import findings
-from .oom_lock import oom_lock
-from .reclaim import reclaim
-from .stalls import episodes, stalled_tasks
+# modules, not their functions: `stalllog.analyze.oom_lock` etc. stay the modules
+from . import classify, findings, oom_lock, reclaim, stalls
 
 __all__ = ["ANALYSIS_TABLES", "analyze"]
 
@@ -90,10 +87,10 @@ def analyze(
     hz: CONFIG_HZ when known; kmallocwd delays are in jiffies (inferred per boot otherwise)."""
     tables = _tables_of(tables_or_capture)
     out: dict[str, pd.DataFrame] = {}
-    out["stack_classes"] = classify_stacks(tables)
-    out["stalled_tasks"] = stalled_tasks(tables, out["stack_classes"], hz)
-    out["episodes"] = episodes(tables, out["stalled_tasks"])
-    out["oom_lock"] = oom_lock(tables, out["stack_classes"])
-    out["reclaim"] = reclaim(tables, out["stalled_tasks"], out["episodes"])
-    out["findings"] = findings(tables, out)
+    out["stack_classes"] = classify.classify_stacks(tables)
+    out["stalled_tasks"] = stalls.stalled_tasks(tables, out["stack_classes"], hz)
+    out["episodes"] = stalls.episodes(tables, out["stalled_tasks"])
+    out["oom_lock"] = oom_lock.oom_lock(tables, out["stack_classes"])
+    out["reclaim"] = reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])
+    out["findings"] = findings.findings(tables, out)
     return {name: out[name] for name in ANALYSIS_TABLES}
