@@ -105,7 +105,7 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
             "progress",
             "string",
             "",
-            "none: same attempt reported again; slow: the task reported"
+            "none: same attempt reported again; slow: the task (by pid) reported"
             " more than one attempt in the episode; NA: one report",
         ),
         ("stuck_in", "string", "", "class seen on most of its stacks (STUCK_CLASSES)"),
@@ -715,14 +715,12 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _progress(rows: pd.DataFrame) -> None:
-    key = rows["pid"].astype("string").fillna("comm:" + rows["comm"].fillna("?"))
     real = rows["aid"].astype("string").str.match(r"^[swu]").fillna(False).astype(bool)
+    # another allocation of the same comm without a pid may be another task: no "slow"
+    known = real & rows["pid"].notna()
     ep = rows["episode"].astype("Int64").fillna(-1)
     n_att = (
-        rows[real]
-        .assign(k=key[real], e=ep[real])
-        .groupby(["boot", "k", "e"])["aid"]
-        .transform("nunique")
+        rows[known].assign(e=ep[known]).groupby(["boot", "pid", "e"])["aid"].transform("nunique")
     )
     prog = pd.Series(pd.NA, index=rows.index, dtype="string")
     prog[(rows["n_reports"] > 1) & real] = "none"
