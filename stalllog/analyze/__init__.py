@@ -24,6 +24,7 @@ from typing import Any
 import pandas as pd
 
 from ..capture import Capture
+
 # modules, not their functions: `stalllog.analyze.oom_lock` etc. stay the modules
 from . import classify, findings, oom_lock, reclaim, stalls
 
