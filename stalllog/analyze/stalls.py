@@ -136,7 +136,13 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
             "tasks",
             "most tasks stalled at once: kmallocwd `stalling`, or overlapping reports",
         ),
-        ("n_tasks", "Int64", "tasks", "distinct tasks reported"),
+        (
+            "n_tasks",
+            "Int64",
+            "tasks",
+            "distinct tasks reported (kswapd listed by kmallocwd"
+            " without an allocation not counted)",
+        ),
         ("longest_stall_s", "Float64", "s", "longest max_delay_s"),
         ("oom_invocations", "Int64", "", "OOM killer invocations (oom_events) in the episode"),
         ("kills", "Int64", "", "OOM kills in the episode"),
@@ -930,7 +936,8 @@ def episodes(tables: dict[str, pd.DataFrame], stalled: pd.DataFrame) -> pd.DataF
     nxt = eps.groupby("boot")["x0"].shift(-1)
     eps["after"] = eps[["after"]].assign(n=nxt).min(axis=1)
 
-    n_tasks = st[st_ep.notna()].assign(
+    not_kswapd = ~st["kswapd"].astype("boolean").fillna(False).astype(bool)
+    n_tasks = st[st_ep.notna() & not_kswapd].assign(
         k=st["pid"].astype("string").fillna("comm:" + st["comm"].fillna("?"))
     )
     eps["n_tasks"] = eps["episode"].map(n_tasks.groupby("episode")["k"].nunique()).fillna(0)
