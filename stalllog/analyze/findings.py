@@ -273,9 +273,9 @@ def _lines_by_boot(df: pd.DataFrame | None, col: str, mask: Any = None) -> dict[
 _NONE = np.array([], dtype="int64")
 
 
-def _step_kind(b: pd.DataFrame, i: int, ctx: _Ctx, ev: dict[str, np.ndarray]) -> str:
+def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, np.ndarray]) -> str:
     """What scans i → i+1 of one boot say (§2.4): frozen, livelock, exiting, nofs, quiet or ''."""
-    r0, r1 = b.iloc[i], b.iloc[i + 1]
+    r0, r1 = b[i], b[i + 1]
     if not (r0["stalling"] > 0 and r1["stalling"] > 0):
         return ""
     lo, hi = int(r0["line_no"]), int(r1["line_no"])
@@ -337,7 +337,8 @@ def _scan_runs(ctx: _Ctx) -> list[Row]:
             "headers": headers.get(_int(boot), _NONE),
             "gfp_fs": gfp_fs.get(_int(boot), np.zeros((0, 2), dtype="int64")),
         }
-        steps = [_step_kind(b, i, ctx, ev) for i in range(len(b) - 1)]
+        recs = _records(b)
+        steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         i = 0
         while i < len(steps):
             kind = steps[i]
@@ -979,6 +980,16 @@ def _oom_lock_rules(ctx: _Ctx) -> list[Row]:
         end = {"kill": "its kill line", "no_killable": "its no-killable line"}.get(
             h["ended_by"], "the last sighting"
         )
+        # F2: the holder flushes everybody's printk output (console_unlock prints every pending
+        # record), so concurrent stall reports and drops lengthen the hold
+        noise = _count_between(ctx, "alloc_stalls", h["boot"], h["start_line"], h["end_line"])
+        drops = _count_between(ctx, "printk_loss", h["boot"], h["start_line"], h["end_line"])
+        extra = ""
+        if noise or drops:
+            extra = (
+                f"; {noise} warn_alloc stall report(s) and {drops} printk loss marker(s) fall "
+                f"inside, output the holder may have had to print itself"
+            )
         rows.append(
             _row(
                 "oom_lock_held_long",
@@ -987,7 +998,7 @@ def _oom_lock_rules(ctx: _Ctx) -> list[Row]:
                 f"{h['comm']}({h['pid']}) held oom_lock for at least {h['held_s']:.1f} s "
                 f"({_ts(h['start_ts'])} to {end} at {_ts(h['end_ts'])}, evidence: "
                 f"{h['source']}) while "
-                f"{h['waiters']} task(s) were seen waiting for it.",
+                f"{h['waiters']} task(s) were seen waiting for it{extra}.",
                 [h["start_line"], h["evidence_line"], h["end_line"]],
                 ts=h["start_ts"],
                 pid=h["pid"],
@@ -995,6 +1006,13 @@ def _oom_lock_rules(ctx: _Ctx) -> list[Row]:
             )
         )
     return rows
+
+
+def _count_between(ctx: _Ctx, name: str, boot: Any, lo: Any, hi: Any) -> int:
+    df = ctx.get(name)
+    if df is None or pd.isna(lo) or pd.isna(hi):
+        return 0
+    return int(((df["boot"] == boot) & df["line_no"].between(lo, hi)).sum())
 
 
 def _memcg_no_killable(ctx: _Ctx) -> list[Row]:
