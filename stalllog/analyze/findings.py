@@ -1008,6 +1008,63 @@ def _oom_lock_rules(ctx: _Ctx) -> list[Row]:
     return rows
 
 
+def _holder_in_lockup(ctx: _Ctx) -> list[Row]:
+    """F2: an oom_lock holder's trace printed by a lockup report (RCU stall, soft/hard lockup
+    NMI backtraces): the holder was on a CPU that made no progress, typically printing the OOM
+    report under the lock (vprintk_emit/console_unlock ← dump_header)."""
+    held, lock = ctx.get("oom_lock"), ctx.get("lockups")
+    si = ctx.stack_info()
+    if held is None or lock is None or si is None:
+        return []
+    h = held[held["source"].astype("string").str.contains("stack", regex=False).fillna(False)]
+    h = h[h["held_s"].fillna(0).to_numpy("float64") <= HELD_LONG_S]  # long ones say it already
+    if not len(h):
+        return []
+    left = h[["boot", "evidence_line", "pid", "comm"]].dropna(subset=["boot", "evidence_line"])
+    left = left.astype({"boot": "int64", "evidence_line": "int64"}).sort_values("evidence_line")
+    right = lock[["boot", "line_no", "kind", "rcu_t_jiffies", "stuck_s"]].dropna(
+        subset=["boot", "line_no"]
+    )
+    right = right.astype({"boot": "int64", "line_no": "int64"}).sort_values("line_no")
+    m = pd.merge_asof(
+        left, right, left_on="evidence_line", right_on="line_no", by="boot",
+        direction="backward", tolerance=_LOCKUP_REACH,
+    )  # fmt: skip
+    m = m.dropna(subset=["line_no"])
+    if not len(m):
+        return []
+    holders = si[si["oom_lock_role"].astype("string").eq("holder").fillna(False).to_numpy(bool)]
+    detail = dict(
+        zip(holders["line_start"].dropna().astype(int), holders["stuck_detail"], strict=False)
+    )
+    rows: list[Row] = []
+    for r in _records(m):
+        what = {"rcu": "an RCU stall", "soft": "a soft lockup", "hard": "a hard lockup"}.get(
+            str(r["kind"]), "a lockup"
+        )
+        how = ""
+        if _known(r["rcu_t_jiffies"]):
+            how = f" (t={int(r['rcu_t_jiffies'])} jiffies without a grace period)"
+        elif _known(r["stuck_s"]):
+            how = f" (stuck for {int(r['stuck_s'])} s)"
+        where = detail.get(int(r["evidence_line"]))
+        doing = f" in {where}" if isinstance(where, str) else ""
+        rows.append(
+            _row(
+                "oom_lock_held_long",
+                "warning",
+                r["boot"],
+                f"{r['comm']}({r['pid']}) holds oom_lock and its trace{doing} is printed by "
+                f"{what} report{how}: the OOM killer does not get off that CPU, most likely "
+                f"busy printing its report under the lock.",
+                [r["line_no"], r["evidence_line"]],
+                pid=r["pid"],
+                comm=r["comm"],
+            )
+        )
+    return rows
+
+
 def _count_between(ctx: _Ctx, name: str, boot: Any, lo: Any, hi: Any) -> int:
     df = ctx.get(name)
     if df is None or pd.isna(lo) or pd.isna(hi):
@@ -1205,6 +1262,8 @@ def _busy_pool(ctx: _Ctx, row: pd.Series) -> str:
     return text
 
 
+_LOCKUP_REACH = 500  # lines from a lockup report to the NMI backtraces it triggers
+
 RULES = (
     _scan_runs,
     _victims,
@@ -1213,6 +1272,7 @@ RULES = (
     _episode_rules,
     _printk_flood,
     _oom_lock_rules,
+    _holder_in_lockup,
     _memcg_no_killable,
     _oom_resolved_outside,
 )
