@@ -58,6 +58,7 @@ argument; else NA (`hz_source` says which).
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any, NamedTuple, cast
 
 import numpy as np
@@ -187,8 +188,13 @@ def _stuck_classes() -> tuple[str, ...]:
     return tuple(STUCK_CLASSES)
 
 
+@cache
+def _empty_cached(name: str) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=cast(Any, d)) for c, d in _DTYPES[name]})
+
+
 def _empty(name: str) -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _DTYPES[name]})
+    return _empty_cached(name).copy()
 
 
 def _typed(df: pd.DataFrame, name: str) -> pd.DataFrame:
@@ -544,6 +550,11 @@ def stalled_tasks(
     tables: dict[str, pd.DataFrame], stack_classes: pd.DataFrame, hz: int | None = None
 ) -> pd.DataFrame:
     """One row per (boot, task, allocation attempt, run); see the module docstring."""
+    if (
+        all(_get(tables, n).empty for n in ("memalloc", "alloc_stalls", "hung_tasks", "tasks"))
+        and _get(tables, "nmi_backtraces").empty
+    ):
+        return _empty("stalled_tasks")
     inferred = infer_hz(_get(tables, "memalloc"))
     boots = _get(tables, "boots")
     boot_ids = _col(boots, "boot", "Int64") if not boots.empty else pd.Series(dtype="Int64")
@@ -916,6 +927,9 @@ def _place(
 
 def episodes(tables: dict[str, pd.DataFrame], stalled: pd.DataFrame) -> pd.DataFrame:
     """One row per stall episode; see the module docstring."""
+    scans = _get(tables, "memalloc_scans")
+    if stalled.empty and (scans.empty or not (_col(scans, "stalling", "Int64") > 0).any()):
+        return _empty("episodes")
     ctx = _ctx(tables)
     clock = ctx.clock
     eps, _ = _cluster(tables, stalled, ctx)
