@@ -188,11 +188,16 @@ class _Ctx:
             df = self.t.get(name)
         return df if df is not None and len(df) else None
 
-    def stack_info(self) -> pd.DataFrame | None:
-        """stack_classes with boot, ts and the trace's first line."""
+    def stack_info(self, rows: Any = None) -> pd.DataFrame | None:
+        """stack_classes (the `rows` selected, when given) with boot, ts and the trace's first
+        line."""
         sc = self.get("stack_classes")
         if sc is None:
             return None
+        if rows is not None:
+            sc = sc[rows]
+            if not len(sc):
+                return None
         return sc.merge(stack_times(self.t), on="stack_id", how="left")
 
     def vmstat_pending(self) -> pd.DataFrame | None:
@@ -572,7 +577,13 @@ def _detail_counts(g: pd.DataFrame) -> str:
 
 
 def _stack_rules(ctx: _Ctx) -> list[Row]:
-    si = ctx.stack_info()
+    sc = ctx.get("stack_classes")
+    if sc is None:
+        return _rescuer_memalloc(ctx, set())
+    # only the stacks some rule looks at get their times (most stacks are idle or "other")
+    cand = sc["stuck_in"].isin(["throttled", "lock_wait", "io_wait"]).fillna(False)
+    cand |= sc["rescuer"].astype("boolean").fillna(False)
+    si = ctx.stack_info(cand.to_numpy(bool))
     if si is None:
         return _rescuer_memalloc(ctx, set())
     si = si.dropna(subset=["boot", "line_start"])
@@ -1013,8 +1024,11 @@ def _holder_in_lockup(ctx: _Ctx) -> list[Row]:
     NMI backtraces): the holder was on a CPU that made no progress, typically printing the OOM
     report under the lock (vprintk_emit/console_unlock ← dump_header)."""
     held, lock = ctx.get("oom_lock"), ctx.get("lockups")
-    si = ctx.stack_info()
-    if held is None or lock is None or si is None:
+    if held is None or lock is None:
+        return []
+    sc = ctx.get("stack_classes")
+    si = None if sc is None else ctx.stack_info(sc["oom_lock_role"].eq("holder").fillna(False))
+    if si is None:
         return []
     h = held[held["source"].astype("string").str.contains("stack", regex=False).fillna(False)]
     h = h[h["held_s"].fillna(0).to_numpy("float64") <= HELD_LONG_S]  # long ones say it already
@@ -1022,7 +1036,7 @@ def _holder_in_lockup(ctx: _Ctx) -> list[Row]:
         return []
     left = h[["boot", "evidence_line", "pid", "comm"]].dropna(subset=["boot", "evidence_line"])
     left = left.astype({"boot": "int64", "evidence_line": "int64"}).sort_values("evidence_line")
-    right = lock[["boot", "line_no", "kind", "rcu_t_jiffies", "stuck_s"]].dropna(
+    right = lock[["boot", "line_no", "ts", "kind", "rcu_t_jiffies", "stuck_s"]].dropna(
         subset=["boot", "line_no"]
     )
     right = right.astype({"boot": "int64", "line_no": "int64"}).sort_values("line_no")
@@ -1033,7 +1047,7 @@ def _holder_in_lockup(ctx: _Ctx) -> list[Row]:
     m = m.dropna(subset=["line_no"])
     if not len(m):
         return []
-    holders = si[si["oom_lock_role"].astype("string").eq("holder").fillna(False).to_numpy(bool)]
+    holders = si
     detail = dict(
         zip(holders["line_start"].dropna().astype(int), holders["stuck_detail"], strict=False)
     )
@@ -1058,6 +1072,7 @@ def _holder_in_lockup(ctx: _Ctx) -> list[Row]:
                 f"{what} report{how}: the OOM killer does not get off that CPU, most likely "
                 f"busy printing its report under the lock.",
                 [r["line_no"], r["evidence_line"]],
+                ts=r["ts"],
                 pid=r["pid"],
                 comm=r["comm"],
             )

@@ -69,8 +69,13 @@ _STACK_OWNERS = ("memalloc", "hung_tasks", "nmi_backtraces", "lockups", "alloc_s
 _SOURCE_RANK = {"oom_dump": 0, "lockdep": 1, "stack": 2}
 
 
+_EMPTY: list[pd.DataFrame] = []
+
+
 def _empty() -> pd.DataFrame:
-    return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _DTYPES.items()})
+    if not _EMPTY:
+        _EMPTY.append(pd.DataFrame({c: pd.Series(dtype=d) for c, d in _DTYPES.items()}))
+    return _EMPTY[0].copy()
 
 
 def _get(tables: dict[str, pd.DataFrame], name: str, cols: list[str]) -> pd.DataFrame:
@@ -99,45 +104,65 @@ def stack_times(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
+def _f64(s: pd.Series) -> np.ndarray:
+    return s.to_numpy(dtype="float64", na_value=np.nan)
+
+
+def _lookup(keys: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Position of each key in `index` (-1 when absent); NaN keys are absent."""
+    ok = ~np.isnan(keys)
+    out = np.full(len(keys), -1, dtype="int64")
+    out[ok] = pd.Index(index).get_indexer(keys[ok].astype("int64"))
+    return out
+
+
 def _stack_times(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    # numpy over the columns: this runs for every capture, most of them small
     stacks = _get(tables, "stacks", ["stack_id", "event_id", "line_start", "line_end"])
     events = _get(tables, "events", ["event_id", "boot", "ts", "line_start", "line_end"])
-    out = stacks.merge(
-        events.rename(columns={"line_start": "ev_first", "line_end": "ev_last", "ts": "ev_ts"}),
-        on="event_id",
-        how="left",
-    )
-    owners = []
-    for name in _STACK_OWNERS:
+    sid = _f64(stacks["stack_id"]).astype("int64")
+    ev = _lookup(_f64(stacks["event_id"]), _f64(events["event_id"]).astype("int64"))
+
+    def from_events(col: str) -> np.ndarray:
+        vals = np.append(_f64(events[col]), np.nan)  # index -1 → NaN
+        return vals[ev]
+
+    boot, ts = from_events("boot"), from_events("ts")
+    first, last = from_events("line_start"), from_events("line_end")
+    # the owner's own line time wins over its block's (first table listed first)
+    for name in reversed(_STACK_OWNERS):
         df = tables.get(name)
-        if df is not None and len(df) and {"stack_id", "ts"} <= set(df.columns):
-            owners.append(df[["stack_id", "ts"]].dropna())
-    if owners:
-        own = pd.concat(owners).drop_duplicates("stack_id")
-        out = out.merge(own, on="stack_id", how="left")
-        out["ts"] = out["ts"].astype("Float64").fillna(out["ev_ts"].astype("Float64"))
-    else:
-        out["ts"] = out["ev_ts"].astype("Float64")
-    out["snap_first"] = out["ev_first"].astype("Int64")
-    out["snap_last"] = out["ev_last"].astype("Int64")
-    # a kmallocwd scan prints one block per MemAlloc line: the snapshot is the scan
-    memalloc = _get(tables, "memalloc", ["stack_id", "scan_id", "line_no"])
-    tasks = _get(tables, "tasks", ["stack_id", "dump_id", "line_no"])
-    for df, key in ((memalloc, "scan_id"), (tasks, "dump_id")):
-        df = df.dropna(subset=["stack_id", key])
-        if not len(df):
+        if df is None or not len(df) or not {"stack_id", "ts"} <= set(df.columns):
             continue
-        df = df.merge(stacks[["stack_id", "line_end"]], on="stack_id", how="left")
-        span = df.groupby(key).agg(first=("line_no", "min"), last=("line_end", "max"))
-        snap = df[["stack_id", key]].drop_duplicates("stack_id").join(span, on=key)
-        snap = snap.set_index("stack_id")
-        idx = out["stack_id"].map(snap["first"])
-        has = idx.notna()
-        out.loc[has, "snap_first"] = idx[has].astype("int64")
-        out.loc[has, "snap_last"] = out.loc[has, "stack_id"].map(snap["last"]).astype("int64")
-    out["boot"] = out["boot"].astype("Int64")
-    out["line_start"] = out["line_start"].astype("Int64")
-    return out[["stack_id", "boot", "ts", "line_start", "snap_first", "snap_last"]]
+        pos = _lookup(_f64(df["stack_id"]), sid)
+        t = _f64(df["ts"])
+        ok = (pos >= 0) & ~np.isnan(t)
+        ts[pos[ok]] = t[ok]
+    # a kmallocwd scan prints one block per MemAlloc line: the snapshot is the scan; a SysRq-t
+    # or hung-task dump is one dump
+    line_end = _f64(stacks["line_end"])
+    for name, key in (("memalloc", "scan_id"), ("tasks", "dump_id")):
+        df = _get(tables, name, ["stack_id", key, "line_no"])
+        k, st, ln = _f64(df[key]), _f64(df["stack_id"]), _f64(df["line_no"])
+        pos = _lookup(st, sid)
+        ok = (pos >= 0) & ~np.isnan(k)
+        if not ok.any():
+            continue
+        k, pos, ln = k[ok].astype("int64"), pos[ok], ln[ok]
+        span = pd.DataFrame({"k": k, "first": ln, "last": line_end[pos]}).groupby("k")
+        lo, hi = span["first"].min(), span["last"].max()
+        first[pos] = lo.reindex(k).to_numpy()
+        last[pos] = hi.reindex(k).to_numpy()
+    return pd.DataFrame(
+        {
+            "stack_id": sid,
+            "boot": pd.array(boot, dtype="Float64").astype("Int64"),
+            "ts": pd.array(ts, dtype="Float64"),
+            "line_start": pd.array(_f64(stacks["line_start"]), dtype="Float64").astype("Int64"),
+            "snap_first": pd.array(first, dtype="Float64").astype("Int64"),
+            "snap_last": pd.array(last, dtype="Float64").astype("Int64"),
+        }
+    )
 
 
 def _dump_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -177,7 +202,7 @@ def _dump_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
 
 
 def _stack_evidence(
-    stack_classes: pd.DataFrame | None, times: pd.DataFrame, dump_stacks: pd.Series
+    stack_classes: pd.DataFrame | None, tables: dict[str, pd.DataFrame], dump_stacks: pd.Series
 ) -> pd.DataFrame:
     if stack_classes is None or not len(stack_classes):
         return pd.DataFrame()
@@ -185,7 +210,7 @@ def _stack_evidence(
     sc = sc[~sc["stack_id"].isin(dump_stacks) & sc["pid"].notna()]
     if not len(sc):
         return pd.DataFrame()
-    sc = sc[["stack_id", "pid", "comm"]].merge(times, on="stack_id", how="left")
+    sc = sc[["stack_id", "pid", "comm"]].merge(stack_times(tables), on="stack_id", how="left")
     return pd.DataFrame(
         {
             "boot": sc["boot"].astype("Int64"),
@@ -213,13 +238,14 @@ def mutex_waiting_stacks(tables: dict[str, pd.DataFrame]) -> pd.Series:
     return pd.Series(frames.loc[hit, "stack_id"].unique())
 
 
-def _lockdep_evidence(tables: dict[str, pd.DataFrame], times: pd.DataFrame) -> pd.DataFrame:
+def _lockdep_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     cols = ["boot", "ts", "line_no", "comm", "pid", "lock", "at_symbol"]
     held = _get(tables, "held_locks", cols)
     held = held[(held["lock"].astype("string") == "oom_lock").fillna(False).astype(bool)]
     held = held[held["pid"].notna()]
     if not len(held):
         return pd.DataFrame()
+    times = stack_times(tables)
     held = held.assign(boot=held["boot"].astype("int64"), line_no=held["line_no"].astype("int64"))
     # the task's nearest earlier trace in the same boot (its stack in the same dump, usually)
     st = _get(tables, "stacks", ["stack_id", "pid", "line_start"]).dropna()
@@ -314,12 +340,15 @@ def _merge(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def _count_waiters(
-    intervals: pd.DataFrame, stack_classes: pd.DataFrame | None, times: pd.DataFrame
+    intervals: pd.DataFrame, stack_classes: pd.DataFrame | None, tables: dict[str, pd.DataFrame]
 ) -> pd.Series:
     zero = pd.Series(0, index=intervals.index, dtype="Int64")
     if stack_classes is None or not len(stack_classes) or not len(intervals):
         return zero
     w = stack_classes[stack_classes["oom_lock_role"].astype("string") == "waiter"]
+    if not len(w):
+        return zero
+    times = stack_times(tables)
     w = w[["stack_id", "pid"]].merge(times[["stack_id", "boot", "line_start"]], on="stack_id")
     w = w.dropna(subset=["boot", "line_start"])
     if not len(w):
@@ -351,12 +380,11 @@ def _count_waiters(
 
 def oom_lock(tables: dict[str, pd.DataFrame], stack_classes: pd.DataFrame | None) -> pd.DataFrame:
     """The `oom_lock` table (see the module docstring) from parsed tables and `stack_classes`."""
-    times = stack_times(tables)
     dump_stacks = _get(tables, "oom_events", ["stack_id"])["stack_id"].dropna()
     parts = [
         _dump_evidence(tables),
-        _stack_evidence(stack_classes, times, dump_stacks),
-        _lockdep_evidence(tables, times),
+        _stack_evidence(stack_classes, tables, dump_stacks),
+        _lockdep_evidence(tables),
     ]
     parts = [p for p in parts if len(p)]
     if not parts:
@@ -370,7 +398,7 @@ def oom_lock(tables: dict[str, pd.DataFrame], stack_classes: pd.DataFrame | None
     if not len(ev):
         return _empty()
     out = _merge(ev)
-    out["waiters"] = _count_waiters(out, stack_classes, times)
+    out["waiters"] = _count_waiters(out, stack_classes, tables)
     out["held_s"] = (out["end_ts"].astype("Float64") - out["start_ts"].astype("Float64")).clip(
         lower=0
     )
