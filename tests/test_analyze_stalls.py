@@ -87,7 +87,7 @@ def test_inferred_hz_beats_argument() -> None:
 
 
 def test_same_seq_is_one_attempt_and_one_episode() -> None:
-    # a.out(1976) seq=57 reported at 222.2 s (delay 175646) and 406.4 s (delay 359866): one
+    # a.out(1976) seq=142 reported at 222.2 s (delay 175646) and 406.4 s (delay 359866): one
     # allocation, stalled since ~46.6 s, never completed; the 184 s between the two SysRq-t
     # dumps does not split it
     st, ep, _ = _run(SYSRQ_T_414)

@@ -179,6 +179,8 @@ _HZ_CHOICES = np.array([100, 250, 300, 1000])
 _MIN_GAP_S = 60.0
 _MAX_INTERVAL_S = 300.0
 _SAME_START_S = 5.0
+# attempt ids: s<seq> kmallocwd seq; w/W warn_alloc; m/M kmallocwd lines without seq
+_ATTEMPT_IDS = r"^[swWmM]"
 _SOURCES = ("memalloc", "alloc_stall", "hung_task", "task_dump")
 
 _DTYPES = {name: [(c, d) for c, d, _, _ in cols] for name, cols in SCHEMA.items()}
@@ -226,7 +228,9 @@ def _get(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
 
 
 def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
-    """HZ per boot from kmallocwd delays of the same (pid, seq) in two scans (index: boot)."""
+    """HZ per boot from kmallocwd delays of the same (pid, seq) in two scans (index: boot).
+
+    Lines without seq (P0 drafts) pair consecutive lines of a pid whose delay grew."""
     need = {"boot", "pid", "seq", "ts", "delay_jiffies"}
     if memalloc.empty or not need <= set(memalloc.columns):
         return pd.Series(dtype="Int64")
@@ -234,7 +238,8 @@ def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
         {
             "boot": _col(memalloc, "boot", "Int64"),
             "pid": _col(memalloc, "pid", "Int64"),
-            "seq": _col(memalloc, "seq", "Int64"),
+            # generations without seq (P0 drafts): consecutive lines of a pid whose delay grew
+            "seq": _col(memalloc, "seq", "Int64").fillna(-1),
             "ts": _col(memalloc, "ts", "Float64"),
             "delay": _col(memalloc, "delay_jiffies", "Float64"),
         }
@@ -585,7 +590,17 @@ def stalled_tasks(
     ev.loc[(ev["source"] == "memalloc") & ev["kswapd"].astype(bool), "aid"] = "kswapd"
     is_w = ev["source"] == "alloc_stall"
     if is_w.any():
-        ev.loc[is_w, "aid"] = _warn_attempts(ev[is_w])
+        w = ev[is_w]
+        ev.loc[is_w, "aid"] = _start_attempts(
+            w, w["ts"] - w["stall_ms"] / 1000.0, w["stall_ms"], "w"
+        )
+    # kmallocwd generations without seq: the same start (report - delay / HZ) is the same
+    # allocation; without HZ, a drop in delay starts a new one
+    is_q = (ev["source"] == "memalloc") & ev["attempt"].isna() & ~ev["kswapd"].astype(bool)
+    if is_q.any():
+        q = ev[is_q]
+        began = (q["ts"] - q["age_s"]).astype("Float64")
+        ev.loc[is_q, "aid"] = _start_attempts(q, began, q["delay_jiffies"], "m")
     ev = _join_unattributed(ev)
 
     # runs: split at gaps and at stalling=0 scans
@@ -595,13 +610,13 @@ def stalled_tasks(
     seg_change = g["seg"].diff().fillna(0) != 0
     # the same seq, or a warn_alloc run of growing stall_ms, proves the allocation was in
     # flight all along: only reports without an attempt id are split at gaps
-    proven = ev["aid"].str.match(r"^[swu]").fillna(False).astype(bool)
+    proven = ev["aid"].str.match(_ATTEMPT_IDS).fillna(False).astype(bool)
     brk = ((dx > ev["gap"]).fillna(False) & ~proven) | seg_change
     ev["split"] = brk.astype(int).groupby([ev["boot"], ev["key"], ev["aid"]]).cumsum()
     ev["rid"] = ev.groupby(["boot", "key", "aid", "split"], sort=False).ngroup()
     # warn_alloc attempts count as runs too: run = 1-based index over (aid, split) per attempt
     ev["run"] = ev["split"] + 1
-    wa = ev["aid"].str.match(r"^[wu]").fillna(False).astype(bool)
+    wa = ev["aid"].str.match(r"^[wWmM]").fillna(False).astype(bool)
     ev.loc[wa, "run"] = ev.loc[wa, "aid"].str.slice(1).astype(int) + ev.loc[wa, "split"]
 
     rows = _aggregate(ev, stack_classes)
@@ -613,28 +628,28 @@ def stalled_tasks(
     return _typed(rows, "stalled_tasks")
 
 
-def _warn_attempts(w: pd.DataFrame) -> pd.Series:
-    """Attempt ids ("w1", "w2", ...) of warn_alloc reports per (boot, task).
+def _start_attempts(w: pd.DataFrame, began: pd.Series, stall: pd.Series, prefix: str) -> pd.Series:
+    """Attempt ids (prefix + 1, 2, ...) of reports that carry a stall age, per (boot, task).
 
-    With timestamps, reports of one allocation share its start (report time - stall_ms): a new
-    attempt starts when that start moves by more than _SAME_START_S (this also separates tasks
-    of the same comm when the pid was not printed). Without timestamps, a drop in stall_ms
-    starts a new attempt."""
-    began = (w["ts"] - w["stall_ms"] / 1000.0).astype(float)
-    timed = began.notna()
+    Where the start (report time - age) is known, reports of one allocation share it: a new
+    attempt starts when it moves by more than _SAME_START_S (this also separates tasks of the
+    same comm when the pid was not printed). Elsewhere, a drop in the age starts a new attempt.
+    Unknown-start ids get the prefix upper-cased."""
+    b = pd.to_numeric(began, errors="coerce").astype(float)
+    timed = b.notna()
     aid = pd.Series(pd.NA, index=w.index, dtype="string")
     if timed.any():
-        t = w[timed].assign(b=began[timed]).sort_values(["boot", "key", "b"], kind="stable")
+        t = w[timed].assign(b=b[timed]).sort_values(["boot", "key", "b"], kind="stable")
         prev = t.groupby(["boot", "key"], sort=False)["b"].shift()
         new = (prev.isna() | ((t["b"] - prev) > _SAME_START_S)).astype(int)
         n = new.groupby([t["boot"], t["key"]]).cumsum()
-        aid[t.index] = "w" + n.astype(str)
+        aid[t.index] = prefix + n.astype(str)
     if (~timed).any():
-        u = w[~timed].sort_values(["boot", "key", "line"], kind="stable")
-        prev = u.groupby(["boot", "key"], sort=False)["stall_ms"].shift()
-        new = (prev.isna() | (u["stall_ms"] <= prev)).fillna(True).astype(int)
+        u = w[~timed].assign(_st=stall[~timed]).sort_values(["boot", "key", "line"], kind="stable")
+        prev = u.groupby(["boot", "key"], sort=False)["_st"].shift()
+        new = (prev.isna() | (u["_st"] <= prev)).fillna(True).astype(int)
         n = new.groupby([u["boot"], u["key"]]).cumsum()
-        aid[u.index] = "u" + n.astype(str)
+        aid[u.index] = prefix.upper() + n.astype(str)
     return aid
 
 
@@ -732,7 +747,7 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
 
 
 def _progress(rows: pd.DataFrame) -> None:
-    real = rows["aid"].astype("string").str.match(r"^[swu]").fillna(False).astype(bool)
+    real = rows["aid"].astype("string").str.match(_ATTEMPT_IDS).fillna(False).astype(bool)
     # another allocation of the same comm without a pid may be another task: no "slow"
     known = real & rows["pid"].notna()
     ep = rows["episode"].astype("Int64").fillna(-1)
