@@ -10,7 +10,9 @@ Identity of an attempt:
 - kmallocwd: `seq` (ANALYSIS.md §2.3). The same seq in two scans is the same request still in
   flight (no progress); a pid listed with a grown seq completed a request in between (slow
   progress). kswapd threads carry no seq: kmallocwd lists them whenever anything stalls, so they
-  are kept as rows with `attempt` NA and `kswapd` True.
+  are kept as rows with `attempt` NA and `kswapd` True. Generations without seq (P0 drafts):
+  lines of a pid dating the same start (report time - delay / HZ, within 5 s) are one
+  allocation; without HZ, a drop in delay starts a new one (`attempt` NA, counted in `run`).
 - warn_alloc (4.9-4.14): the reports of a task (pid, or comm when the pid was not printed)
   that share the allocation's start (report time - stall_ms, within 5 s); without timestamps
   a run of growing `stall_ms`, a drop starting a new attempt. Attempts are numbered in `run`.
@@ -19,9 +21,9 @@ Identity of an attempt:
 
 Rows are split at kmallocwd scans that report no stalling task, and rows without an attempt
 id (kswapd, hung tasks, dumps) also at gaps longer than the episode gap, so that one row never
-spans two episodes: the key is (boot, pid or comm, attempt, run). A row with a seq or a
-warn_alloc run is never split at a gap: the same request was in flight all along, and its
-interval holds its episode together.
+spans two episodes: the key is (boot, pid or comm, attempt, run). A row with an attempt id
+(seq, or a start time shared by its reports) is never split at a gap: the same request was in
+flight all along, and its interval holds its episode together.
 
 `stuck_in` of a task: the class (from `stack_classes`) seen on most of its stacks, `other`
 only when nothing else was seen, ties broken by `STUCK_CLASSES` order (most specific first). A
@@ -38,7 +40,8 @@ when they fall within the gap of one.
 Outcome of an episode, first that applies:
 
 - `panic`: an OOM panic (`oom_events.panic`) or a `Kernel panic - not syncing` line (from
-  `unparsed`, when that table is given) after the episode started and before the next one;
+  `unparsed`, when that table is given: `analyze()` leaves it out) after the episode started,
+  up to the gap after its last report (or the boot's end for the last episode of a boot);
 - `relieved_by_kill`: the stalls stopped (a later scan with `stalling=0`, or the boot went on for
   longer than the gap after the last report) and an OOM kill fell between the start of the
   oldest stalled allocation (report time minus its delay; without timestamps: the first report)
@@ -1159,7 +1162,7 @@ def _outcome(tables: dict[str, pd.DataFrame], eps: pd.DataFrame, ctx: _Ctx) -> N
     pan = _panics(tables, clock)
     if len(pan):
         after_end = pd.concat([eps["after"], bx_end.where(last_in_boot)], axis=1).max(axis=1)
-        win = eps.assign(_pe=after_end.where(~last_in_boot | True))
+        win = eps.assign(_pe=after_end)
         p = _place(pan, win, "x0", "_pe")
         first_p = pan.assign(ep=p).dropna(subset=["ep"]).sort_values("line").groupby("ep")["line"]
         pl = eps["episode"].map(first_p.first())
