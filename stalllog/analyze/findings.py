@@ -102,6 +102,41 @@ _NOFS_NAMES = frozenset({"GFP_NOFS", "GFP_NOIO", "GFP_ATOMIC", "GFP_NOWAIT"})
 
 Row = dict[str, Any]
 
+_LINE_MAX = 2**40  # line numbers stay far below; boot * 2**41 + line orders (boot, line)
+
+
+def interval_of(
+    boot: pd.Series,
+    line: pd.Series,
+    iv_boot: pd.Series,
+    iv_first: pd.Series,
+    iv_last: pd.Series,
+    iv_value: pd.Series,
+) -> pd.Series:
+    """For each (boot, line), `iv_value` of the interval [iv_first, iv_last] of that boot that
+    holds it (intervals of one boot do not overlap; the latest starting one is taken), else NA.
+    numpy searchsorted over a combined (boot, line) key: this runs for every capture."""
+    out = np.full(len(boot), -1, dtype="int64")
+    found = np.zeros(len(boot), dtype=bool)
+    ivb, ivf, ivl = (x.to_numpy("float64", na_value=np.nan) for x in (iv_boot, iv_first, iv_last))
+    val = iv_value.to_numpy("float64", na_value=np.nan)
+    ok = ~(np.isnan(ivb) | np.isnan(ivf) | np.isnan(ivl) | np.isnan(val))
+    b, ln = boot.to_numpy("float64", na_value=np.nan), line.to_numpy("float64", na_value=np.nan)
+    have = ~(np.isnan(b) | np.isnan(ln))
+    if ok.any() and have.any():
+        start = ivb[ok].astype("int64") * 2 * _LINE_MAX + ivf[ok].astype("int64")
+        end = ivb[ok].astype("int64") * 2 * _LINE_MAX + ivl[ok].astype("int64")
+        order = np.argsort(start, kind="stable")
+        start, end, v = start[order], end[order], val[ok][order].astype("int64")
+        key = b[have].astype("int64") * 2 * _LINE_MAX + ln[have].astype("int64")
+        i = np.searchsorted(start, key, "right") - 1
+        hit = (i >= 0) & (key <= end[np.maximum(i, 0)])
+        idx = np.flatnonzero(have)
+        out[idx[hit]] = v[i[hit]]
+        found[idx[hit]] = True
+    return pd.Series(pd.arrays.IntegerArray(out, ~found), index=boot.index)
+
+
 _RECLAIM_FUNCS = ["shrink_page_list", "shrink_folio_list", "shrink_slab", "super_cache_scan"]
 
 
@@ -232,27 +267,14 @@ class _Ctx:
     def episode_of(self, boot: pd.Series, line: pd.Series, to_end: bool = False) -> pd.Series:
         """Episode number of each (boot, line), NA outside every episode. to_end: an episode
         that stalled to the end of the capture also owns the lines after its last report."""
-        out = pd.Series(pd.NA, index=boot.index, dtype="Int64")
         ep = self.get("episodes")
-        if ep is None or not len(boot):
-            return out
-        ep = ep.dropna(subset=["boot", "first_line", "last_line"])
-        key = pd.DataFrame({"boot": boot, "line": line}).dropna()
-        if not len(key) or not len(ep):
-            return out
-        left = key.astype("int64").reset_index().sort_values("line")
-        right = ep[["episode", "boot", "first_line", "last_line"]].copy()
-        right = right.astype({"boot": "int64", "first_line": "int64", "last_line": "int64"})
+        if ep is None:
+            return pd.Series(pd.NA, index=boot.index, dtype="Int64")
+        last = ep["last_line"]
         if to_end and "outcome" in ep:
             open_end = (ep["outcome"] == "stalled_at_end").fillna(False).to_numpy(bool)
-            right.loc[open_end, "last_line"] = np.iinfo("int64").max
-        m = pd.merge_asof(
-            left, right.sort_values("first_line"), left_on="line", right_on="first_line",
-            by="boot", direction="backward",
-        )  # fmt: skip
-        m = m[m["episode"].notna() & (m["line"] <= m["last_line"])]
-        out.loc[m["index"].to_numpy()] = m["episode"].astype("int64").to_numpy()
-        return out
+            last = last.where(~open_end, _LINE_MAX)
+        return interval_of(boot, line, ep["boot"], ep["first_line"], last, ep["episode"])
 
 
 # --- kmallocwd counters (§2.4) -----------------------------------------------------------------
@@ -944,19 +966,9 @@ def _printk_flood(ctx: _Ctx) -> list[Row]:
 
 def _holder_at(held: pd.DataFrame | None, boot: pd.Series, line: pd.Series) -> pd.Series:
     """The pid holding oom_lock at each (boot, line), NA when nobody is known to."""
-    out = pd.Series(pd.NA, index=boot.index, dtype="Int64")
-    if held is None or not len(held) or not len(boot):
-        return out
-    left = pd.DataFrame({"boot": boot, "line": line}).dropna().astype("int64").reset_index()
-    right = held[["boot", "start_line", "end_line", "pid"]].dropna(subset=["boot", "start_line"])
-    right = right.astype({"boot": "int64", "start_line": "int64"}).sort_values("start_line")
-    m = pd.merge_asof(
-        left.sort_values("line"), right, left_on="line", right_on="start_line", by="boot",
-        direction="backward",
-    )  # fmt: skip
-    m = m[m["pid"].notna() & (m["line"] <= m["end_line"])]
-    out.loc[m["index"].to_numpy()] = m["pid"].astype("int64").to_numpy()
-    return out
+    if held is None:
+        return pd.Series(pd.NA, index=boot.index, dtype="Int64")
+    return interval_of(boot, line, held["boot"], held["start_line"], held["end_line"], held["pid"])
 
 
 def _span(g: pd.DataFrame) -> str:
