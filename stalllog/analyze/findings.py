@@ -1291,10 +1291,49 @@ def _busy_pool(ctx: _Ctx, row: pd.Series) -> str:
 
 _LOCKUP_REACH = 500  # lines from a lockup report to the NMI backtraces it triggers
 
+
+def _kswapd_hung(ctx: _Ctx) -> list[Row]:
+    """A hung-task report names only TASK_UNINTERRUPTIBLE tasks whose switch count stayed the
+    same for the whole timeout (§6.4), while an idle kswapd sleeps interruptibly in
+    kswapd_try_to_sleep: a reported kswapd is blocked (F7). Stack-classified kswapds are left
+    to the stack rule."""
+    hung = ctx.get("hung_tasks")
+    if hung is None:
+        return []
+    k = hung[hung["comm"].astype("string").str.match(r"kswapd\d").fillna(False).to_numpy(bool)]
+    if not len(k):
+        return []
+    sc = ctx.get("stack_classes")
+    if sc is not None and "stack_id" in k:
+        classified = sc.loc[sc["stuck_in"].isin(["lock_wait", "io_wait"]).fillna(False), "stack_id"]
+        k = k[~k["stack_id"].isin(classified).fillna(False).to_numpy(bool)]
+    rows: list[Row] = []
+    for (boot, pid), g in k.groupby(["boot", "pid"], sort=True):
+        first = g.iloc[0]
+        secs = g["blocked_s"].dropna()
+        how = f" for more than {int(secs.max())} s" if len(secs) else ""
+        rows.append(
+            _row(
+                "kswapd_blocked",
+                "critical" if len(g) > 1 else "warning",
+                boot,
+                f"{first['comm']}({_int(pid)}) was reported hung {len(g)} time(s) (first at "
+                f"{_ts(first['ts'])}): blocked in D state{how} without a context switch, so "
+                f"background reclaim has stopped.",
+                g["line_no"],
+                ts=first["ts"],
+                pid=pid,
+                comm=first["comm"],
+            )
+        )
+    return rows
+
+
 RULES = (
     _scan_runs,
     _victims,
     _stack_rules,
+    _kswapd_hung,
     _nofs,
     _episode_rules,
     _printk_flood,
