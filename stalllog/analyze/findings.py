@@ -15,16 +15,18 @@ Kinds (severity) and their rules:
   for an exiting task).
 - `victim_not_exiting` (warning, critical past 60 s): `oom_reaper: unable to reap` (F4); a
   victim counted by kmallocwd ≥10 s after its kill with no new kill; a victim listed ≥10 s.
-- `nofs_cannot_oom` (warning): every stalling allocation lacks `__GFP_FS` and no OOM header (F5).
+- `nofs_cannot_oom` (warning): every stalling allocation (at least two tasks) lacks `__GFP_FS`
+  and no OOM header (F5); with kmallocwd, oom_count rising with victim=0 and NOFS masks only.
 - `reclaim_throttled` (warning): tasks throttled in reclaim (`too_many_isolated`,
   `congestion_wait`, `reclaim_throttle`, pfmemalloc throttle).
 - `kswapd_blocked` (warning; critical when two reports show no context switch): kswapd waiting
-  on a lock or IO (F7).
+  on a lock or IO (F7); or named by a hung-task report (D state, no switch for the timeout).
 - `reclaimer_blocked_on_fs` (warning): direct reclaimers waiting on a lock (§3).
 - `rescuer_stuck` (critical): a WQ_MEM_RECLAIM rescuer allocating (F8).
 - `printk_flood` (warning): printk drops/suppressions inside an episode or while oom_lock was
   held (F9).
-- `oom_lock_held_long` (warning; critical past 60 s): an `oom_lock` interval over 5 s (F1, F2).
+- `oom_lock_held_long` (warning; critical past 60 s): an `oom_lock` interval over 5 s (F1, F2);
+  or the holder's trace printed by a lockup report (RCU stall, NMI backtrace) (F2).
 - `memcg_no_killable` (warning; critical when repeated): memcg OOMs that found no killable
   process (F10).
 - `oom_resolved` (info): OOM kills after which the stall ended (F12).
@@ -1103,6 +1105,8 @@ def _memcg_no_killable(ctx: _Ctx) -> list[Row]:
     oom = ctx.get("oom_events")
     if oom is None:
         return []
+    # memcg "no killable processes" is printed since 3100dab2aa09 (v4.19); before, and for a
+    # global OOM, the same text is the panic message (kind global: not this finding)
     nk = oom[oom["no_killable"].astype("boolean").fillna(False).astype(bool)]
     nk = nk[(nk["kind"].astype("string") == "memcg").fillna(False).astype(bool)]
     if not len(nk):
