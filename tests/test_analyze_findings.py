@@ -151,3 +151,15 @@ def test_printk_flood_markers_without_stamps() -> None:
     f = _analyzed(LKML + "printk-dropped-4.9-stalls-after-oom-short.txt")["findings"]
     row = f[f["kind"] == "printk_flood"].iloc[0]
     assert "between lines 15 and 21" in row["summary"]
+
+
+def test_rules_without_the_other_analyses() -> None:
+    """findings/oom_lock work on parsed tables alone (no stack classes, episodes): the
+    kmallocwd counter rules and the OOM dump intervals need nothing else."""
+    from stalllog.analyze.findings import findings
+    from stalllog.analyze.oom_lock import oom_lock
+
+    tables = _parsed(LKML + "kmallocwd-2017-too_many_isolated-congestion_wait.txt").tables
+    f = findings(tables, {})
+    assert "no_oom_progress" in set(f["kind"])
+    assert len(oom_lock(_parsed(QEMU_61_OOM).tables, None)) == 32

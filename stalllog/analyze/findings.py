@@ -725,6 +725,19 @@ def _rescuer_row(boot: Any, pid: Any, comm: Any, lines: Iterable[Any], ts: Any, 
     )
 
 
+def _stall_seconds(ctx: _Ctx) -> dict[tuple[int, int], tuple[float, int]]:
+    """(boot, pid) → (longest stall in seconds, HZ used) from stalled_tasks, where HZ is known."""
+    st = ctx.get("stalled_tasks")
+    if st is None or not {"max_delay_s", "hz_used"} <= set(st.columns):
+        return {}
+    st = st.dropna(subset=["boot", "pid", "max_delay_s", "hz_used"])
+    st = st.sort_values("max_delay_s").drop_duplicates(["boot", "pid"], keep="last")
+    return {
+        (_int(b), _int(p)): (float(d), _int(h))
+        for b, p, d, h in zip(st["boot"], st["pid"], st["max_delay_s"], st["hz_used"], strict=True)
+    }
+
+
 def _rescuer_memalloc(ctx: _Ctx, seen: set[tuple[int, int]]) -> list[Row]:
     """A rescuer thread is named after its workqueue (v4.9–v6.1; `kworker/R-<wq>` @v6.12) and
     has PF_WQ_WORKER (0x20) set; ordinary workers are `kworker/…`."""
@@ -737,6 +750,7 @@ def _rescuer_memalloc(ctx: _Ctx, seen: set[tuple[int, int]]) -> list[Row]:
     named = ~comm.str.startswith("kworker/") | comm.str.startswith("kworker/R-")
     sel = mem[(wq & stalling & named).to_numpy()]
     rows: list[Row] = []
+    secs = _stall_seconds(ctx)
     for (boot, pid), g in sel.groupby(["boot", "pid"], sort=True):
         if (_int(boot), _int(pid)) in seen:
             continue
@@ -744,6 +758,9 @@ def _rescuer_memalloc(ctx: _Ctx, seen: set[tuple[int, int]]) -> list[Row]:
         delay = (
             f"delay={last['delay_jiffies']} jiffies" if not pd.isna(last["delay_jiffies"]) else ""
         )
+        s_hz = secs.get((_int(boot), _int(pid)))
+        if s_hz is not None:
+            delay += f", {s_hz[0]:.0f} s at HZ={s_hz[1]}"
         how = f"kmallocwd: {last['gfp_flags']} order={last['order']} {delay}".strip()
         rows.append(_rescuer_row(boot, pid, last["comm"], g["line_no"], g["ts"].min(), how))
     return rows
