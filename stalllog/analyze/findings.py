@@ -590,6 +590,18 @@ def _group_tasks(
         yield boot, ep, g.sort_values("line_start")
 
 
+def _isolated_note(g: pd.DataFrame) -> str:
+    """The too_many_isolated() wait in shrink_inactive_list looped on congestion_wait without
+    bound up to v4.13; db73ee0d4637 (v4.14) sleeps once and gives up (§3)."""
+    det = g["stuck_detail"].astype("string").fillna("")
+    if det.str.contains("too_many_isolated→congestion_wait", regex=False).any():
+        return (
+            " (on kernels before v4.14 this too_many_isolated() loop has no bound: "
+            "db73ee0d4637 made it sleep once and return)"
+        )
+    return ""
+
+
 def _detail_counts(g: pd.DataFrame) -> str:
     det = (
         g.drop_duplicates("pid")["stuck_detail"]
@@ -629,7 +641,7 @@ def _stack_rules(ctx: _Ctx) -> list[Row]:
                 boot,
                 f"{len(u)} task(s) are throttled in reclaim ({_detail_counts(g)}): "
                 f"{_tasks(u['comm'].tolist(), u['pid'].tolist())}; they sleep and retry "
-                f"instead of finishing a reclaim round.",
+                f"instead of finishing a reclaim round{_isolated_note(g)}.",
                 u["line_start"],
                 ts=g["ts"].min(),
                 episode=ep,
