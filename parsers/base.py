@@ -178,6 +178,7 @@ class Context:
     """What the user told the parse that the log does not say."""
 
     hz: int | None = None  # CONFIG_HZ
+    analysis: bool = True  # run the analyzers (stalllog.analyze) as a post-step
 
 
 def written_tables(family: Family) -> tuple[TableSchema, ...]:

@@ -156,8 +156,8 @@ def test_failure_midway_leaves_no_partial_files(
 ) -> None:
     real = stalllog.output.writers.iter_parse
 
-    def failing(sources: Any, progress: Any = None, hz: Any = None) -> Any:
-        for item in real(sources, progress=progress, hz=hz):
+    def failing(sources: Any, **kwargs: Any) -> Any:
+        for item in real(sources, **kwargs):
             yield item
             raise OSError(28, "No space left on device")
 

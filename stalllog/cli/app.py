@@ -27,6 +27,7 @@ from stalllog.engine.schema import all_schemas
 from stalllog.input.reader import CaptureError, SourceLike
 from stalllog.output.safe import for_terminal
 from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
+from stalllog.report.analysis import analysis_json, analysis_report
 from stalllog.report.summary import source_warnings, summarize
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
@@ -147,6 +148,7 @@ def _run(
     csv_safe: bool,
     quiet: bool,
     hz: int | None = None,
+    analysis: bool = True,
 ) -> Result:
     total = _check_inputs(captures)
     inputs = _Inputs(captures)
@@ -155,7 +157,7 @@ def _run(
     )
     try:
         if not show_bar:
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, hz=hz)
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, hz=hz, analysis=analysis)
         bar = Progress(
             "{task.description}",
             BarColumn(),
@@ -170,7 +172,9 @@ def _run(
             def progress(name: str, n_bytes: int, size: int | None) -> None:
                 bar.update(task, completed=inputs.position(), description=_safe(Path(name).name))
 
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz)
+            return parse_to_files(
+                inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz, analysis=analysis
+            )
     except CaptureError as e:
         _fail(str(e))
     except OSError as e:
@@ -247,6 +251,17 @@ CapturesArg = Annotated[
 ]
 
 
+HzOption = Annotated[
+    int | None,
+    typer.Option(
+        "--hz",
+        min=1,
+        help="CONFIG_HZ of the kernel, if known: kmallocwd delays are in jiffies and the kernel "
+        "never prints HZ (stalllog infers it from repeated reports where it can).",
+    ),
+]
+
+
 @app.command(
     epilog="Example: stalllog parse serial.log.xz dmesg.txt -o out --format csv "
     "--tables events,boots"
@@ -283,21 +298,20 @@ def parse(
         ),
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary.")] = False,
-    hz: Annotated[
-        int | None,
+    hz: HzOption = None,
+    no_analysis: Annotated[
+        bool,
         typer.Option(
-            "--hz",
-            min=1,
-            help="CONFIG_HZ of the kernel, if known: fills memalloc.delay_s from kmallocwd's "
-            "jiffies (the kernel never prints HZ).",
+            "--no-analysis",
+            help="Skip the analysis tables (findings, episodes, stalled_tasks, oom_lock, ...).",
         ),
-    ] = None,
+    ] = False,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table, then print a summary."""
     chosen = _parse_tables(tables, no_lines)
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
-    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz)
+    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis)
     _report(result, quiet)
 
 
@@ -306,6 +320,30 @@ def summary(captures: CapturesArg) -> None:
     """Parse captures and print the summary only; writes no file."""
     result = _run(captures, None, "parquet", None, True, False)
     _report(result, False)
+
+
+@app.command(epilog="Example: stalllog analyze serial.log.xz   (or --json for scripts)")
+def analyze(
+    captures: CapturesArg,
+    hz: HzOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print the analysis tables as one JSON object {table: [row, ...]} instead.",
+        ),
+    ] = False,
+) -> None:
+    """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
+    tasks were doing, and findings with the lines that prove them. Writes no file."""
+    result = _run(captures, None, "parquet", set(), True, True, hz)
+    if "sources" in result.tables:
+        for source, problem in source_warnings(result.tables["sources"], result.stats):
+            _warn(source, problem)
+    if as_json:
+        sys.stdout.write(analysis_json(result.tables) + "\n")
+        return
+    Console(highlight=False).print(analysis_report(result.tables))
 
 
 @app.command(name="tables", epilog="Example: stalllog tables   (or: stalllog tables events)")

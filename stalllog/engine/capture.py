@@ -141,11 +141,12 @@ def iter_parse(
     families: list[Family] | None = None,
     progress: Progress | None = None,
     hz: int | None = None,
+    analysis: bool = True,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
-    `memalloc.delay_s` from kmallocwd's jiffies."""
+    `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables."""
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
     stage = LineStage()
@@ -176,7 +177,7 @@ def iter_parse(
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
-    tables = run_steps(tables, Context(hz=hz), families)
+    tables = run_steps(tables, Context(hz=hz, analysis=analysis), families)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 
@@ -190,6 +191,7 @@ def parse(
     families: list[Family] | None = None,
     progress: Progress | None = None,
     hz: int | None = None,
+    analysis: bool = True,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -202,6 +204,9 @@ def parse(
     hz: CONFIG_HZ of the kernel, if known: fills `memalloc.delay_s` (kmallocwd's delay is in
     jiffies and the kernel never prints HZ).
 
+    analysis: the analysis tables (`findings`, `episodes`, `stalled_tasks`, `oom_lock`, ...;
+    see stalllog.analyze) are built unless this is False.
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     if not sources:
@@ -209,7 +214,7 @@ def parse(
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz):
+    for item in iter_parse(sources, families, progress, hz, analysis):
         if isinstance(item, dict):
             other = item
         else:

@@ -24,6 +24,7 @@ from rich.text import Text
 from stalllog.engine.capture import Capture
 from stalllog.engine.linestats import LineStats
 from stalllog.output.safe import for_terminal
+from stalllog.report.analysis import verdict
 
 CORE = ("lines", "unparsed", "events", "boots", "sources")
 CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
@@ -291,6 +292,9 @@ def summarize(
             raise ValueError("summarize() needs the `lines` table or a LineStats")
         stats = LineStats.of(tables["lines"], tables.get("unparsed"))
     parts: list[RenderableType] = []
+    conclusion = verdict(tables)
+    if conclusion is not None:
+        parts.append(conclusion)
     if "sources" in tables:
         parts.append(_sources(tables["sources"], stats))
     if "boots" in tables and tables["boots"].num_rows:
