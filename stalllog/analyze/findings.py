@@ -518,7 +518,7 @@ def _scan_victims(
             who = f"the OOM victim {victim} killed at {_ts(t0)}"
             pid, comm = kill["victim_pid"], kill["victim_comm"]
         else:
-            who = "an OOM victim"
+            who = f"an OOM victim (counted since the scan at {_ts(t0)})"
             pid, comm = pd.NA, pd.NA
         last = g.iloc[-1]
         rows.append(
