@@ -163,3 +163,21 @@ def test_rules_without_the_other_analyses() -> None:
     f = findings(tables, {})
     assert "no_oom_progress" in set(f["kind"])
     assert len(oom_lock(_parsed(QEMU_61_OOM).tables, None)) == 32
+
+
+def test_interval_of_on_oom_lock() -> None:
+    """Each kill line lies in its own holder's interval; the reaper line after it does not."""
+    from stalllog.analyze.findings import interval_of
+
+    ol = _analyzed(QEMU_61_OOM)["oom_lock"]
+    oom = _parsed(QEMU_61_OOM).oom_events
+    got = interval_of(
+        oom["boot"], oom["kill_line_no"], ol["boot"], ol["start_line"], ol["end_line"], ol["pid"]
+    )
+    assert got.tolist() == oom["trigger_pid"].tolist()
+    reaped = oom.dropna(subset=["reap_line_no"])
+    after = interval_of(
+        reaped["boot"], reaped["reap_line_no"], ol["boot"], ol["start_line"], ol["end_line"],
+        ol["pid"],
+    )  # fmt: skip
+    assert after.isna().all()

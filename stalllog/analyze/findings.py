@@ -377,7 +377,12 @@ def _scan_runs(ctx: _Ctx) -> list[Row]:
             j = i
             while j + 1 < len(steps) and steps[j + 1] == kind:
                 j += 1
-            rows.append(_scan_finding(kind, boot, b.iloc[i], b.iloc[j + 1], j - i + 2, ev, sysrq))
+            row = _scan_finding(kind, boot, b.iloc[i], b.iloc[j + 1], j - i + 2, ev, sysrq)
+            if kind == "frozen":
+                row["summary"] = row["summary"][:-1] + _holder_note(
+                    ctx.get("oom_lock"), boot, b.iloc[i]["line_no"], b.iloc[j + 1]["line_no"]
+                )
+            rows.append(row)
             i = j + 1
         rows.extend(_scan_victims(boot, b, ev, oom))
     return rows
@@ -455,6 +460,18 @@ def _scan_finding(
     )
 
 
+def _holder_note(held: pd.DataFrame | None, boot: Any, lo: Any, hi: Any) -> str:
+    """§2.4: a frozen oom_count can also mean every trylock loses to a holder that is itself
+    stuck (§1.5); name the holder seen meanwhile."""
+    if held is None:
+        return "."
+    h = held[(held["boot"] == boot) & (held["end_line"] >= lo) & (held["start_line"] <= hi)]
+    if not len(h):
+        return "."
+    who = ", ".join(dict.fromkeys(f"{c}({p})" for c, p in zip(h["comm"], h["pid"], strict=True)))
+    return f"; {who} is seen holding oom_lock meanwhile, so every trylock loses to it."
+
+
 def _what_ended(
     boot: Any, line: int, ev: dict[str, np.ndarray], sysrq: pd.DataFrame | None
 ) -> tuple[str, int] | None:
@@ -501,7 +518,7 @@ def _scan_victims(
             who = f"the OOM victim {victim} killed at {_ts(t0)}"
             pid, comm = kill["victim_pid"], kill["victim_comm"]
         else:
-            who = "an OOM victim"
+            who = f"an OOM victim (counted since the scan at {_ts(t0)})"
             pid, comm = pd.NA, pd.NA
         last = g.iloc[-1]
         rows.append(
