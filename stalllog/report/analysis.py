@@ -50,7 +50,9 @@ def _finding_lines(rows: list[dict[str, Any]]) -> Table:
         where = f"boot {r['boot']}" + (
             f", episode {r['episode']}" if r["episode"] is not None else ""
         )
-        lines = f" (lines {_t(r['evidence_lines'])})" if r["evidence_lines"] else ""
+        ev = r["evidence_lines"]
+        several = ev is not None and ("," in ev or "-" in ev)
+        lines = f" ({'lines' if several else 'line'} {_t(ev)})" if ev else ""
         grid.add_row(
             Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "")),
             Text(f"{_t(r['summary'])} [{r['kind']}; {where}]{lines}"),
@@ -80,24 +82,27 @@ def _episodes(t: pa.Table | None) -> RenderableType | None:
     grid = Table.grid(padding=(0, 1))
     for e in rows:
         span = (
-            f"{_num(e['start_ts'])}–{_num(e['end_ts'])} s ({_num(e['duration_s'], '{:.0f}')} s)"
-            if e["clock"] != "lines"
-            else f"lines {e['first_line']}–{e['last_line']} (no timestamps)"
+            f"lines {e['first_line']}–{e['last_line']} (no timestamps)"
+            if e["clock"] == "line"
+            else f"{_num(e['start_ts'])}–{_num(e['end_ts'])} s "
+            f"({_num(e['duration_s'], '{:.0f}')} s)"
         )
-        oom = (
-            f"oom_count {e['oom_count_first']}→{e['oom_count_last']}; "
-            if e["oom_count_first"] is not None
-            else ""
+        facts = [f"{e['n_tasks']} task(s), peak {e['peak_stalled']} stalled"]
+        longest = e["longest_stall_s"]
+        facts.append(
+            f"longest stall {_num(longest, '{:.0f}')} s"
+            if longest is not None
+            else "longest stall unknown (kmallocwd counts jiffies: give --hz)"
         )
+        facts.append(f"{e['oom_invocations']} OOM invocation(s), {e['kills']} kill(s)")
+        if e["oom_count_first"] is not None:
+            facts.append(f"oom_count {e['oom_count_first']}→{e['oom_count_last']}")
+        if e["printk_dropped"]:
+            facts.append(f"{e['printk_dropped']} printk message(s) dropped")
+        end_line = f" (line {e['outcome_line']})" if e["outcome_line"] is not None else ""
         grid.add_row(
             Text(f"#{e['episode']}", style="bold"),
-            Text(
-                f"boot {e['boot']}, {span}: {e['n_tasks']} task(s), peak {e['peak_stalled']} "
-                f"stalled, longest {_num(e['longest_stall_s'], '{:.0f}')} s; "
-                f"{e['oom_invocations']} OOM invocation(s), {e['kills']} kill(s); {oom}"
-                f"{e['printk_dropped']} printk message(s) dropped → {e['outcome']}"
-                + (f" (line {e['outcome_line']})" if e["outcome_line"] is not None else "")
-            ),
+            Text(f"boot {e['boot']}, {span}: {'; '.join(facts)} → {e['outcome']}{end_line}"),
         )
     return Group(Text("episodes", style="bold underline"), grid)
 
@@ -128,10 +133,11 @@ def _reclaim(t: pa.Table | None) -> RenderableType | None:
     grid = Table.grid(padding=(0, 1))
     for r in rows:
         detail = f" ({_t(r['stuck_detail'])})" if r["stuck_detail"] else ""
+        cls = r["stuck_in"] or "no call trace printed"
         grid.add_row(
             Text(f"episode {r['episode']}", style="bold"),
             Text(
-                f"{r['stuck_in']}{detail}: {r['n_tasks']} task(s), {r['n_reports']} report(s), "
+                f"{cls}{detail}: {r['n_tasks']} task(s), {r['n_reports']} report(s), "
                 f"pids {_t(r['pids'])}, e.g. line {r['example_line']}"
             ),
         )
