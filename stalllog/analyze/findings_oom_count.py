@@ -1,0 +1,330 @@
+"""Findings from the kmallocwd counters (ANALYSIS.md §2.4) and from OOM victims that do not exit.
+
+Consecutive kmallocwd scans of one boot say, by how `oom_count`, `victim`, `dying` and `exiting`
+move while tasks stall: `no_oom_progress` (frozen counter; 2015 headers: quiet), `oom_livelock`
+(rising with a victim, or with an exiting task) or `nofs_cannot_oom`. `victim_not_exiting` comes
+from the counters, from `oom_reaper: unable to reap` and from victims kmallocwd keeps listing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .findings_context import (
+    NO_LINES,
+    Ctx,
+    Row,
+    as_int,
+    finding_row,
+    fmt_dur,
+    fmt_ts,
+    has_gfp_fs,
+    lines_by_boot,
+    n_between,
+    records,
+)
+
+VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
+
+
+def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, np.ndarray]) -> str:
+    """What scans i → i+1 of one boot say (§2.4): frozen, livelock, exiting, nofs, quiet or ''."""
+    r0, r1 = b[i], b[i + 1]
+    if not (r0["stalling"] > 0 and r1["stalling"] > 0):
+        return ""
+    lo, hi = int(r0["line_no"]), int(r1["line_no"])
+    if n_between(ev["kills"], lo, hi):
+        return ""
+    v0, v1 = as_int(r0["victim"]), as_int(r1["victim"])
+    c0, c1 = r0["oom_count"], r1["oom_count"]
+    if pd.isna(c0) or pd.isna(c1):
+        # headers without oom_count (2015 drafts): no OOM message, nobody dying or a victim
+        quiet = v0 == v1 == 0 and as_int(r0["dying"]) == as_int(r1["dying"]) == 0
+        return "quiet" if quiet and not n_between(ev["headers"], lo, hi) else ""
+    if c1 == c0:
+        return "frozen"
+    if c1 < c0:
+        return ""  # wrapped or another boot's counter
+    if v0 >= 1 and v1 >= 1:
+        return "livelock"
+    if n_between(ev["headers"], lo, hi):
+        return ""
+    fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines
+    here = fs[(fs[:, 0] >= lo) & (fs[:, 0] <= hi)] if len(fs) else fs
+    if len(here) and not here[:, 1].any():
+        return "nofs"
+    if as_int(r0["exiting"]) >= 1 and as_int(r1["exiting"]) >= 1:
+        return "exiting"
+    return ""
+
+
+def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
+    """boot → `(line, has __GFP_FS)` rows of the stalling MemAlloc lines whose mask tells."""
+    gfp_fs: dict[int, np.ndarray] = {}
+    if mem is not None:
+        m = mem[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
+        m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
+        for bt, g in m.groupby("boot"):
+            gfp_fs[as_int(bt)] = np.column_stack(
+                [g["line_no"].astype("int64").to_numpy(), g["fs"].astype(bool).to_numpy()]
+            ).astype("int64")
+    return gfp_fs
+
+
+def _runs(steps: list[str]) -> list[tuple[str, int, int]]:
+    """`(kind, first, last)` step index of every run of equal non-empty step kinds."""
+    out: list[tuple[str, int, int]] = []
+    i = 0
+    while i < len(steps):
+        kind = steps[i]
+        if not kind:
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(steps) and steps[j + 1] == kind:
+            j += 1
+        out.append((kind, i, j))
+        i = j + 1
+    return out
+
+
+def scan_runs(ctx: Ctx) -> list[Row]:
+    """One finding per run of scans saying the same (`_step_kind`), plus stuck victims."""
+    scans = ctx.get("memalloc_scans")
+    if scans is None:
+        return []
+    s = scans[scans["position"].astype("string").fillna("header") != "trailer"]
+    s = s.dropna(subset=["stalling", "boot", "line_no"]).sort_values(["boot", "line_no"])
+    if len(s) < 2:
+        return []
+    oom = ctx.get("oom_events")
+    gfp_fs = _gfp_fs_by_boot(ctx.get("memalloc"))
+    sysrq = ctx.get("sysrq")
+    rows: list[Row] = []
+    kills = lines_by_boot(oom, "kill_line_no")
+    headers = lines_by_boot(oom, "line_start", oom["ts"].notna() if oom is not None else None)
+    for boot, b in s.groupby("boot", sort=True):
+        b = b.reset_index(drop=True)
+        ev = {
+            "kills": kills.get(as_int(boot), NO_LINES),
+            "headers": headers.get(as_int(boot), NO_LINES),
+            "gfp_fs": gfp_fs.get(as_int(boot), np.zeros((0, 2), dtype="int64")),
+        }
+        recs = records(b)
+        steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
+        for kind, i, j in _runs(steps):
+            row = _scan_finding(kind, boot, b.iloc[i], b.iloc[j + 1], j - i + 2, ev, sysrq)
+            if kind == "frozen":
+                row["summary"] = row["summary"][:-1] + _holder_note(
+                    ctx.get("oom_lock"), boot, b.iloc[i]["line_no"], b.iloc[j + 1]["line_no"]
+                )
+            rows.append(row)
+        rows.extend(_scan_victims(boot, b, ev, oom))
+    return rows
+
+
+def _scan_finding(
+    kind: str, boot: Any, a: pd.Series, z: pd.Series, n: int, ev: dict[str, np.ndarray],
+    sysrq: pd.DataFrame | None,
+) -> Row:  # fmt: skip
+    """The finding of a run of `n` scans from `a` to `z` whose steps all say `kind`."""
+    ts_a, ts_z = a["ts"], z["ts"]
+    sa, sz = as_int(a["stalling"]), as_int(z["stalling"])
+    stalling = f"{sa}" if sa == sz else f"{sa}→{sz}"
+    lines = [a["line_no"], z["line_no"]]
+    when = f"from {fmt_ts(ts_a)} to {fmt_ts(ts_z)}{fmt_dur(ts_a, ts_z)}"
+    if kind not in ("frozen", "quiet"):
+        what, sev, summary = _rise_summary(kind, a, z, when, stalling)
+        return finding_row(what, sev, boot, summary, lines, ts=ts_a)
+    span = float(ts_z) - float(ts_a) if not (pd.isna(ts_a) or pd.isna(ts_z)) else np.nan
+    sev = "warning" if span < 60 else "critical"
+    what = (
+        f"oom_count stayed at {z['oom_count']} over {n} kmallocwd scans"
+        if kind == "frozen"
+        else f"{n} kmallocwd scans reported stalling tasks with dying=0 victim=0 and no OOM "
+        f"message in between"
+    )
+    vic = (
+        f"; victim={as_int(z['victim'])} throughout: an earlier OOM victim has not exited"
+        if as_int(a["victim"]) >= 1 and as_int(z["victim"]) >= 1
+        else ""
+    )
+    end = _what_ended(boot, int(z["line_no"]), ev, sysrq)
+    if end:
+        lines.append(end[1])
+    return finding_row(
+        "no_oom_progress",
+        sev,
+        boot,
+        f"{what} {when} while {stalling} tasks were stalling: no allocation reached "
+        f"out_of_memory(), so reclaim never gave up{vic}{end[0] if end else ''}.",
+        lines,
+        ts=ts_a,
+    )
+
+
+def _rise_summary(
+    kind: str, a: pd.Series, z: pd.Series, when: str, stalling: str
+) -> tuple[str, str, str]:
+    """(finding kind, severity, summary) of oom_count rising without a kill: `livelock`,
+    `exiting` or `nofs` (see `_step_kind`)."""
+    ca, cz = a["oom_count"], z["oom_count"]
+    if kind == "livelock":
+        return (
+            "oom_livelock",
+            "critical",
+            f"oom_count rose from {ca} to {cz} (+{cz - ca} calls) {when} with "
+            f"victim={as_int(z['victim'])} and no kill line: out_of_memory() keeps returning "
+            f"without a kill while the existing victim does not exit (OOM livelock); {stalling} "
+            f"tasks stalling.",
+        )
+    if kind == "exiting":
+        return (
+            "oom_livelock",
+            "critical",
+            f"oom_count rose from {ca} to {cz} (+{cz - ca} calls) {when} with victim=0, "
+            f"exiting={as_int(z['exiting'])} and no OOM message: out_of_memory() keeps waiting "
+            f"for an exiting task instead of killing (task_will_free_mem / OOM_SCAN_ABORT); "
+            f"{stalling} tasks stalling.",
+        )
+    return (
+        "nofs_cannot_oom",
+        "warning",
+        f"oom_count rose from {ca} to {cz} {when} with victim=0 and no OOM header, and every "
+        f"stalling MemAlloc line lacks __GFP_FS: out_of_memory() returns without killing for "
+        f"!__GFP_FS requests (v4.7+, 3da88fb3bacf); {stalling} tasks stalling.",
+    )
+
+
+def _holder_note(held: pd.DataFrame | None, boot: Any, lo: Any, hi: Any) -> str:
+    """§2.4: a frozen oom_count can also mean every trylock loses to a holder that is itself
+    stuck (§1.5); name the holder seen meanwhile."""
+    if held is None:
+        return "."
+    h = held[(held["boot"] == boot) & (held["end_line"] >= lo) & (held["start_line"] <= hi)]
+    if not len(h):
+        return "."
+    who = ", ".join(dict.fromkeys(f"{c}({p})" for c, p in zip(h["comm"], h["pid"], strict=True)))
+    return f"; {who} is seen holding oom_lock meanwhile, so every trylock loses to it."
+
+
+def _what_ended(
+    boot: Any, line: int, ev: dict[str, np.ndarray], sysrq: pd.DataFrame | None
+) -> tuple[str, int] | None:
+    """The OOM header or SysRq-f that came after a quiet stretch, if any."""
+    cands: list[tuple[int, str]] = []
+    h = ev["headers"][ev["headers"] > line]
+    if len(h):
+        cands.append((int(h[0]), f"; the next OOM header is at line {int(h[0])}"))
+    if sysrq is not None and "key" in sysrq:
+        f = sysrq[(sysrq["boot"] == boot) & (sysrq["key"] == "f") & (sysrq["line_no"] > line)]
+        if len(f):
+            r = f.iloc[0]
+            cands.append((int(r["line_no"]), f"; it ended with SysRq-f at {fmt_ts(r['ts'])}"))
+    if not cands:
+        return None
+    first = min(cands)
+    return first[1], first[0]
+
+
+def _scan_victims(
+    boot: Any, b: pd.DataFrame, ev: dict[str, np.ndarray], oom: pd.DataFrame | None
+) -> list[Row]:
+    """victim ≥ 1 in scans ≥10 s apart with no kill line between them: the victim does not exit
+    (F3). The last kill before them names it when the capture has it."""
+    v = b[b["victim"].fillna(0) >= 1].dropna(subset=["ts"])
+    if len(v) == 0:
+        return []
+    rows: list[Row] = []
+    # split at kill lines: a new kill means a new victim
+    seg = np.searchsorted(ev["kills"], v["line_no"].astype("int64").to_numpy(), "left")
+    for k in np.unique(seg):
+        g = v[seg == k]
+        kill_line = int(ev["kills"][k - 1]) if k >= 1 else None
+        kill = None
+        if kill_line is not None and oom is not None:
+            kr = oom[(oom["boot"] == boot) & (oom["kill_line_no"] == kill_line)]
+            kill = kr.iloc[0] if len(kr) else None
+        t0 = kill["ts_kill"] if kill is not None else g["ts"].iloc[0]
+        span = float(g["ts"].iloc[-1]) - float(t0)
+        if not span >= VICTIM_STUCK_S:
+            continue
+        if kill is not None:
+            victim = f"{kill['victim_comm']}({as_int(kill['victim_pid'])})"
+            who = f"the OOM victim {victim} killed at {fmt_ts(t0)}"
+            pid, comm = kill["victim_pid"], kill["victim_comm"]
+        else:
+            who = f"an OOM victim (counted since the scan at {fmt_ts(t0)})"
+            pid, comm = pd.NA, pd.NA
+        last = g.iloc[-1]
+        rows.append(
+            finding_row(
+                "victim_not_exiting",
+                "critical" if span >= 60 else "warning",
+                boot,
+                f"{who} has not exited {span:.0f} s later: kmallocwd still counts victim="
+                f"{as_int(last['victim'])} dying={as_int(last['dying'])} at "
+                f"{fmt_ts(last['ts'])} with {as_int(last['stalling'])} tasks stalling and no new "
+                f"kill.",
+                [*([kill_line] if kill_line else []), *g["line_no"]],
+                ts=t0,
+                pid=pid,
+                comm=comm,
+            )
+        )
+    return rows
+
+
+def victims(ctx: Ctx) -> list[Row]:
+    rows: list[Row] = []
+    oom = ctx.get("oom_events")
+    if oom is not None and "unable_to_reap" in oom:
+        bad = oom[oom["unable_to_reap"].astype("boolean").fillna(False).astype(bool)]
+        for (boot, pid), g in bad.groupby(["boot", "victim_pid"], sort=True):
+            later = oom[(oom["boot"] == boot) & (oom["line_start"] > g["reap_line_no"].max())]
+            new_kill = later["victim_pid"].notna() & (later["victim_pid"] != pid)
+            repeated = len(g) > 1
+            sev = "critical" if repeated or not new_kill.any() else "warning"
+            tail = (
+                "and no other victim was killed afterwards"
+                if not new_kill.any()
+                else "; a new victim was chosen afterwards (MMF_OOM_SKIP)"
+            )
+            rows.append(
+                finding_row(
+                    "victim_not_exiting",
+                    sev,
+                    boot,
+                    f"oom_reaper could not reap {g['victim_comm'].iloc[0]}({as_int(pid)}) "
+                    f"{len(g)} time(s) (first at {fmt_ts(g['reap_ts'].iloc[0])}): its mmap lock "
+                    f"is held by a blocked thread, so the victim cannot exit {tail}.",
+                    [*g["kill_line_no"], *g["reap_line_no"]],
+                    ts=g["reap_ts"].iloc[0],
+                    pid=pid,
+                    comm=g["victim_comm"].iloc[0],
+                )
+            )
+    mem = ctx.get("memalloc")
+    if mem is not None and "victim" in mem:
+        v = mem[mem["victim"].astype("boolean").fillna(False).astype(bool)].dropna(subset=["ts"])
+        for (boot, pid), g in v.groupby(["boot", "pid"], sort=True):
+            span = float(g["ts"].max() - g["ts"].min())
+            if span < VICTIM_STUCK_S:
+                continue
+            rows.append(
+                finding_row(
+                    "victim_not_exiting",
+                    "critical",
+                    boot,
+                    f"OOM victim {g['comm'].iloc[0]}({as_int(pid)}) is still listed by kmallocwd "
+                    f"{span:.0f} s after it was first seen ({len(g)} reports): it does not exit.",
+                    g["line_no"],
+                    ts=g["ts"].min(),
+                    pid=pid,
+                    comm=g["comm"].iloc[0],
+                )
+            )
+    return rows

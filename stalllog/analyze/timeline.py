@@ -1,0 +1,158 @@
+"""Frame helpers and the time axis shared by `stalled_tasks` and `episodes` (see stalls.py).
+
+Each boot is ordered by its timestamps when it has them, else by line numbers (its `clock`).
+The episode gap of a boot is max(60 s, 3 x the median reporting interval); kmallocwd scans
+reporting `stalling=0` (terminators) cut the boot into segments that no episode crosses.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, cast
+
+import numpy as np
+import pandas as pd
+
+MIN_GAP_S = 60.0
+_MAX_INTERVAL_S = 300.0
+
+
+def get(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
+    """A parsed table, empty when the capture has none."""
+    df = tables.get(name)
+    return df if df is not None else pd.DataFrame()
+
+
+def col(df: pd.DataFrame, c: str, dtype: str) -> pd.Series:
+    """Column c as dtype, all NA when the table lacks it."""
+    if c not in df.columns:
+        return pd.Series(pd.NA, index=df.index, dtype=dtype)
+    s = df[c]
+    if dtype == "Float64":
+        return pd.to_numeric(s, errors="coerce").astype("Float64")
+    return s.astype(cast(Any, dtype))
+
+
+def f64(s: pd.Series) -> np.ndarray:
+    """Float numpy values, NaN for NA."""
+    return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+
+
+def boot_clock(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """'ts' for boots with timestamps, 'line' otherwise (index: boot)."""
+    b = get(tables, "boots")
+    if b.empty:
+        return pd.Series(dtype="string")
+    has = col(b, "ts_first", "Float64").notna() & col(b, "ts_last", "Float64").notna()
+    return pd.Series(
+        np.where(has.to_numpy(dtype=bool), "ts", "line"), index=col(b, "boot", "Int64")
+    ).astype("string")
+
+
+def _report_times(tables: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
+    """Repeated reports (boot, key, ts): kmallocwd scan headers, and warn_alloc and hung-task
+    reports keyed by task."""
+    frames: list[pd.DataFrame] = []
+    sc = get(tables, "memalloc_scans")
+    if not sc.empty:
+        hdr = sc[sc["position"].astype("string") != "trailer"]
+        frames.append(
+            pd.DataFrame(
+                {"boot": col(hdr, "boot", "Int64"), "key": "scan", "ts": col(hdr, "ts", "Float64")}
+            )
+        )
+    for name in ("alloc_stalls", "hung_tasks"):
+        df = get(tables, name)
+        if df.empty:
+            continue
+        key = col(df, "pid", "Int64").astype("string").fillna(col(df, "comm", "string"))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "boot": col(df, "boot", "Int64"),
+                    "key": name + ":" + key.fillna("?"),
+                    "ts": col(df, "ts", "Float64"),
+                }
+            )
+        )
+    return frames
+
+
+def gap_by_boot(tables: dict[str, pd.DataFrame]) -> pd.Series:
+    """Episode gap per boot: max(60 s, 3 x the median interval between repeated reports).
+
+    Reports: kmallocwd scan headers, warn_alloc and hung-task reports of the same task;
+    intervals over 300 s are not counted."""
+    frames = _report_times(tables)
+    if not frames:
+        return pd.Series(dtype="Float64")
+    r = pd.concat(frames, ignore_index=True).dropna(subset=["ts"])
+    r = r.sort_values(["boot", "key", "ts"])
+    r["d"] = r.groupby(["boot", "key"], sort=False)["ts"].diff()
+    # longer intervals are gaps between hangs, not a reporting cadence
+    r = r[(r["d"] > 0.5) & (r["d"] <= _MAX_INTERVAL_S)]
+    med = r.groupby("boot")["d"].median()
+    return (3.0 * med).clip(lower=MIN_GAP_S).astype("Float64")
+
+
+def terminators(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """kmallocwd scans reporting stalling=0: boot, ts, line."""
+    sc = get(tables, "memalloc_scans")
+    if sc.empty:
+        return pd.DataFrame({"boot": pd.Series(dtype="Int64")})
+    zero = (col(sc, "stalling", "Int64") == 0).fillna(False).astype(bool)
+    z = sc[zero]
+    return pd.DataFrame(
+        {
+            "boot": col(z, "boot", "Int64"),
+            "ts": col(z, "ts", "Float64"),
+            "line": col(z, "line_no", "Int64"),
+        }
+    ).reset_index(drop=True)
+
+
+class Ctx(NamedTuple):
+    clock: pd.Series  # boot -> "ts" / "line"
+    gap: pd.Series  # boot -> episode gap (s)
+    term: pd.DataFrame  # kmallocwd scans with stalling=0
+
+
+def ctx_of(tables: dict[str, pd.DataFrame]) -> Ctx:
+    return Ctx(boot_clock(tables), gap_by_boot(tables), terminators(tables))
+
+
+def xcol(df: pd.DataFrame, clock: pd.Series, ts: str, line: str) -> pd.Series:
+    """Ordering position: ts in boots with timestamps, line number otherwise."""
+    ts_boots = f64(pd.Series(clock.index[(clock == "ts").fillna(False).to_numpy(dtype=bool)]))
+    use_ts = np.isin(f64(df["boot"]), ts_boots)
+    return pd.Series(np.where(use_ts, f64(df[ts]), f64(df[line])), index=df.index)
+
+
+def segment(df: pd.DataFrame, x: pd.Series, term: pd.DataFrame, clock: pd.Series) -> pd.Series:
+    """Number of stalling=0 scans of the same boot before each row."""
+    seg = pd.Series(0, index=df.index, dtype="int64")
+    if term.empty or df.empty:
+        return seg
+    tx = xcol(term, clock, "ts", "line")
+    for boot, tb in tx.groupby(term["boot"]):
+        pos = np.sort(tb.dropna().to_numpy())
+        rows = (df["boot"] == boot).fillna(False).to_numpy(dtype=bool)
+        if rows.any() and len(pos):
+            seg[rows] = np.searchsorted(pos, x[rows].to_numpy(), side="right")
+    return seg
+
+
+def fill_ts(ev: pd.DataFrame, clock: pd.Series) -> pd.DataFrame:
+    """In boots with timestamps, a report without one takes the previous report's (by line)."""
+    ev = ev.sort_values(["boot", "line"], kind="stable")
+    g = ev.groupby("boot", sort=False)["ts"]
+    filled = g.ffill().fillna(g.bfill())
+    use = (ev["boot"].map(clock).astype("string") == "ts").fillna(False).astype(bool)
+    ev["ts"] = ev["ts"].where(~use | ev["ts"].notna(), filled)
+    return ev
+
+
+def boot_gap(boot: pd.Series, clock: pd.Series, gap: pd.Series) -> pd.Series:
+    """The episode gap of each row's boot; infinite in boots ordered by line (no time)."""
+    g = boot.map(gap).astype("Float64").fillna(MIN_GAP_S)
+    line = (boot.map(clock).astype("string") == "line").fillna(True).astype(bool)
+    return g.astype(float).where(~line, np.inf)
