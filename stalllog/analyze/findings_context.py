@@ -120,9 +120,12 @@ def fmt_when(t0: Any, t1: Any, l0: Any, l1: Any) -> str:
     """`from 7.1 s to 48.6 s`, or `between lines 12 and 40` for captures without stamps."""
     if known(t0) and known(t1):
         return f"from {fmt_ts(t0)} to {fmt_ts(t1)}"
-    if int(l0) == int(l1):
-        return f"at line {int(l0)}"
-    return f"between lines {int(l0)} and {int(l1)}"
+    lines = sorted({int(x) for x in (l0, l1) if known(x)})
+    if not lines:
+        return "at an unknown point"  # a lone line whose position a cut dump lost
+    if len(lines) == 1:
+        return f"at line {lines[0]}"
+    return f"between lines {lines[0]} and {lines[1]}"
 
 
 def fmt_dur(a: Any, b: Any) -> str:
@@ -177,6 +180,8 @@ def lines_by_boot(df: pd.DataFrame | None, col: str, mask: Any = None) -> dict[i
         return {}
     sel = df if mask is None else df[np.asarray(mask, dtype=bool)]
     sel = sel[["boot", col]].dropna().astype("int64").sort_values(["boot", col])
+    if sel.empty:
+        return {}
     boots = sel["boot"].to_numpy()
     vals = sel[col].to_numpy()
     keys, starts = np.unique(boots, return_index=True)
