@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
+
+# An analyzer bug must fail the tests, not turn into an `analysis_failed` finding.
+os.environ.setdefault("STALLLOG_DEBUG", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_logs"

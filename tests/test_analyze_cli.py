@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow.parquet as pq
+import pytest
 from conftest import SAMPLES
 from typer.testing import CliRunner
 
@@ -79,3 +80,18 @@ def test_hostile_names_are_escaped_in_the_analysis_text(tmp_path: Path) -> None:
     assert "\x1b" not in r.stdout
     r = runner.invoke(app, ["analyze", "--json", str(log)])
     assert "\x1b" not in r.stdout and "\\u001b" in r.stdout
+
+
+def test_an_analyzer_bug_keeps_the_parsed_tables(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Outside debugging, a crash inside the analysis becomes a finding, not a lost parse."""
+    import stalllog.analyze.findings as findings_module
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.delenv("STALLLOG_DEBUG")
+    monkeypatch.setattr(findings_module, "findings", broken)
+    cap = stalllog.parse(TOO_MANY_ISOLATED)
+    assert len(cap.memalloc) > 0 and cap.stalled_tasks.empty
+    assert cap.findings.kind.tolist() == ["analysis_failed"]
+    assert "RuntimeError: boom" in cap.findings.summary[0]

@@ -98,6 +98,7 @@ KINDS = (
     "nofs_cannot_oom",
     "memcg_no_killable",
     "oom_resolved",
+    "analysis_failed",  # written by the analysis step when an analyzer raised (step.py)
 )
 
 

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 import pyarrow as pa
 
@@ -58,5 +60,23 @@ def _analysis(tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Tab
         return tables
     from stalllog.analyze import analyze  # the package imports this module
 
-    result = analyze(Capture(tables), hz=context.hz)
-    return {**tables, **{s.name: to_arrow(result[s.name], s) for s in TABLES}}
+    try:
+        result = analyze(Capture(tables), hz=context.hz)
+        analysis = {s.name: to_arrow(result[s.name], s) for s in TABLES}
+    except Exception as e:
+        # an analyzer bug must not cost the user the parsed tables: say so in `findings`
+        if os.environ.get("STALLLOG_DEBUG"):
+            raise
+        analysis = {s.name: s.arrow().empty_table() for s in TABLES}
+        analysis["findings"] = _failure(e)
+    return {**tables, **analysis}
+
+
+def _failure(e: Exception) -> pa.Table:
+    schema = next(s for s in TABLES if s.name == "findings")
+    row = dict.fromkeys(c.name for c in schema.columns)
+    row.update(finding=0, kind="analysis_failed", severity="warning",
+               summary=f"stalllog could not analyze this capture ({type(e).__name__}: {e}); "
+               "the parsed tables are complete. Please report it (STALLLOG_DEBUG=1 shows the "
+               "traceback).")  # fmt: skip
+    return pa.Table.from_pylist([row], schema=schema.arrow())
