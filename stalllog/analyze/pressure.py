@@ -278,8 +278,11 @@ def _from_meminfo(tables: dict[str, pd.DataFrame], win: pd.DataFrame) -> pd.Data
     ).dropna()
     snap = snap[~snap.index.duplicated()]
     out = pd.DataFrame({"n_meminfo": snap.value_counts()})
+    if snap.empty:
+        return out
     z = get(tables, "zones")
     if not z.empty:
+        z = z[np.isin(_ints(z["snapshot_id"]), snap.index.to_numpy())]
         z = z.assign(episode=snap.reindex(_ints(z["snapshot_id"])).to_numpy(), label=_zone_label(z))
         z = z.dropna(subset=["episode"])
         free, mn = f64(col(z, "free_kb", "Float64")), f64(col(z, "min_kb", "Float64"))
