@@ -246,6 +246,7 @@ EXPECTED_ROWS = {
     "oom-2.6.32-279-rhel6-haproxy-slab-unreclaimable-syslog.txt": 1,
     "oom-3.0.101-sles11-numa-mempolicy-free-memory-no-timestamps.txt": 1,
     "oom-3.10.0-1160-rhel7-vmware-overcommit-syslog-hash012.txt": 1,
+    "oom-4.15-rc8-i686-holder-schedule_timeout_killable-snipped.txt": 2,
     "oom-6.12.62-rpi-arm64-journal-notimestamps-truncated.txt": 1,
     "oom-panic-4.0-panic_on_oom_timeout-rfc-short.txt": 2,
     "printk-dropped-4.6.2-kmallocwd-stezenbach.txt": 1,

@@ -13,6 +13,7 @@
 - `episodes` (stalls.py): stretches of time with stalled tasks, and how each ended.
 - `oom_lock` (oom_lock.py): who held the OOM killer's lock, when, with how many waiters.
 - `reclaim` (reclaim.py): per episode and class, how many tasks were stuck there.
+- `episode_pressure` (pressure.py): per episode, reclaimers, kswapd, zones, oom_lock cost.
 - `findings` (findings.py): plain sentences with severity and evidence line numbers.
 """
 
@@ -30,6 +31,7 @@ from stalllog.analyze import (
     explain,  # noqa: F401  (registers the oom_explain post-step)
     findings,
     oom_lock,
+    pressure,
     reclaim,
     stalls,
 )
@@ -37,7 +39,15 @@ from stalllog.engine.capture import Capture
 
 __all__ = ["ANALYSIS_TABLES", "analyze"]
 
-ANALYSIS_TABLES = ("stack_classes", "stalled_tasks", "episodes", "oom_lock", "reclaim", "findings")
+ANALYSIS_TABLES = (
+    "stack_classes",
+    "stalled_tasks",
+    "episodes",
+    "oom_lock",
+    "reclaim",
+    "episode_pressure",
+    "findings",
+)
 
 # Parsed tables the analyzers never read: converting `lines` to pandas would cost more than the
 # analysis itself.
@@ -100,6 +110,7 @@ def analyze(
     out["episodes"] = stalls.episodes(tables, out["stalled_tasks"])
     out["oom_lock"] = oom_lock.oom_lock(tables, out["stack_classes"])
     out["reclaim"] = reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])
+    out["episode_pressure"] = pressure.episode_pressure(tables, out)
     out["findings"] = findings.findings(tables, out)
     return {name: _finite(out[name]) for name in ANALYSIS_TABLES}
 

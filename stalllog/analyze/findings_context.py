@@ -7,7 +7,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -212,6 +212,12 @@ class Ctx:
             if not len(sc):
                 return None
         return sc.merge(stack_times(self.t), on="stack_id", how="left")
+
+    def cached(self, key: str, make: Callable[[], Any]) -> Any:
+        """`make()`, computed once per findings run under `key`."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def vmstat_pending(self) -> pd.DataFrame | None:
         """Workqueue rows with `vmstat_update` pending."""

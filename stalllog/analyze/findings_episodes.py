@@ -175,14 +175,16 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     decides on stale counters and keeps looping instead of declaring OOM (the 2016 4.4 stall
     behind 373ccbe59270, fixed by making kworkers sleep in wait_iff_congested)."""
     wq = ctx.vmstat_pending()
-    if wq is None or line is None or pd.isna(line):
+    if wq is None or line is None or pd.isna(line) or boot is None or pd.isna(boot):
         return ""
     kills = ctx.kills_by_boot().get(as_int(boot), NO_LINES)
     after = kills[kills > line]
     stop = float(after[0]) if len(after) else np.inf
-    sel = wq[(wq["boot"] == boot) & (wq["line_no"] >= line) & (wq["line_no"] < stop)]
-    if not len(sel):
+    wb, wl = ctx.cached("vmstat_keys", lambda: (_floats(wq["boot"]), _floats(wq["line_no"])))
+    hit = np.flatnonzero((wb == float(boot)) & (wl >= float(line)) & (wl < stop))
+    if not len(hit):
         return ""
+    sel = wq.iloc[hit]
     delays = [int(d) for p in sel["pending"] for d in _DELAY.findall(str(p))]
     biggest = f" (delay up to {max(delays)})" if delays else ""
     return (
@@ -192,6 +194,13 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     )
 
 
+def _floats(s: pd.Series) -> np.ndarray:
+    return s.to_numpy("float64", na_value=np.nan)
+
+
+_MEM_COLS = ["boot", "pid", "comm", "gfp_flags", "gfp_mask"]
+
+
 def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
     """The in-flight works of the pool the pending vmstat_update waits on (same dump, same
     pwq), and whether their workers are themselves stalling in an allocation: a worker that
@@ -199,18 +208,30 @@ def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
     wq = ctx.get("workqueues")
     if wq is None:
         return ""
-    same = wq[(wq["event_id"] == row["event_id"]) & (wq["pwq"] == row["pwq"])]
-    same = same[same["n_in_flight"].fillna(0).astype("int64").to_numpy() > 0]
+    busy = ctx.cached("busy_wq", lambda: _in_flight(wq))
+    same = busy[(busy["event_id"] == row["event_id"]) & (busy["pwq"] == row["pwq"])]
     if not len(same):
         return ""
     works = ", ".join(dict.fromkeys(str(x) for x in same["in_flight"].dropna()))
     text = f" behind in-flight {works} on the same pool"
     pids = {int(p) for x in same["in_flight_pids"].dropna() for p in str(x).split(",") if p}
-    mem = ctx.get("memalloc")
+    mem = ctx.cached("stalling_mem", lambda: _stalling_mem(ctx.get("memalloc")))
     if mem is not None and pids:
-        m = mem[(mem["boot"] == row["boot"]) & mem["pid"].isin(pids)]
-        m = m[m["stalling"].astype("boolean").fillna(False).to_numpy(bool)].drop_duplicates("pid")
+        m = mem[(mem["boot"] == row["boot"]) & mem["pid"].isin(pids)].drop_duplicates("pid")
         for r in records(m):
             gfp = r["gfp_flags"] if not pd.isna(r["gfp_flags"]) else f"gfp=0x{int(r['gfp_mask']):x}"
             text += f", whose worker {r['comm']}({r['pid']}) is stalling in an allocation ({gfp})"
     return text
+
+
+def _in_flight(wq: pd.DataFrame) -> pd.DataFrame:
+    """The workqueue rows with works in flight (the columns `_busy_pool` reads)."""
+    cols = ["event_id", "pwq", "in_flight", "in_flight_pids"]
+    return wq.loc[wq["n_in_flight"].fillna(0).astype("int64").to_numpy() > 0, cols]
+
+
+def _stalling_mem(mem: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The stalling MemAlloc rows (the columns `_busy_pool` reads)."""
+    if mem is None:
+        return None
+    return mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]

@@ -30,7 +30,7 @@ from .findings_context import (
 VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
 
 
-def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, np.ndarray]) -> str:
+def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
     """What scans i → i+1 of one boot say (§2.4): frozen, livelock, exiting, nofs, quiet or ''."""
     r0, r1 = b[i], b[i + 1]
     if not (r0["stalling"] > 0 and r1["stalling"] > 0):
@@ -106,12 +106,14 @@ def scan_runs(ctx: Ctx) -> list[Row]:
     rows: list[Row] = []
     kills = lines_by_boot(oom, "kill_line_no")
     headers = lines_by_boot(oom, "line_start", oom["ts"].notna() if oom is not None else None)
+    kill_rows = _kill_rows(oom)
     for boot, b in s.groupby("boot", sort=True):
         b = b.reset_index(drop=True)
         ev = {
             "kills": kills.get(as_int(boot), NO_LINES),
             "headers": headers.get(as_int(boot), NO_LINES),
             "gfp_fs": gfp_fs.get(as_int(boot), np.zeros((0, 2), dtype="int64")),
+            "kill_rows": kill_rows,
         }
         recs = records(b)
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
@@ -126,8 +128,17 @@ def scan_runs(ctx: Ctx) -> list[Row]:
     return rows
 
 
+def _kill_rows(oom: pd.DataFrame | None) -> dict[tuple[int, int], int]:
+    """(boot, kill line) → position of the first oom_events row with that kill line."""
+    if oom is None:
+        return {}
+    k = oom[["boot", "kill_line_no"]].reset_index(drop=True).dropna().astype("int64")
+    k = k.drop_duplicates(keep="first")
+    return {(b, ln): int(i) for b, ln, i in zip(k["boot"], k["kill_line_no"], k.index, strict=True)}
+
+
 def _scan_finding(
-    kind: str, boot: Any, a: pd.Series, z: pd.Series, n: int, ev: dict[str, np.ndarray],
+    kind: str, boot: Any, a: pd.Series, z: pd.Series, n: int, ev: dict[str, Any],
     sysrq: pd.DataFrame | None,
 ) -> Row:  # fmt: skip
     """The finding of a run of `n` scans from `a` to `z` whose steps all say `kind`."""
@@ -212,7 +223,7 @@ def _holder_note(held: pd.DataFrame | None, boot: Any, lo: Any, hi: Any) -> str:
 
 
 def _what_ended(
-    boot: Any, line: int, ev: dict[str, np.ndarray], sysrq: pd.DataFrame | None
+    boot: Any, line: int, ev: dict[str, Any], sysrq: pd.DataFrame | None
 ) -> tuple[str, int] | None:
     """The OOM header or SysRq-f that came after a quiet stretch, if any."""
     cands: list[tuple[int, str]] = []
@@ -231,7 +242,7 @@ def _what_ended(
 
 
 def _scan_victims(
-    boot: Any, b: pd.DataFrame, ev: dict[str, np.ndarray], oom: pd.DataFrame | None
+    boot: Any, b: pd.DataFrame, ev: dict[str, Any], oom: pd.DataFrame | None
 ) -> list[Row]:
     """victim ≥ 1 in scans ≥10 s apart with no kill line between them: the victim does not exit
     (F3). The last kill before them names it when the capture has it."""
@@ -246,8 +257,8 @@ def _scan_victims(
         kill_line = int(ev["kills"][k - 1]) if k >= 1 else None
         kill = None
         if kill_line is not None and oom is not None:
-            kr = oom[(oom["boot"] == boot) & (oom["kill_line_no"] == kill_line)]
-            kill = kr.iloc[0] if len(kr) else None
+            pos = ev["kill_rows"].get((as_int(boot), kill_line))
+            kill = oom.iloc[pos] if pos is not None else None
         t0 = kill["ts_kill"] if kill is not None else g["ts"].iloc[0]
         span = float(g["ts"].iloc[-1]) - float(t0)
         if not span >= VICTIM_STUCK_S:

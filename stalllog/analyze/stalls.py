@@ -264,13 +264,18 @@ def _mode_class(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     return best.merge(det[["rid", "stuck_detail"]], on="rid", how="left")
 
 
+_FIRST = ["boot", "pid", "attempt", "run", "gfp_mask", "gfp_flags", "order", "switches", "aid"]
+_LAST = ["comm", "state", "uninterruptible", "switches"]
+
+
 def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     """One row per run (rid): first/last report, largest delay, the class it was stuck in."""
     ev = ev.sort_values(["rid", "x", "line"], kind="stable")
     ev["began"] = ev["ts"] - ev["age_s"]
     g = ev.groupby("rid", sort=False)
-    first = g.first()  # first non-null per column
-    last = g.last()
+    # first/last non-null per column, over the columns read below only
+    first = ev[["rid", *_FIRST]].groupby("rid", sort=False).first()
+    last = ev[["rid", *_LAST]].groupby("rid", sort=False).last()
     out = pd.DataFrame(
         {
             "boot": first["boot"],

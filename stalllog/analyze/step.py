@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pyarrow as pa
 
-from stalllog.analyze import classify, findings, oom_lock, reclaim, stalls
+from stalllog.analyze import classify, findings, oom_lock, pressure, reclaim, stalls
 from stalllog.engine.capture import Capture
 from stalllog.engine.steps import post_step
 from stalllog.parsers.base import Column, Context, TableSchema
@@ -28,6 +28,9 @@ DOCS = {
     "the tasks waiting meanwhile.",
     "reclaim": "One row per episode and stall class: how many stalled tasks were in that class "
     "(throttled, direct reclaim, lock wait, ...), with example pids and a line.",
+    "episode_pressure": "One row per stall episode: the most concurrent direct reclaimers, what "
+    "kswapd was doing, zones below min or unreclaimable in its Mem-Info snapshots, and how long "
+    "oom_lock was held meanwhile with an estimate of the reclaim time spent under it.",
     "findings": "One row per conclusion, in plain words with numbers, severity "
     "(info/warning/critical) and the evidence line numbers (`12,40-45`).",
 }
@@ -38,7 +41,7 @@ _ARROW_TYPES = {
     "Float64": pa.float64(),
 }
 _SCHEMAS = {**classify.SCHEMA, **stalls.SCHEMA, **oom_lock.SCHEMA, **reclaim.SCHEMA,
-            **findings.SCHEMA}  # fmt: skip
+            **pressure.SCHEMA, **findings.SCHEMA}  # fmt: skip
 TABLES = tuple(
     TableSchema(
         name,

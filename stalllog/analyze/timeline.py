@@ -116,8 +116,20 @@ class Ctx(NamedTuple):
     term: pd.DataFrame  # kmallocwd scans with stalling=0
 
 
+_CTX_TABLES = ("boots", "memalloc_scans", "alloc_stalls", "hung_tasks")
+_ctx_cache: list[tuple[tuple[object, ...], Ctx]] = []
+
+
 def ctx_of(tables: dict[str, pd.DataFrame]) -> Ctx:
-    return Ctx(boot_clock(tables), gap_by_boot(tables), terminators(tables))
+    """The time axis of a capture; cached for the last frames seen (stalled_tasks and episodes
+    both need it)."""
+    key = tuple(tables.get(n) for n in _CTX_TABLES)
+    for k, ctx in _ctx_cache:
+        if all(a is b for a, b in zip(k, key, strict=True)):
+            return ctx
+    ctx = Ctx(boot_clock(tables), gap_by_boot(tables), terminators(tables))
+    _ctx_cache[:] = [(key, ctx)]
+    return ctx
 
 
 def xcol(df: pd.DataFrame, clock: pd.Series, ts: str, line: str) -> pd.Series:
