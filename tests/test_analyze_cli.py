@@ -94,4 +94,4 @@ def test_an_analyzer_bug_keeps_the_parsed_tables(monkeypatch: pytest.MonkeyPatch
     cap = stalllog.parse(TOO_MANY_ISOLATED)
     assert len(cap.memalloc) > 0 and cap.stalled_tasks.empty
     assert cap.findings.kind.tolist() == ["analysis_failed"]
-    assert "RuntimeError: boom" in cap.findings.summary[0]
+    assert "RuntimeError: boom" in cap.findings.text[0]

@@ -122,8 +122,8 @@ def test_schemas(path: str) -> None:
     f = res["findings"]
     assert f["kind"].isin(KINDS).all()
     assert f["severity"].isin(["info", "warning", "critical"]).all()
-    assert f["evidence_lines"].str.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*").all()
-    assert f["summary"].str.endswith(".").all()
+    assert f["evidence"].str.fullmatch(r"\d+(-\d+)?(,\d+(-\d+)?)*").all()
+    assert f["text"].str.endswith(".").all()
     assert f["finding"].tolist() == list(range(len(f)))
 
 
@@ -132,7 +132,7 @@ def test_evidence_lines_exist(path: str) -> None:
     """Every cited line is a line of the capture."""
     cap = _parsed(path)
     n = int(cap.sources["n_lines"].sum())
-    for ev in _analyzed(path)["findings"]["evidence_lines"]:
+    for ev in _analyzed(path)["findings"]["evidence"]:
         nums = [int(x) for x in re.findall(r"\d+", ev)]
         assert nums and all(1 <= x <= n for x in nums), ev
 
@@ -150,7 +150,7 @@ def test_printk_flood_markers_without_stamps() -> None:
     """Console drop markers have no timestamp: the finding cites their lines instead."""
     f = _analyzed(LKML + "printk-dropped-4.9-stalls-after-oom-short.txt")["findings"]
     row = f[f["kind"] == "printk_flood"].iloc[0]
-    assert "between lines 15 and 21" in row["summary"]
+    assert "between lines 15 and 21" in row["text"]
 
 
 def test_rules_without_the_other_analyses() -> None:

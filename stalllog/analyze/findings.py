@@ -40,6 +40,9 @@ memcg, OOM outcomes, printk); findings_context.py holds what they share.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import pandas as pd
 
 from .findings_context import Ctx, has_gfp_fs, interval_of, line_ranges
@@ -77,11 +80,18 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
         ("episode", "Int64", "", "the stall episode (`episodes`), NA when outside any"),
         ("kind", "string", "", "what was found (see the module docstring)"),
         ("severity", "string", "", "info, warning or critical"),
-        ("ts", "Float64", "s", "time of the first evidence"),
+        ("start_ts", "Float64", "s", "time of the first evidence line"),
+        (
+            "end_ts",
+            "Float64",
+            "s",
+            "time of the last evidence line (of the latest timed line at or before it)",
+        ),
         ("pid", "Int64", "", "the task the finding is about, if one"),
         ("comm", "string", "", "its name"),
-        ("summary", "string", "", "one plain sentence with the numbers"),
-        ("evidence_lines", "string", "", "line numbers of the evidence, `12,40-45`"),
+        ("pids", "string", "", "every pid the finding names, `,`-joined"),
+        ("text", "string", "", "one plain sentence with the numbers"),
+        ("evidence", "string", "", "line numbers of the evidence, `12,40-45`"),
     ]
 }
 
@@ -131,6 +141,8 @@ def findings(tables: dict[str, pd.DataFrame], results: dict[str, pd.DataFrame]) 
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype=d) for c, d in _DTYPES.items()})
     df = pd.DataFrame(rows)
+    # the rules build rows with the names they share with the other tables
+    df = df.rename(columns={"ts": "start_ts", "summary": "text", "evidence_lines": "evidence"})
     for c in _COLUMNS:
         if c not in df:
             df[c] = pd.NA
@@ -141,7 +153,59 @@ def findings(tables: dict[str, pd.DataFrame], results: dict[str, pd.DataFrame]) 
     df = _drop_repeats(df)
     df = df.sort_values(["boot", "first_line"], kind="stable", na_position="last")
     df["finding"] = range(len(df))
+    df["end_ts"] = _end_ts(tables, df)
+    df["pids"] = _pids(df)
     return df[_COLUMNS].astype(_DTYPES).reset_index(drop=True)
+
+
+_PID_IN_TEXT = re.compile(r"\((\d+)\)")  # `comm(pid)`, as every rule names a task
+_LAST_LINE = re.compile(r"(\d+)$")
+
+
+def _pids(df: pd.DataFrame) -> list[str | None]:
+    out: list[str | None] = []
+    for pid, text in zip(df["pid"], df["text"], strict=True):
+        found = {int(p) for p in _PID_IN_TEXT.findall(str(text))}
+        if pid is not None and not pd.isna(pid):
+            found.add(int(pid))
+        out.append(",".join(map(str, sorted(found))) or None)
+    return out
+
+
+def _timed_lines(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """(boot, line, ts) of every parsed row that has a line and a time."""
+    parts = []
+    for name, line_col, ts_col in (("events", "line_start", "ts"), ("events", "line_end", None),
+                                   ("oom_events", "kill_line_no", "ts_kill"),
+                                   *((n, "line_no", "ts") for n in tables
+                                     if n not in ("lines", "unparsed"))):  # fmt: skip
+        t = tables.get(name)
+        if t is None or line_col not in t or "boot" not in t or (ts_col or "ts") not in t:
+            continue
+        part = t[["boot", line_col, ts_col or "ts"]].set_axis(["boot", "line", "ts"], axis=1)
+        parts.append(part.astype({"boot": "float64", "line": "float64", "ts": "float64"}))
+    if not parts:
+        return pd.DataFrame(columns=["boot", "line", "ts"], dtype="float64")
+    every = pd.concat(parts, ignore_index=True).dropna()
+    return every.sort_values(["boot", "line"], kind="stable")
+
+
+def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:
+    """The time of each finding's last evidence line: the latest timed row at or before it in
+    the same boot (lines between records carry no time of their own)."""
+    last = df["evidence"].astype("string").str.extract(_LAST_LINE)[0].astype("Float64")
+    timed = _timed_lines(tables)
+    end = pd.Series(pd.NA, index=df.index, dtype="Float64")
+    for boot, rows in df.groupby("boot", dropna=True):
+        t = timed[timed["boot"] == boot]
+        if t.empty:
+            continue
+        lines = last[rows.index].astype("float64").to_numpy()
+        pos = np.searchsorted(t["line"].to_numpy(), lines, side="right") - 1
+        ok = (pos >= 0) & ~np.isnan(lines)
+        end[rows.index[ok]] = t["ts"].to_numpy()[pos[ok]]
+    start = df["start_ts"].astype("Float64")
+    return end.where(end.isna() | start.isna() | (end >= start), start)
 
 
 def _drop_repeats(df: pd.DataFrame) -> pd.DataFrame:

@@ -79,7 +79,7 @@ def _failure(e: Exception) -> pa.Table:
     schema = next(s for s in TABLES if s.name == "findings")
     row = dict.fromkeys(c.name for c in schema.columns)
     row.update(finding=0, kind="analysis_failed", severity="warning",
-               summary=f"stalllog could not analyze this capture ({type(e).__name__}: {e}); "
+               text=f"stalllog could not analyze this capture ({type(e).__name__}: {e}); "
                "the parsed tables are complete. Please report it (STALLLOG_DEBUG=1 shows the "
                "traceback).")  # fmt: skip
     return pa.Table.from_pylist([row], schema=schema.arrow())

@@ -50,12 +50,12 @@ def _finding_lines(rows: list[dict[str, Any]]) -> Table:
         where = f"boot {r['boot']}" + (
             f", episode {r['episode']}" if r["episode"] is not None else ""
         )
-        ev = r["evidence_lines"]
+        ev = r["evidence"]
         several = ev is not None and ("," in ev or "-" in ev)
         lines = f" ({'lines' if several else 'line'} {_t(ev)})" if ev else ""
         grid.add_row(
             Text(r["severity"].upper(), style=SEVERITY_STYLE.get(r["severity"], "")),
-            Text(f"{_t(r['summary'])} [{r['kind']}; {where}]{lines}"),
+            Text(f"{_t(r['text'])} [{r['kind']}; {where}]{lines}"),
         )
     return grid
 
