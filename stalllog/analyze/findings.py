@@ -30,8 +30,12 @@ Kinds (severity) and their rules:
 - `memcg_no_killable` (warning; critical when repeated): memcg OOMs that found no killable
   process (F10).
 - `oom_resolved` (info): OOM kills after which the stall ended (F12).
+- `thp_thisnode_reclaim` (warning): stalled THP-order allocations bound to one node
+  (`__GFP_THISNODE` with direct reclaim), which reclaim that node instead of falling back.
+- `analysis_failed` (warning): an analyzer raised; written by step.py, the parse is kept.
 
-`evidence_lines` lists line numbers (`12,40-45`) of the capture's source (the `lines.line_no`).
+`evidence` lists line numbers (`12,40-45`) of the capture's source (the `lines.line_no`);
+`start_ts`/`end_ts` are the times of the first and last evidence lines, `pids` every pid named.
 
 The rules live in findings_oom_count.py (kmallocwd counters, victims), findings_stacks.py (what
 the stalled tasks do), findings_episodes.py (whole episodes, NOFS) and findings_oom.py (oom_lock,
@@ -46,7 +50,7 @@ import numpy as np
 import pandas as pd
 
 from .findings_context import Ctx, has_gfp_fs, interval_of, line_ranges
-from .findings_episodes import episode_rules, nofs, vmstat_note
+from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
     HELD_CRITICAL_S,
     HELD_LONG_S,
@@ -108,6 +112,7 @@ KINDS = (
     "nofs_cannot_oom",
     "memcg_no_killable",
     "oom_resolved",
+    "thp_thisnode_reclaim",
     "analysis_failed",  # written by the analysis step when an analyzer raised (step.py)
 )
 
@@ -123,6 +128,7 @@ RULES = (
     kswapd_hung,
     nofs,
     episode_rules,
+    thp_thisnode,
     printk_flood,
     oom_lock_rules,
     holder_in_lockup,

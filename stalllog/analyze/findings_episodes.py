@@ -235,3 +235,45 @@ def _stalling_mem(mem: pd.DataFrame | None) -> pd.DataFrame | None:
     if mem is None:
         return None
     return mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]
+
+
+HPAGE_PMD_ORDER = 9  # a THP on x86-64 (2 MiB of 4 KiB pages); arm64 with 4K pages too
+
+
+def thp_thisnode(ctx: Ctx) -> list[Row]:
+    """THP allocations bound to one node (`__GFP_THISNODE`) with direct reclaim: reclaim and
+    compaction grind (and swap) that node instead of falling back to another one, so stalls of
+    minutes happen with free memory elsewhere (the 2018 thread on "mm, thp: relax
+    __GFP_THISNODE for MADV_HUGEPAGE mappings", Fixes 5265047ac301)."""
+    st = ctx.get("stalled_tasks")
+    if st is None or st.empty or "gfp_flags" not in st:
+        return []
+    flags = st["gfp_flags"].astype("string").fillna("")
+    hit = st[
+        (st["order"] >= HPAGE_PMD_ORDER).fillna(False).to_numpy(bool)
+        & flags.str.contains("__GFP_THISNODE", regex=False).to_numpy(bool)
+        & flags.str.contains("__GFP_DIRECT_RECLAIM", regex=False).to_numpy(bool)
+    ]
+    rows: list[Row] = []
+    for boot, g in hit.groupby("boot", sort=True):
+        worst = g.sort_values("max_delay_s", ascending=False, na_position="last").iloc[0]
+        names = ", ".join(f"{c}({p})" for c, p in zip(g["comm"], g["pid"], strict=True))
+        longest = worst["max_delay_s"]
+        how_long = f" for up to {float(longest):.0f} s" if not pd.isna(longest) else ""
+        rows.append(
+            finding_row(
+                "thp_thisnode_reclaim",
+                "warning",
+                boot,
+                f"{len(g)} transparent huge page allocation(s) (order {int(worst['order'])}, "
+                f"__GFP_THISNODE with direct reclaim) stalled{how_long}: {names}; a THP request "
+                "bound to one node reclaims and compacts (and swaps) that node instead of "
+                "falling back to another, so it can stall with free memory on other nodes "
+                "(defrag=madvise / MADV_HUGEPAGE; Fixes 5265047ac301).",
+                [*g["first_line"], *g["last_line"]],
+                ts=g["first_ts"].min(),
+                pid=worst["pid"] if len(g) == 1 else None,
+                comm=worst["comm"] if len(g) == 1 else None,
+            )
+        )
+    return rows
