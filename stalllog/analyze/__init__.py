@@ -60,7 +60,7 @@ class _LazyTables(dict[str, pd.DataFrame]):
     def __init__(self, cap: Capture) -> None:
         super().__init__()
         self._cap = cap
-        self._names = [n for n in cap.arrow if n not in _SKIP]
+        self._names = [n for n in cap.parsed if n not in _SKIP]
 
     def __missing__(self, key: str) -> pd.DataFrame:
         if key not in self._names:

@@ -57,7 +57,7 @@ def to_arrow(df: pd.DataFrame, schema: TableSchema) -> pa.Table:
     return pa.Table.from_pandas(df[names], schema=schema.arrow(), preserve_index=False)
 
 
-@post_step("analysis", order=40, tables=TABLES)
+@post_step("analysis", order=40, tables=TABLES, deferred=True)
 def _analysis(tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
     if not context.analysis:
         return tables

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
-from stalllog.engine.steps import run_steps
+from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.input.lines import LineStage
 from stalllog.input.reader import CaptureError, SourceLike, iter_chunks, open_source
 from stalllog.parsers import Family
@@ -108,11 +108,39 @@ def _first_per_boot(t: pa.Table, column: str) -> dict[int, str]:
 
 
 class Capture:
-    """The tables parsed from one or more inputs. `cap.tables[name]` or `cap.<name>`."""
+    """The tables parsed from one or more inputs. `cap.tables[name]` or `cap.<name>`.
 
-    def __init__(self, arrow_tables: dict[str, pa.Table]) -> None:
-        self.arrow = arrow_tables
+    Tables of deferred post-steps (the analysis) are computed the first time one of them, or
+    `arrow`/`tables` as a whole, is asked for: a parse that only needs family tables does not
+    pay for the analysis."""
+
+    def __init__(
+        self,
+        arrow_tables: dict[str, pa.Table],
+        pending: Sequence[Step] = (),
+        context: Context | None = None,
+    ) -> None:
+        self._arrow = arrow_tables
+        self._pending = list(pending)
+        self._context = context or Context()
         self._frames: dict[str, pd.DataFrame] = {}
+
+    @property
+    def parsed(self) -> dict[str, pa.Table]:
+        """The tables computed so far (the deferred ones only once asked for)."""
+        return self._arrow
+
+    @property
+    def arrow(self) -> dict[str, pa.Table]:
+        self._run_pending()
+        return self._arrow
+
+    def _names(self) -> list[str]:
+        return [*self._arrow, *(t.name for s in self._pending for t in s.tables)]
+
+    def _run_pending(self) -> None:
+        while self._pending:
+            self._arrow = self._pending.pop(0).run(self._arrow, self._context)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -120,20 +148,23 @@ class Capture:
 
     def __getitem__(self, name: str) -> pd.DataFrame:
         if name not in self._frames:
-            self._frames[name] = to_pandas(self.arrow[name])
+            if name not in self._arrow:
+                self._run_pending()
+            self._frames[name] = to_pandas(self._arrow[name])
         return self._frames[name]
 
     def __getattr__(self, name: str) -> pd.DataFrame:
-        if name.startswith("_") or name not in self.__dict__.get("arrow", {}):
+        if name.startswith("_") or name not in self._names():
             raise AttributeError(name)
         return self[name]
 
     def __dir__(self) -> Iterable[str]:
-        return [*super().__dir__(), *self.arrow]
+        return [*super().__dir__(), *self._names()]
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self.arrow.items() if t.num_rows)
-        return f"<Capture {sizes}>"
+        sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self._arrow.items() if t.num_rows)
+        later = " (analysis on first use)" if self._pending else ""
+        return f"<Capture {sizes}{later}>"
 
 
 def iter_parse(
@@ -142,11 +173,14 @@ def iter_parse(
     progress: Progress | None = None,
     hz: int | None = None,
     analysis: bool = True,
+    defer: bool = False,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
-    `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables."""
+    `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
+    defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
+    lazily)."""
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
     stage = LineStage()
@@ -177,7 +211,7 @@ def iter_parse(
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
-    tables = run_steps(tables, Context(hz=hz, analysis=analysis), families)
+    tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 
@@ -214,7 +248,7 @@ def parse(
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis):
+    for item in iter_parse(sources, families, progress, hz, analysis, defer=True):
         if isinstance(item, dict):
             other = item
         else:
@@ -229,4 +263,5 @@ def parse(
         "sources": other["sources"],
     }
     tables.update({k: v for k, v in other.items() if k not in tables})
-    return Capture(tables)
+    context = Context(hz=hz, analysis=analysis)
+    return Capture(tables, deferred_steps() if analysis else (), context)

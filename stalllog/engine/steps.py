@@ -26,23 +26,28 @@ class Step:
     order: int  # lower runs first
     run: StepFn
     tables: tuple[TableSchema, ...]
+    deferred: bool  # `parse()` runs it only when one of its tables is first asked for
 
 
 STEPS: dict[str, Step] = {}
 
 
 def post_step(
-    name: str, order: int, tables: Sequence[TableSchema] = ()
+    name: str, order: int, tables: Sequence[TableSchema] = (), deferred: bool = False
 ) -> Callable[[StepFn], StepFn]:
     def register(fn: StepFn) -> StepFn:
-        STEPS[name] = Step(name, order, fn, tuple(tables))
+        STEPS[name] = Step(name, order, fn, tuple(tables), deferred)
         return fn
 
     return register
 
 
-def run_steps(tables: Tables, context: Context, families: Sequence[Family]) -> Tables:
-    plan: list[tuple[int, str, StepFn]] = [(s.order, s.name, s.run) for s in STEPS.values()]
+def run_steps(
+    tables: Tables, context: Context, families: Sequence[Family], skip_deferred: bool = False
+) -> Tables:
+    plan: list[tuple[int, str, StepFn]] = [
+        (s.order, s.name, s.run) for s in STEPS.values() if not (skip_deferred and s.deferred)
+    ]
     plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
         tables = run(tables, context)
@@ -51,3 +56,7 @@ def run_steps(tables: Tables, context: Context, families: Sequence[Family]) -> T
 
 def step_tables() -> list[TableSchema]:
     return [t for s in sorted(STEPS.values(), key=lambda s: (s.order, s.name)) for t in s.tables]
+
+
+def deferred_steps() -> list[Step]:
+    return sorted((s for s in STEPS.values() if s.deferred), key=lambda s: (s.order, s.name))
