@@ -79,22 +79,30 @@ def _throttled(ctx: Ctx, thr: pd.DataFrame) -> list[Row]:
     rows: list[Row] = []
     for boot, ep, g in _group_tasks(ctx, thr):
         u = g.drop_duplicates("pid")
-        rows.append(
-            finding_row(
-                "reclaim_throttled",
-                "warning",
-                boot,
-                f"{len(u)} task(s) are throttled in reclaim ({_detail_counts(g)}): "
-                f"{fmt_tasks(u['comm'].tolist(), u['pid'].tolist())}; they sleep and retry "
-                f"instead of finishing a reclaim round{_isolated_note(g)}.",
-                u["line_start"],
-                ts=g["ts"].min(),
-                episode=ep,
-                pid=u["pid"].iloc[0] if len(u) == 1 else pd.NA,
-                comm=u["comm"].iloc[0] if len(u) == 1 else pd.NA,
-            )
+        text = (
+            f"{len(u)} task(s) are throttled in reclaim ({_detail_counts(g)}): "
+            f"{fmt_tasks(u['comm'].tolist(), u['pid'].tolist())}; they sleep and retry "
+            f"instead of finishing a reclaim round{_isolated_note(g)}."
         )
+        rows.append(_task_group_row("reclaim_throttled", boot, ep, g, u, text))
     return rows
+
+
+def _task_group_row(
+    kind: str, boot: Any, ep: Any, g: pd.DataFrame, u: pd.DataFrame, text: str
+) -> Row:
+    """A warning about the tasks `u` (one row per pid of the stacks `g`) of one episode."""
+    return finding_row(
+        kind,
+        "warning",
+        boot,
+        text,
+        u["line_start"],
+        ts=g["ts"].min(),
+        episode=ep,
+        pid=u["pid"].iloc[0] if len(u) == 1 else pd.NA,
+        comm=u["comm"].iloc[0] if len(u) == 1 else pd.NA,
+    )
 
 
 def _kswapd_blocked(ctx: Ctx, kb: pd.DataFrame) -> list[Row]:
@@ -147,21 +155,12 @@ def _blocked_on_fs(ctx: Ctx, fs: pd.DataFrame) -> list[Row]:
     rows: list[Row] = []
     for boot, ep, g in _group_tasks(ctx, fs):
         u = g.drop_duplicates("pid")
-        rows.append(
-            finding_row(
-                "reclaimer_blocked_on_fs",
-                "warning",
-                boot,
-                f"{len(u)} allocating task(s) wait on a lock inside the allocator "
-                f"({_detail_counts(g)}): {fmt_tasks(u['comm'].tolist(), u['pid'].tolist())}; "
-                f"reclaim is blocked behind filesystem locks held by others.",
-                u["line_start"],
-                ts=g["ts"].min(),
-                episode=ep,
-                pid=u["pid"].iloc[0] if len(u) == 1 else pd.NA,
-                comm=u["comm"].iloc[0] if len(u) == 1 else pd.NA,
-            )
+        text = (
+            f"{len(u)} allocating task(s) wait on a lock inside the allocator "
+            f"({_detail_counts(g)}): {fmt_tasks(u['comm'].tolist(), u['pid'].tolist())}; "
+            f"reclaim is blocked behind filesystem locks held by others."
         )
+        rows.append(_task_group_row("reclaimer_blocked_on_fs", boot, ep, g, u, text))
     return rows
 
 

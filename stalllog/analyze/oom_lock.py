@@ -211,20 +211,25 @@ def _stack_evidence(
     if not len(sc):
         return pd.DataFrame()
     sc = sc[["stack_id", "pid", "comm"]].merge(stack_times(tables), on="stack_id", how="left")
+    return _point_evidence(sc, "line_start", "stack").assign(
+        snap_first=sc["snap_first"].astype("Int64"), snap_last=sc["snap_last"].astype("Int64")
+    )
+
+
+def _point_evidence(df: pd.DataFrame, line: str, source: str) -> pd.DataFrame:
+    """One sighting of a holder at one line: an interval of length zero, end unknown."""
     return pd.DataFrame(
         {
-            "boot": sc["boot"].astype("Int64"),
-            "pid": sc["pid"].astype("Int64"),
-            "comm": sc["comm"].astype("string"),
-            "start_ts": sc["ts"].astype("Float64"),
-            "end_ts": sc["ts"].astype("Float64"),
-            "start_line": sc["line_start"].astype("Int64"),
-            "end_line": sc["line_start"].astype("Int64"),
-            "source": "stack",
-            "evidence_line": sc["line_start"].astype("Int64"),
+            "boot": df["boot"].astype("Int64"),
+            "pid": df["pid"].astype("Int64"),
+            "comm": df["comm"].astype("string"),
+            "start_ts": df["ts"].astype("Float64"),
+            "end_ts": df["ts"].astype("Float64"),
+            "start_line": df[line].astype("Int64"),
+            "end_line": df[line].astype("Int64"),
+            "source": source,
+            "evidence_line": df[line].astype("Int64"),
             "ended_by": "unknown",
-            "snap_first": sc["snap_first"].astype("Int64"),
-            "snap_last": sc["snap_last"].astype("Int64"),
         }
     )
 
@@ -264,21 +269,7 @@ def _lockdep_evidence(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     trylock = held["at_symbol"].astype("string").isin(_TRYLOCK_SITES).fillna(False)
     known_stack = held["stack_id"].notna()
     holder = trylock.astype(bool) | (known_stack & ~waiting)
-    held = held[holder]
-    return pd.DataFrame(
-        {
-            "boot": held["boot"].astype("Int64"),
-            "pid": held["pid"].astype("Int64"),
-            "comm": held["comm"].astype("string"),
-            "start_ts": held["ts"].astype("Float64"),
-            "end_ts": held["ts"].astype("Float64"),
-            "start_line": held["line_no"].astype("Int64"),
-            "end_line": held["line_no"].astype("Int64"),
-            "source": "lockdep",
-            "evidence_line": held["line_no"].astype("Int64"),
-            "ended_by": "unknown",
-        }
-    )
+    return _point_evidence(held[holder], "line_no", "lockdep")
 
 
 def _merge(ev: pd.DataFrame) -> pd.DataFrame:
