@@ -45,3 +45,17 @@ def test_foreign_lines_after_a_block_do_not_corrupt_it() -> None:
     oom = ev[ev["kind"] == "oom"]
     assert len(oom) == 32
     assert not oom["corrupted"].any()
+
+
+def test_many_drop_markers_in_one_block_are_summarized() -> None:
+    # a hung-task report from syzkaller/349's caller T1054 stays open while 12 markers of
+    # printk-dropped-4.6.2-kmallocwd-stezenbach.txt arrive: 8 are listed, the rest summed up
+    header = next(
+        line
+        for line in (SAMPLES / "corpus/syzkaller/349").read_text().splitlines()
+        if "[ T1054] INFO: task" in line
+    )
+    data = "\n".join([header, *["** 501 printk messages dropped **"] * 12, ""]).encode()
+    problems = stalllog.parse(data).events.iloc[0]["reason"].split("; ")
+    assert problems[:8] == [f"501 printk messages dropped at line {n}" for n in range(2, 10)]
+    assert problems[8] == "4 more drop markers (2004 printk messages) up to line 13"

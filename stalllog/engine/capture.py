@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -53,30 +54,43 @@ class _BootStats:
     rows: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def add(self, batch: pa.RecordBatch, source: str) -> None:
+        """Fold one batch into per-boot rows; linear in the batch, however many boots it holds
+        (a capture of repeated banners or clock resets has a boot every few lines)."""
         boot = batch.column("boot").to_numpy()
         if len(boot) == 0:
             return
-        line_no = batch.column("line_no").to_numpy()
-        ts = batch.column("ts").to_numpy(zero_copy_only=False)
+        order = np.argsort(boot, kind="stable")  # boots usually ascend: already sorted
+        boot = boot[order]
+        line_no = batch.column("line_no").to_numpy()[order]
+        ts: np.ndarray = batch.column("ts").to_numpy(zero_copy_only=False)[order]
         has_caller = np.asarray(pc.is_valid(batch.column("caller")).to_numpy(zero_copy_only=False))
-        kinds = batch.column("prefix_kind")
-        for b in np.unique(boot).tolist():
-            sel = boot == b
+        kinds = pc.fill_null(batch.column("prefix_kind").cast(pa.string()), "")
+        kind_codes, kind_names = _codes(kinds)
+        starts = np.flatnonzero(np.r_[True, boot[1:] != boot[:-1]])
+        ends = np.r_[starts[1:], len(boot)]
+        any_caller = np.logical_or.reduceat(has_caller[order], starts)
+        valid: np.ndarray = np.flatnonzero(~np.isnan(ts))
+        first_valid: list[int] = np.asarray(np.searchsorted(valid, starts)).tolist()
+        last_valid: list[int] = (np.asarray(np.searchsorted(valid, ends)) - 1).tolist()
+        pairs = np.unique(boot.astype(np.int64) * len(kind_names) + kind_codes[order])
+        kinds_of: dict[int, list[str]] = defaultdict(list)
+        for code in pairs.tolist():
+            kinds_of[code // len(kind_names)].append(kind_names[code % len(kind_names)])
+        for k, (s, e) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            b = int(boot[s])
             r = self.rows.setdefault(
                 b,
-                {"boot": b, "source": source, "line_start": int(line_no[sel][0]), "n_lines": 0,
+                {"boot": b, "source": source, "line_start": int(line_no[s]), "n_lines": 0,
                  "ts_first": math.nan, "ts_last": math.nan, "has_caller": False, "kinds": set()},
             )  # fmt: skip
-            r["line_end"] = int(line_no[sel][-1])
-            r["n_lines"] += int(sel.sum())
-            t = ts[sel]
-            t = t[~np.isnan(t)]
-            if len(t):
+            r["line_end"] = int(line_no[e - 1])
+            r["n_lines"] += e - s
+            if first_valid[k] <= last_valid[k]:
                 if math.isnan(r["ts_first"]):
-                    r["ts_first"] = float(t[0])
-                r["ts_last"] = float(t[-1])
-            r["has_caller"] = r["has_caller"] or bool(has_caller[sel].any())
-            r["kinds"].update(pc.unique(kinds.filter(pa.array(sel))).cast(pa.string()).to_pylist())
+                    r["ts_first"] = float(ts[valid[first_valid[k]]])
+                r["ts_last"] = float(ts[valid[last_valid[k]]])
+            r["has_caller"] = r["has_caller"] or bool(any_caller[k])
+            r["kinds"].update(kinds_of[b])
 
     def table(self, family_tables: dict[str, pa.Table]) -> pa.Table:
         empty = pa.table({})
@@ -96,6 +110,13 @@ class _BootStats:
                  "prefix_kinds": ", ".join(sorted(k for k in r["kinds"] if k))}
             )  # fmt: skip
         return pa.Table.from_pylist(rows, schema=BOOTS.arrow())
+
+
+def _codes(values: pa.Array) -> tuple[np.ndarray, list[str]]:
+    """Dictionary codes and names of a string column."""
+    encoded = pc.dictionary_encode(values)
+    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return codes, encoded.dictionary.to_pylist()
 
 
 def _first_per_boot(t: pa.Table, column: str) -> dict[int, str]:

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stalllog.engine.drops import DropLog
 from stalllog.parsers.base import Block, Family, Feed, Line, written_tables
 
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
@@ -52,6 +53,7 @@ class Dispatcher:
         self._events_done: list[pa.RecordBatch] = []
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
+        self._drops = DropLog()
 
     # -- record sink (parsers.base.Sink) -----------------------------------------------
     def row(self, table: str, values: dict[str, Any]) -> None:
@@ -84,6 +86,7 @@ class Dispatcher:
         self._finish(block, family, cut)
 
     def _finish(self, block: Block, family: Family, cut: str | None) -> None:
+        self._drops.closed(block)
         block.finish(cut)
         self._skipped.pop(block.event_id, None)
         foreign = self._foreign.pop(block.event_id, None)
@@ -178,11 +181,7 @@ class Dispatcher:
     def _line(self, line: Line, candidate: bool, skip_feed: bool) -> int | None:
         key = line.caller
         if line.dropped:
-            for stack in self.open.values():
-                for block, _ in stack:
-                    block.problems.append(
-                        f"{line.dropped} printk messages dropped at line {line.line_no}"
-                    )
+            self._drops.marker(line.line_no, line.dropped)
             if line.text and not line.text.startswith("** "):
                 for family in self._glue_families:
                     glued = family.glued(line, self.next_event_id, self)
@@ -200,6 +199,7 @@ class Dispatcher:
         if new is None:
             return None
         block, family = new
+        self._drops.opened(block)
         if not block.multiline:
             self._finish(block, family, None)
             return block.event_id
@@ -221,6 +221,7 @@ class Dispatcher:
             elif block.n_lines >= MAX_BLOCK_LINES:
                 self._close(key, i, f"block longer than {MAX_BLOCK_LINES} lines")
             else:
+                self._drops.catch_up(block)
                 verdict = block.feed(line)
                 if verdict is Feed.TAKE:
                     block.n_lines += 1

@@ -1,0 +1,66 @@
+"""Pathological shapes take time linear in their size (issue 8): each shape is parsed at 1×
+and 8×, and the time may grow at most 12× (a quadratic path grows 64×). The lines are real
+lines of the samples, repeated or with one field varied."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import pytest
+from conftest import SAMPLES
+
+import stalllog
+
+pytestmark = pytest.mark.slow  # timing: run by .ci/run, skipped by a plain `pytest`
+
+SYZ = SAMPLES / "corpus" / "syzkaller"
+
+
+def _real_line(pattern: str) -> str:
+    for p in sorted(SAMPLES.rglob("*")):
+        if p.is_file() and p.suffix in ("", ".txt", ".log"):
+            for line in p.read_text("utf-8", "replace").splitlines():
+                if re.search(pattern, line):
+                    return line
+    raise AssertionError(f"no sample line matches {pattern!r}")
+
+
+def _seconds(data: bytes) -> float:
+    best = float("inf")
+    for _ in range(2):
+        t0 = time.perf_counter()
+        stalllog.parse(data, analysis=False).arrow  # noqa: B018 - build every table
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def _assert_linear(make: Callable[[int], bytes], n: int) -> None:
+    _seconds(make(n // 8))  # warm up imports and caches
+    small, big = _seconds(make(n)), _seconds(make(8 * n))
+    assert big <= 12 * max(small, 0.05), f"{n} -> {8 * n}: {small:.2f} s -> {big:.2f} s"
+
+
+def test_repeated_banners_are_linear() -> None:
+    banner = _real_line(r"^\[    0\.000000\] Linux version ")
+    _assert_linear(lambda n: (banner + "\n").encode() * n, 2_500)
+
+
+def test_clock_resets_are_linear() -> None:
+    # every `[    0.000000]` after later stamps starts a boot: one boot per two lines
+    zero = _real_line(r"^\[    0\.000000\] Command line: ")
+    later = _real_line(r"^\[ +\d{3,}\.\d{6}\] INFO: task .* blocked for more than")
+    _assert_linear(lambda n: f"{zero}\n{later}\n".encode() * n, 2_500)
+
+
+def test_drop_markers_over_many_open_blocks_are_linear() -> None:
+    # one hung-task report open per caller id, then as many `printk messages dropped` markers
+    header = _real_line(r"^\[ *\d+\.\d+\]\[ *T\d+\] INFO: task .* blocked for more than")
+    marker = _real_line(r"^\*\* \d+ printk messages dropped \*\*$")
+
+    def make(n: int) -> bytes:
+        opened = [re.sub(r"\[ *T\d+\]", f"[T{10_000 + i}]", header, count=1) for i in range(n)]
+        return "\n".join([*opened, *[marker] * n, ""]).encode()
+
+    _assert_linear(make, 1_000)
