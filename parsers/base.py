@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
 
@@ -93,6 +94,34 @@ class Sink(Protocol):
         ...
 
 
+class Problems(list[str]):
+    """What went wrong in one record, joined into its `reason`. Past MAX entries the rest are
+    only counted, in one last entry: a hostile capture can make a problem per line, and the
+    reason is rebuilt as lines arrive."""
+
+    MAX = 100
+
+    def __init__(self, items: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.more = 0
+        self.extend(items)
+
+    def append(self, problem: str) -> None:
+        if self.more == 0 and len(self) < self.MAX:
+            super().append(problem)
+            return
+        self.more += 1
+        note = f"{self.more} more problem(s)"
+        if self.more == 1:
+            super().append(note)
+        else:
+            self[-1] = note
+
+    def extend(self, problems: Iterable[str]) -> None:
+        for problem in problems:
+            self.append(problem)
+
+
 class Block:
     """An open block of one family. Subclasses set `kind` and override `feed`/`finish`."""
 
@@ -105,7 +134,7 @@ class Block:
         self._sink = sink
         self.last_line_no = first.line_no
         self.n_lines = 1
-        self.problems: list[str] = []  # each makes the event `corrupted`, joined into `reason`
+        self.problems = Problems()  # each makes the event `corrupted`, joined into `reason`
         self.complete = not self.multiline  # set True once every required part was seen
         self.pid: int | None = None
         self.comm: str | None = None

@@ -40,9 +40,10 @@ import pyarrow as pa
 import regex
 
 from . import memcg as memcg_mod
-from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .base import EVENT_ID, Block, Family, Feed, Line, Problems, Sink, SubParser, TableSchema, col
 from .memcg import MemcgInfo, is_memcg_start
 from .meminfo import MemInfo, SlabInfo, is_meminfo_start, is_slabinfo_start
+from .oom_record import OomRecord
 from .stacktrace import (
     CallTrace,
     is_dump_stack_header,
@@ -126,14 +127,6 @@ _TASK_COLS = {
     "cpu": "cpu",
     "oom_adj": "oom_adj",
     "oom_score_adj": "oom_score_adj",
-}
-_PAGES_TO_KB = {
-    "total_vm_pages": "total_vm_kb",
-    "rss_pages": "rss_kb",
-    "rss_anon_pages": "rss_anon_kb",
-    "rss_file_pages": "rss_file_kb",
-    "rss_shmem_pages": "rss_shmem_kb",
-    "swapents_pages": "swapents_kb",
 }
 MAX_FOREIGN_RUN = 16  # unknown lines in a row before a dump without its kill is given up
 MAX_JOIN = 3  # fragments joined back onto a line cut short
@@ -307,95 +300,6 @@ def _finite(x: float) -> bool:
     return not math.isnan(x)
 
 
-class _Oom:
-    """One `oom_events` row (a plain dict already handed to the sink) and what is needed to
-    keep its derived columns right as later lines (kill, reaper) update it."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.row = row
-        # task rows, handed to the sink when their block ends (victim and page size known
-        # by then: the sink keeps only recent rows mutable)
-        self.tasks: list[dict[str, Any]] = []
-        self.n_tasks_emitted = 0
-        self.problems: list[str] = []
-        self.has_header = False
-        self.memcg_seen = False
-        self.buddy_page_kb: int | None = None
-        self.group_victims: set[int] = set()  # memory.oom.group members killed with it
-
-    @property
-    def outcome(self) -> bool:
-        r = self.row
-        return bool(
-            (r["victim_pid"] is not None and r["kill_line_no"] is not None)
-            or r["already_exiting"]
-            or r["no_killable"]
-            or r["panic"]
-        )
-
-    def refresh(self) -> None:
-        r = self.row
-        r["complete"] = self.has_header and self.outcome
-        r["kind"] = self._kind()
-        page_kb = self.buddy_page_kb or self._victim_page_kb()
-        r["page_kb"] = page_kb
-        r["n_tasks"] = len(self.tasks) if self.tasks else r["n_tasks"]
-        victim = r["victim_pid"]
-        for t in self.tasks:
-            t["is_victim"] = t["pid"] == victim or t["pid"] in self.group_victims
-            if page_kb is not None:
-                for pages, kb in _PAGES_TO_KB.items():
-                    if t[pages] is not None:
-                        t[kb] = t[pages] * page_kb
-                if t["pgtables_bytes"] is None and t["nr_ptes_pages"] is not None:
-                    t["pgtables_kb"] = (t["nr_ptes_pages"] + (t["nr_pmds_pages"] or 0)) * page_kb
-            if t["pgtables_bytes"] is not None:
-                t["pgtables_kb"] = t["pgtables_bytes"] // 1024
-            if t["is_victim"] and r["victim_oom_score_adj"] is None:
-                r["victim_oom_score_adj"] = t["oom_score_adj"]
-        r["corrupted"] = bool(self.problems)
-        r["reason"] = "; ".join(self.problems) or None
-
-    def _kind(self) -> str | None:
-        r = self.row
-        msg = r["message"] or ""
-        constraint = r["constraint"] or ""
-        if r["order"] == -1:
-            return "sysrq"
-        if (
-            constraint == "CONSTRAINT_MEMCG"
-            or msg.startswith("Memory cgroup")
-            or r["oom_memcg"] is not None
-            or self.memcg_seen
-        ):
-            return "memcg"
-        if constraint == "CONSTRAINT_CPUSET" or "cpuset" in msg:
-            return "cpuset"
-        if constraint == "CONSTRAINT_MEMORY_POLICY" or "MPOL_BIND" in msg:
-            return "mempolicy"
-        if "system-wide panic_on_oom" in (r["panic_msg"] or ""):
-            return "global"  # check_panic_on_oom(): only an unconstrained OOM says system-wide
-        if not (msg or constraint):
-            # a bare `Killed process` line, or a header cut before its kill, says nothing of
-            # the constraint (the 4.19 memcg header excerpt in corpus/posted has neither)
-            return None
-        return "global"
-
-    def _victim_page_kb(self) -> int | None:
-        """Page size from the victim's task row and its `total-vm:` kB (exact when both)."""
-        r = self.row
-        kb = r["total_vm_kb"]
-        if r["victim_pid"] is None or not kb:
-            return None
-        for t in self.tasks:
-            pages = t["pid"] == r["victim_pid"] and t["total_vm_pages"]
-            if pages and kb % pages == 0:
-                ratio = kb // pages
-                if ratio & (ratio - 1) == 0:
-                    return ratio
-        return None
-
-
 class _TaskTable:
     """Column layout of one dump_tasks table, from its header line."""
 
@@ -513,13 +417,13 @@ class OomBlock(Block):
     kind = "oom"
 
     def __init__(
-        self, first: Line, event_id: int, sink: Sink, family: OomFamily, rec: _Oom
+        self, first: Line, event_id: int, sink: Sink, family: OomFamily, rec: OomRecord
     ) -> None:
         super().__init__(first, event_id, sink)
         self.family = family
         self.main = rec  # the dump's row
         self.rec = rec  # the row kill-side lines apply to (a memory.oom.group member's)
-        self.members: list[_Oom] = []
+        self.members: list[OomRecord] = []
         self._killed_pids: set[int] = set()
         self._sub: SubParser | None = None
         self._tasks: _TaskTable | None = None
@@ -804,7 +708,7 @@ class OomBlock(Block):
                 return  # the group kill walks the victim's memcg again: same task
             self._member(line)
             rec, r = self.rec, self.rec.row
-            self.main.group_victims.add(pid)
+            self.main.add_group_victim(pid)
         self._killed = True
         self._killed_pids.add(pid)
         self._outcome(line)
@@ -928,8 +832,8 @@ class OomFamily(Family):
     parts = (MemcgInfo, MemInfo, SlabInfo, CallTrace)
 
     def __init__(self) -> None:
-        self._victims: dict[tuple[str, int], dict[int, _Oom]] = {}
-        self._pending: dict[tuple[str, int], _Oom] = {}
+        self._victims: dict[tuple[str, int], dict[int, OomRecord]] = {}
+        self._pending: dict[tuple[str, int], OomRecord] = {}
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         text = line.text
@@ -955,7 +859,7 @@ class OomFamily(Family):
         if pending is not None and self._continues(pending, line):
             del self._pending[key]
             rec = pending
-            rec.problems = [p for p in rec.problems if not p.startswith("incomplete:")]
+            rec.problems = Problems(p for p in rec.problems if not p.startswith("incomplete:"))
             rec.problems.append(f"dump continued at line {line.line_no} after an interruption")
         else:
             rec = self._new_row(line, event_id, sink)
@@ -963,7 +867,7 @@ class OomFamily(Family):
         block._handle(kind, m, line)
         return block
 
-    def _new_row(self, line: Line, event_id: int, sink: Sink) -> _Oom:
+    def _new_row(self, line: Line, event_id: int, sink: Sink) -> OomRecord:
         row: dict[str, Any] = dict.fromkeys(_EVENT_COLUMNS)
         row.update(
             oom_id=sink.next_id("oom"), event_id=event_id, boot=line.boot, ts=math.nan,
@@ -972,9 +876,9 @@ class OomFamily(Family):
             unable_to_reap=False, panic=False, complete=False, corrupted=False,
         )  # fmt: skip
         sink.row("oom_events", row)
-        return _Oom(row)
+        return OomRecord(row)
 
-    def parse_header(self, rec: _Oom, text: str, block: OomBlock, final: bool) -> None:
+    def parse_header(self, rec: OomRecord, text: str, block: OomBlock, final: bool) -> None:
         """Fields of the `invoked oom-killer:` line, each on its own so that one broken field
         leaves the others. Not `final`: a visibly cut line waits for its continuation."""
         m = _HEADER.match(text)
@@ -1003,7 +907,7 @@ class OomFamily(Family):
             where = f"header line {block.first.line_no}"
             rec.problems.append(f"{where}: unreadable {', '.join(missing)}")
 
-    def _continues(self, rec: _Oom, line: Line) -> bool:
+    def _continues(self, rec: OomRecord, line: Line) -> bool:
         """Whether a kill-side line can be the rest of the dump `rec` that lost its end."""
         ts0 = rec.row["ts"]
         if _finite(ts0) and _finite(line.ts) and not 0 <= line.ts - ts0 <= JOIN_WINDOW_S:
@@ -1023,7 +927,7 @@ class OomFamily(Family):
         if not block.main.outcome and block.main.has_header:
             self._pending[key] = block.main
 
-    def remember_victim(self, line: Line, pid: int, rec: _Oom) -> None:
+    def remember_victim(self, line: Line, pid: int, rec: OomRecord) -> None:
         key = (line.source, line.boot)
         if key not in self._victims:
             # oom_reaper lines never cross a reboot: forget the victims (and their task rows)
@@ -1038,9 +942,9 @@ class OomFamily(Family):
         if len(victims) > _VICTIMS_KEPT:
             del victims[next(iter(victims))]
 
-    def group_member(self, rec: _Oom, line: Line, sink: Sink) -> _Oom:
+    def group_member(self, rec: OomRecord, line: Line, sink: Sink) -> OomRecord:
         """A further `Killed process` of a memory.oom.group kill: a new row of the same event."""
-        rec.refresh()
+        rec.refresh(tasks=False)
         new = self._new_row(line, rec.row["event_id"], sink)
         for column in (
             "ts",
@@ -1065,7 +969,7 @@ class OomFamily(Family):
         new.memcg_seen = rec.memcg_seen
         return new
 
-    def reaper_line(self, line: Line, block: Block) -> _Oom | None:
+    def reaper_line(self, line: Line, block: Block) -> OomRecord | None:
         """Apply an `oom_reaper:` line to the row of its victim (a new row if none)."""
         text = line.text
         m = _REAPED.match(text) or _UNABLE.match(text)
@@ -1092,5 +996,5 @@ class OomFamily(Family):
                     rec.problems.append(f"oom_reaper line {line.line_no}: unreadable {group}-rss")
         else:
             r["reaped"], r["unable_to_reap"] = False, True
-        rec.refresh()
+        rec.refresh(tasks=False)
         return rec

@@ -64,3 +64,38 @@ def test_drop_markers_over_many_open_blocks_are_linear() -> None:
         return "\n".join([*opened, *[marker] * n, ""]).encode()
 
     _assert_linear(make, 1_000)
+
+
+def _blocks_by_kind() -> dict[str, tuple[list[bytes], int, int]]:
+    """The first block of 6+ lines of each event kind in the samples: (lines, start, end)."""
+    import lzma
+
+    from conftest import sample_files
+
+    found: dict[str, tuple[list[bytes], int, int]] = {}
+    for p in sample_files():
+        data = p.read_bytes()
+        data = lzma.decompress(data) if data.startswith(b"\xfd7zXZ") else data
+        events = stalllog.parse(data, analysis=False).events
+        for e in events[events["n_lines"] >= 6].itertuples():
+            if e.kind not in found:
+                found[e.kind] = (data.split(b"\n"), e.line_start - 1, e.line_end)
+    return found
+
+
+def test_every_block_kind_with_its_body_repeated_is_linear() -> None:
+    # a block's inner lines (task rows, frames, Mem-Info lines, a dump continued after an
+    # interruption...) repeated inside it: per-line work must not walk what came before
+    slow = []
+    for kind, (lines, start, end) in sorted(_blocks_by_kind().items()):
+        head, body, tail = (
+            lines[start : start + 2],
+            lines[start + 2 : end - 1],
+            lines[end - 1 : end],
+        )
+        k = max(1, 1_500 // len(body))
+        sizes = [b"\n".join(head + body * n + tail) + b"\n" for n in (k, 8 * k)]
+        small, big = _seconds(sizes[0]), _seconds(sizes[1])
+        if big > 12 * max(small, 0.05):
+            slow.append(f"{kind}: {small:.2f} s -> {big:.2f} s")
+    assert not slow, slow
