@@ -41,7 +41,9 @@ _STATS_OLD = re.compile(
     r"^Memory cgroup stats for (?P<path>.*?):(?P<items>(?: [A-Za-z_]\w*:\d+KB)+)\s*$"
 )
 _STATS_NEW = re.compile(r"^Memory cgroup stats for (?P<path>.*):\s*$")
-_ITEM = re.compile(r"([A-Za-z_]\w*):(\d+)KB")
+# a name starts a word or follows the previous item's `KB` (never mid-word: that re-scans the
+# word at every position, quadratic on a hostile line)
+_ITEM = re.compile(r"(?:(?<![\w])|(?<=\dKB))([A-Za-z_]\w*):(\d+)KB")
 _ITEMS_ONLY = re.compile(r"^\s*(?:[A-Za-z_]\w*:\d+KB\s*)+$")  # a wrapped tail of an old line
 _KV = re.compile(r"^\s*(?P<key>[a-z][a-z0-9_]*) (?P<value>\d+)\s*$")
 # memory.stat event counters (everything else in memory.stat is bytes)

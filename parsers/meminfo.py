@@ -964,7 +964,7 @@ def _where_z(zone: dict[str, Any]) -> str:
 # The name is padded and may hold spaces: anchor on the right.
 _RE_SLAB_HEADER = re.compile(r"^Name\s+(?:Used\s+Total|Active_objs\s+Total_objs\s+Memory)$")
 _RE_SLAB_ROW = re.compile(
-    r"^(?P<name>\S.*?)\s+(?P<used>\d+)KB\s+(?P<total>\d+)KB(?:\s+(?P<memory>\d+)KB)?$"
+    r"^(?P<name>\S.*?)(?<=\S)\s++(?P<used>\d+)KB\s++(?P<total>\d+)KB(?:\s++(?P<memory>\d+)KB)?$"
 )
 
 

@@ -61,7 +61,10 @@ _ORDER = re.compile(r"(?<![\w])order=(?P<v>-?\d+)")
 _SCORE_ADJ = re.compile(r"oom_score_adj=(?P<v>-?\d+)")
 _OOM_ADJ = re.compile(r"(?:oom_adj|oomkilladj)=(?P<v>-?\d+)")
 _HEADER_END = re.compile(r"(?:oom_score_adj|oom_adj|oomkilladj)=-?\d+\s*$")
-_CPUSET = re.compile(r"^(?P<comm>.*?) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[0-9,-]*)\s*$")
+# comm ends at the first " cpuset=" (atomic: a lazy `.*?` retried every later one, quadratic)
+_CPUSET = re.compile(
+    r"^(?P<comm>(?>(?:(?! cpuset=).)*)) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[0-9,-]*)\s*$"
+)
 _SUMMARY = re.compile(
     r"^oom-kill:constraint=(?P<constraint>\w+),nodemask=(?P<nodemask>\(null\)|\d+(?:[-,]\d+)*|)"
     r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>(?:\d+(?:[-,]\d+)*)?))?"

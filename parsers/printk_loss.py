@@ -25,16 +25,17 @@ class LossBlock(Block):
     multiline = False
 
 
+# one anchored alternation: unanchored, every branch's `.+`/`\S+` was retried at each position
 _PATTERN = regex.compile(
-    r"^\*\* (?P<dropped>\d+) printk messages dropped \*\*"
-    r"|^(?P<cb_who>\S+): (?P<callbacks>\d+) callbacks suppressed\s*$"
-    r"|^(?P<out_who>.+): (?P<output>\d+) output lines suppressed due to ratelimiting"
-    r"|^(?P<old_who>\S+): (?P<old>\d+) messages suppressed\.?\s*$"
-    r"|^printk: (?P<panic>Too many dropped messages)"
-    r"|(?P<rs_who>imuxsock) lost (?P<rsyslog>\d+) messages(?: from pid (?P<rs_pid>\d+))?"
-    r"|^(?P<ij_who>imjournal): (?P<imjournal>\d+) messages lost"
-    r"|^Suppressed (?P<journald>\d+) messages from (?P<jd_who>\S+)"
-    r"|^(?P<missed_who>)Missed (?P<missed>\d+) kernel messages"
+    r"^(?:\*\* (?P<dropped>\d+) printk messages dropped \*\*"
+    r"|(?P<cb_who>\S+): (?P<callbacks>\d+) callbacks suppressed\s*$"
+    r"|(?P<out_who>.+): (?P<output>\d+) output lines suppressed due to ratelimiting"
+    r"|(?P<old_who>\S+): (?P<old>\d+) messages suppressed\.?\s*$"
+    r"|printk: (?P<panic>Too many dropped messages)"
+    r"|.*?(?P<rs_who>imuxsock) lost (?P<rsyslog>\d+) messages(?: from pid (?P<rs_pid>\d+))?"
+    r"|(?P<ij_who>imjournal): (?P<imjournal>\d+) messages lost"
+    r"|Suppressed (?P<journald>\d+) messages from (?P<jd_who>\S+)"
+    r"|(?P<missed_who>)Missed (?P<missed>\d+) kernel messages)"
 )
 
 # group holding the count -> (loss kind, group naming who lost/suppressed)

@@ -79,7 +79,10 @@ _SLUB_NODE = re.compile(
     r"^\s+node (?P<node>-?\d+): slabs: (?P<slabs>\d+), objs: (?P<objs>\d+), free: (?P<free>\d+)"
 )
 # <= 4.19: `%s cpuset=%s mems_allowed=%*pbl` on its own line (kernel/cgroup/cpuset.c)
-_CPUSET = re.compile(r"^(?P<comm>.*?) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,-]*)\s*$")
+# comm ends at the first " cpuset=" (atomic: a lazy `.*?` retried every later one, quadratic)
+_CPUSET = re.compile(
+    r"^(?P<comm>(?>(?:(?! cpuset=).)*)) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,-]*)\s*$"
+)
 # pieces of a header that a mail or syslog wrap moved onto the next line
 _CONT = re.compile(r"^\s*(?:,|order:|mode:|nodemask=|page allocation (?:stalls|failure))")
 # pid/comm of a dump_stack header that parse_dump_stack_header cannot read whole (wrapped,

@@ -99,3 +99,47 @@ def test_every_block_kind_with_its_body_repeated_is_linear() -> None:
         if big > 12 * max(small, 0.05):
             slow.append(f"{kind}: {small:.2f} s -> {big:.2f} s")
     assert not slow, slow
+
+
+def _literal_pieces(source: str) -> set[str]:
+    """Literal runs of a pattern (unescaped) plus a few generic ones: the repeats that make a
+    backtracking pattern retry work at every position."""
+    runs = re.findall(r"(?:[A-Za-z0-9_:=,/\- ]|\\[\[\]().|+*?\-])+", source)
+    pieces = {re.sub(r"\\(.)", r"\1", r) for r in runs}
+    return {p for p in pieces if len(p.strip()) >= 2} | {" ", "0", "a", "(", ":", "0x1 ", "1,"}
+
+
+def _module_patterns() -> list[tuple[str, re.Pattern[str]]]:
+    import importlib
+    import pkgutil
+
+    import regex
+
+    import stalllog.parsers
+
+    names = [f"stalllog.parsers.{m.name}" for m in pkgutil.iter_modules(stalllog.parsers.__path__)]
+    names += ["stalllog.input.lines", "stalllog.input.prefixes", "stalllog.engine.dispatch"]
+    found = []
+    for module in map(importlib.import_module, names):
+        for name, pat in vars(module).items():
+            if isinstance(pat, re.Pattern | regex.Pattern) and isinstance(pat.pattern, str):
+                found.append((f"{module.__name__}.{name}", pat))
+    return found
+
+
+def test_no_pattern_backtracks_quadratically_on_its_own_pieces() -> None:
+    # found this way: `.*? cpuset=` (oom, warn_alloc), slab rows, memcg items, printk_loss
+    slow = []
+    for name, pat in _module_patterns():
+        for piece in sorted(_literal_pieces(pat.pattern)):
+            times = []
+            for n in (300, 2_400):
+                text = piece * n
+                t0 = time.perf_counter()
+                for text_ in (text, "x" + text, text + "\x00"):
+                    pat.search(text_)
+                    pat.match(text_)
+                times.append(time.perf_counter() - t0)
+            if times[1] > 12 * max(times[0], 0.01):
+                slow.append(f"{name} on {piece!r}*n: {times[0]:.3f} s -> {times[1]:.3f} s")
+    assert not slow, slow
