@@ -226,4 +226,9 @@ def col(name: str, type_: pa.DataType, unit: str, meaning: str) -> Column:
     return Column(name, type_, unit, meaning)
 
 
+# `comm cpuset=/ mems_allowed=0` (oom and warn_alloc headers). comm ends at the first
+# " cpuset=" (atomic: a lazy `.*?` retried every later one, quadratic on a hostile line).
+CPUSET_LINE = re.compile(
+    r"^(?P<comm>(?>(?:(?! cpuset=).)*)) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,-]*)\s*$"
+)
 EVENT_ID = col("event_id", pa.int64(), "", "the event (block) this row belongs to; joins `events`")

@@ -40,6 +40,7 @@ import pyarrow as pa
 import regex
 
 from . import memcg as memcg_mod
+from .base import CPUSET_LINE as cpuset_line
 from .base import EVENT_ID, Block, Family, Feed, Line, Problems, Sink, SubParser, TableSchema, col
 from .memcg import MemcgInfo, is_memcg_start
 from .meminfo import MemInfo, SlabInfo, is_meminfo_start, is_slabinfo_start
@@ -61,10 +62,6 @@ _ORDER = re.compile(r"(?<![\w])order=(?P<v>-?\d+)")
 _SCORE_ADJ = re.compile(r"oom_score_adj=(?P<v>-?\d+)")
 _OOM_ADJ = re.compile(r"(?:oom_adj|oomkilladj)=(?P<v>-?\d+)")
 _HEADER_END = re.compile(r"(?:oom_score_adj|oom_adj|oomkilladj)=-?\d+\s*$")
-# comm ends at the first " cpuset=" (atomic: a lazy `.*?` retried every later one, quadratic)
-_CPUSET = re.compile(
-    r"^(?P<comm>(?>(?:(?! cpuset=).)*)) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[0-9,-]*)\s*$"
-)
 _SUMMARY = re.compile(
     r"^oom-kill:constraint=(?P<constraint>\w+),nodemask=(?P<nodemask>\(null\)|\d+(?:[-,]\d+)*|)"
     r"(?:,cpuset=(?P<cpuset>.*?),mems_allowed=(?P<mems>(?:\d+(?:[-,]\d+)*)?))?"
@@ -642,7 +639,7 @@ class OomBlock(Block):
         if kind == "header":
             return _HEADER_END.search(text) is not None
         if kind == "cpuset":
-            return _CPUSET.match(text) is not None
+            return cpuset_line.match(text) is not None
         if kind == "summary":
             return _SUMMARY.match(text) is not None
         return _KILLED.match(text) is not None and _KILLED_END.search(text) is not None
@@ -665,9 +662,9 @@ class OomBlock(Block):
         comm = r["trigger_comm"]
         if comm and text.startswith(comm + " cpuset="):
             # the invoking task's name is known: anchor on it (a name may hold ` cpuset=`)
-            m = _CPUSET.match("_" + text[len(comm) :])
+            m = cpuset_line.match("_" + text[len(comm) :])
         else:
-            m = _CPUSET.match(text)
+            m = cpuset_line.match(text)
         if m is None:
             if not final and " mems_allowed=" not in text:
                 self._partial = ("cpuset", text, line, 0)

@@ -36,6 +36,7 @@ from typing import Any
 import pyarrow as pa
 import regex
 
+from .base import CPUSET_LINE as cpuset_line
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
 from .meminfo import MemInfo, is_meminfo_start
 from .stacktrace import (
@@ -79,10 +80,6 @@ _SLUB_NODE = re.compile(
     r"^\s+node (?P<node>-?\d+): slabs: (?P<slabs>\d+), objs: (?P<objs>\d+), free: (?P<free>\d+)"
 )
 # <= 4.19: `%s cpuset=%s mems_allowed=%*pbl` on its own line (kernel/cgroup/cpuset.c)
-# comm ends at the first " cpuset=" (atomic: a lazy `.*?` retried every later one, quadratic)
-_CPUSET = re.compile(
-    r"^(?P<comm>(?>(?:(?! cpuset=).)*)) cpuset=(?P<cpuset>.*) mems_allowed=(?P<mems>[\d,-]*)\s*$"
-)
 # pieces of a header that a mail or syslog wrap moved onto the next line
 _CONT = re.compile(r"^\s*(?:,|order:|mode:|nodemask=|page allocation (?:stalls|failure))")
 # pid/comm of a dump_stack header that parse_dump_stack_header cannot read whole (wrapped,
@@ -432,7 +429,7 @@ class WarnAllocBlock(Block):
             if text.startswith("  ") and "debugging increased min order" in text:
                 return Feed.TAKE
             return Feed.END
-        m = _CPUSET.match(text)
+        m = cpuset_line.match(text)
         if m is not None and v["cpuset"] is None and self.parts.header is None:
             if v["comm"] is not None and m["comm"] != v["comm"]:
                 self.problems.append(f"cpuset line {line.line_no} names {m['comm']!r}")
