@@ -391,6 +391,6 @@ def test_markup_in_a_file_name_is_not_rendered(
     r = runner.invoke(app, ["parse", hostile, str(base), "-o", str(tmp_path / "o")], env=env)
     assert r.exit_code == 0, r.output
     assert "\x1b[" in r.stderr  # the bar was drawn, in colour
+    assert "\x1b]8;" not in r.stdout + r.stderr  # no OSC 8 hyperlink
     assert "[link=https:x]CLICK.log" in r.stderr  # its description, shown literally
     assert hostile in r.stdout and str(base) in r.stdout  # the summary lists the sources
-    assert "\x1b]8;" not in r.stdout + r.stderr
