@@ -1,8 +1,9 @@
 """`stalllog` command line: parse captures into table files, summarize them, list tables.
 
 Exit status: 0 done (a truncated archive or an empty input only warns: what could be read was
-written), 1 an input could not be read (one line on stderr: `stalllog: <file>: <reason>`),
-2 wrong usage.
+written), 1 an input could not be read or the output not written (one line on stderr:
+`stalllog: <file or output path>: <reason>`), 2 wrong usage. The output directory is replaced
+as a whole (docs/outputs.md).
 """
 
 from __future__ import annotations
