@@ -335,6 +335,12 @@ def test_output_in_a_read_only_directory(tmp_path: Path) -> None:
     r = _parse(str(DROPPED), "-o", str(ro / "out"))
     assert r.exit_code == 1
     assert r.stderr == f"stalllog: {ro}/out: Permission denied\n"
+    # a parent we may not even search
+    ro.chmod(0o000)
+    r = _parse(str(DROPPED), "-o", str(ro / "sub" / "out"))
+    ro.chmod(0o755)
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {ro}/sub/out: Permission denied\n"
 
 
 def test_cannot_create_the_temporary_directory(

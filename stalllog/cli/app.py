@@ -269,6 +269,27 @@ HzOption = Annotated[
 ]
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace DIR even if it is a non-empty directory that is not a stalllog output "
+        "(its contents are deleted).",
+    ),
+]
+
+
+def _check_out(out: Path) -> None:
+    """Usage errors of -o (exit 2); the rest is checked by the output layer (exit 1)."""
+    if str(out) == "-":
+        raise typer.BadParameter(
+            "'-': the output is a directory of table files, not standard output",
+            param_hint="--out",
+        )
+    if os.path.exists(out) and not os.path.isdir(out):  # these two never raise
+        raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
+
+
 @app.command(
     epilog="Example: stalllog parse serial.log.xz dmesg.txt -o out --format csv "
     "--tables events,boots"
@@ -319,25 +340,12 @@ def parse(
             help="Skip the analysis tables (findings, episodes, stalled_tasks, oom_lock, ...).",
         ),
     ] = False,
-    force: Annotated[
-        bool,
-        typer.Option(
-            "--force",
-            help="Replace DIR even if it is a non-empty directory that is not a stalllog output "
-            "(its contents are deleted).",
-        ),
-    ] = False,
+    force: ForceOption = False,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
-    if str(out) == "-":
-        raise typer.BadParameter(
-            "'-': the output is a directory of table files, not standard output",
-            param_hint="--out",
-        )
-    if out.exists() and not out.is_dir():
-        raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
+    _check_out(out)
     result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force)
     _report(result, quiet)
 

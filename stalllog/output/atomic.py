@@ -61,12 +61,20 @@ def _is_stalllog_output(path: Path) -> bool:
     entries = list(os.scandir(path))
     if any(e.name == MANIFEST and e.is_file(follow_symlinks=False) for e in entries):
         return True
-    names = {f"{t.name}.{ext}" for t in all_schemas() for ext in TABLE_EXTENSIONS}
+    files = [f"{t.name}.{ext}" for t in all_schemas() for ext in TABLE_EXTENSIONS]
+    names = {*files, *(f".{f}.part" for f in files)}  # and what their failed runs left
     return all(e.name in names and e.is_file(follow_symlinks=False) for e in entries)
 
 
 def check_target(target: Path, force: bool) -> Path:
     """The absolute target, or OutputError when it must not be replaced."""
+    try:
+        return _check_target(target, force)
+    except OSError as e:  # e.g. a parent we may not search
+        raise OutputError(target, reason(e)) from None
+
+
+def _check_target(target: Path, force: bool) -> Path:
     if str(target) == "-":
         raise OutputError("-", "the output is a directory of table files, not standard output")
     absolute = Path(os.path.abspath(target))
@@ -80,12 +88,8 @@ def check_target(target: Path, force: bool) -> Path:
         # mkdir(parents=True) would only say "File exists"
         if above.exists() and not above.is_dir():
             raise OutputError(target, f"{above} is not a directory")
-    try:
-        foreign = absolute.is_dir() and any(absolute.iterdir())
-        foreign = foreign and not _is_stalllog_output(absolute)
-    except OSError as e:
-        raise OutputError(target, reason(e)) from None
-    if foreign and not force:
+    nonempty = absolute.is_dir() and any(absolute.iterdir())
+    if nonempty and not force and not _is_stalllog_output(absolute):
         raise OutputError(
             target,
             "is not empty and not a stalllog output (no manifest.json); "
