@@ -400,3 +400,9 @@ def test_markup_in_a_file_name_is_not_rendered(
     assert "\x1b]8;" not in r.stdout + r.stderr  # no OSC 8 hyperlink
     assert "[link=https:x]CLICK.log" in r.stderr  # its description, shown literally
     assert hostile in r.stdout and str(base) in r.stdout  # the summary lists the sources
+
+
+def test_control_characters_in_a_table_name_are_escaped() -> None:
+    r = runner.invoke(app, ["parse", str(DROPPED), "--tables", "\x1b]0;owned\x07"])
+    assert r.exit_code == 2
+    assert "\x1b" not in r.output and "\\x1b]0;owned\\x07" in r.output

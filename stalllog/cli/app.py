@@ -223,7 +223,8 @@ def _parse_tables(spec: str | None, no_lines: bool) -> set[str] | None:
     unknown = sorted(chosen - names)
     if unknown:
         raise typer.BadParameter(
-            f"unknown table(s) {', '.join(unknown)}; see `stalllog tables`", param_hint="--tables"
+            f"unknown table(s) {_safe(', '.join(unknown))}; see `stalllog tables`",
+            param_hint="--tables",
         )
     if no_lines:
         chosen.discard("lines")
@@ -409,7 +410,8 @@ def tables_cmd(
     grid = Table("column", "type", "unit", "meaning", box=None, padding=(0, 2, 0, 0))
     for c in t.columns:
         shown = c.type.value_type if pa.types.is_dictionary(c.type) else c.type
-        grid.add_row(c.name, str(shown), c.unit, Text(c.meaning))
+        # Text, not markup: a plug-in family's schema is not ours
+        grid.add_row(Text(c.name), Text(str(shown)), Text(c.unit), Text(c.meaning))
     console.print(grid)
 
 

@@ -133,8 +133,8 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class StagedDir:
-    """`with StagedDir(target) as tmp: write into tmp; stage.commit()`. Leaving the block
-    without commit() (an exception, KeyboardInterrupt, typer.Exit) deletes tmp."""
+    """`with StagedDir(target) as stage: write into stage.path; stage.commit()`. Leaving the
+    block without commit() (an exception, KeyboardInterrupt, typer.Exit) deletes stage.path."""
 
     def __init__(self, target: Path, shown: Path | None = None) -> None:
         self.target = target  # absolute, checked by check_target()
