@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from datetime import datetime
@@ -29,6 +30,7 @@ from typer.testing import CliRunner
 import stalllog.output.atomic
 import stalllog.output.writers
 from stalllog.cli.app import app
+from stalllog.output.atomic import StagedDir, leftovers
 from stalllog.output.writers import parse_to_files
 
 cli_app = importlib.import_module("stalllog.cli.app")  # `stalllog.cli.app` is the Typer app
@@ -278,6 +280,14 @@ def test_sigkill_leaves_old_or_new_complete_set(tmp_path: Path, n_files: int | s
         # killed while writing: the old set, byte for byte; the private directory was 0700
         assert _snapshot(out) == before
         assert mode == 0o700
+        # the next run says what the killed one left behind (it cannot clean up)
+        (left,) = _leftovers(tmp_path, "out")
+        r = _parse(str(DROPPED), "-o", str(out))
+        assert r.exit_code == 0
+        assert r.stderr == (
+            f"stalllog: {tmp_path}/{left}: warning: left over from an interrupted stalllog run "
+            "(see docs/outputs.md)\n"
+        )
     else:  # finished before the kill landed: the new set
         assert rc == 0
         assert _manifest(out)["inputs"][0]["name"] == str(INTERLEAVED)
@@ -406,3 +416,13 @@ def test_control_characters_in_a_table_name_are_escaped() -> None:
     r = runner.invoke(app, ["parse", str(DROPPED), "--tables", "\x1b]0;owned\x07"])
     assert r.exit_code == 2
     assert "\x1b" not in r.output and "\\x1b]0;owned\\x07" in r.output
+
+
+def test_leftovers_are_only_abandoned_temporary_directories(tmp_path: Path) -> None:
+    target = tmp_path / "out"
+    (tmp_path / ".out.cache").mkdir()  # the user's, not mkdtemp's shape
+    abandoned = Path(tempfile.mkdtemp(dir=tmp_path, prefix=".out."))
+    with StagedDir(target) as stage:  # a run in progress holds its directory locked
+        assert leftovers(target) == [abandoned]
+        assert stage.path.exists()
+    assert not stage.path.exists()

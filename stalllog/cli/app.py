@@ -197,6 +197,8 @@ def _report(result: Result, quiet: bool) -> None:
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)
+    for left in result.leftovers:
+        _warn(str(left), "left over from an interrupted stalllog run (see docs/outputs.md)")
     if quiet:
         return
     console = Console(highlight=False)

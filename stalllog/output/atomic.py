@@ -24,7 +24,10 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import fcntl
+import glob
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -140,6 +143,7 @@ class StagedDir:
         self.target = target  # absolute, checked by check_target()
         self.shown = shown or target  # as the user wrote it, for messages
         self._path: Path | None = None
+        self._lock: int | None = None
         self.committed = False
 
     @property
@@ -152,7 +156,11 @@ class StagedDir:
         try:
             parent.mkdir(parents=True, exist_ok=True)
             self._path = Path(tempfile.mkdtemp(dir=parent, prefix=f".{name}."))
+            # held while we write: tells leftovers() this directory is not abandoned
+            self._lock = os.open(self._path, os.O_RDONLY | os.O_DIRECTORY)
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as e:
+            self.__exit__(None, None, None)
             raise OutputError(self.shown, reason(e)) from None
         return self
 
@@ -161,6 +169,9 @@ class StagedDir:
     ) -> None:
         if self._path is not None and not self.committed:
             shutil.rmtree(self._path, ignore_errors=True)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
 
     def commit(self) -> None:
         """Swap the written directory in place of the target."""
@@ -206,3 +217,26 @@ class StagedDir:
             raise
         self.committed = True
         shutil.rmtree(old, ignore_errors=True)
+
+
+def leftovers(target: Path) -> list[Path]:
+    """Temporary directories next to `target` that a killed run left (`.<name>.XXXXXXXX`,
+    `.<name>.old.XXXXXXXX`): those no running stalllog holds locked. Never deleted for the
+    user: an `.old.` one may hold the only copy of the previous set."""
+    out = []
+    shape = re.compile(rf"\.{re.escape(target.name)}\.(old\.)?[a-z0-9_]{{8}}")
+    for p in sorted(target.parent.glob(f".{glob.escape(target.name)}.*")):
+        if not shape.fullmatch(p.name) or p.is_symlink() or not p.is_dir():
+            continue
+        try:
+            fd = os.open(p, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            out.append(p)
+        except OSError:  # a run is writing it
+            pass
+        finally:
+            os.close(fd)
+    return out

@@ -52,7 +52,7 @@ from stalllog.engine.capture import (
 from stalllog.engine.linestats import LineStats
 from stalllog.input.reader import SourceLike
 from stalllog.output import manifest
-from stalllog.output.atomic import OutputError, StagedDir, check_target, reason
+from stalllog.output.atomic import OutputError, StagedDir, check_target, leftovers, reason
 from stalllog.output.manifest import table_entry
 from stalllog.output.safe import csv_safe_array
 
@@ -240,6 +240,8 @@ class Result:
     paths: dict[str, Path] = field(default_factory=dict)
     manifest: Path | None = None
     entries: list[dict[str, Any]] = field(default_factory=list)  # the manifest's `tables`
+    # temporary directories of killed runs next to the output (atomic.leftovers)
+    leftovers: list[Path] = field(default_factory=list)
 
 
 def parse_to_files(
@@ -287,6 +289,7 @@ def parse_to_files(
         except OSError as e:
             raise OutputError(out_dir / manifest.MANIFEST, reason(e)) from None
         stage.commit()
+    result.leftovers = [out_dir.parent / p.name for p in leftovers(target)]
     result.paths = {name: out_dir / p.name for name, p in result.paths.items()}
     result.manifest = out_dir / manifest.MANIFEST
     return result
