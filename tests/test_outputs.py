@@ -426,3 +426,25 @@ def test_leftovers_are_only_abandoned_temporary_directories(tmp_path: Path) -> N
         assert leftovers(target) == [abandoned]
         assert stage.path.exists()
     assert not stage.path.exists()
+
+
+def test_named_pipe_is_hashed_as_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    data = DROPPED.read_bytes()
+
+    def feed() -> None:
+        with open(fifo, "wb") as f:  # one writer: the input is opened once
+            f.write(data)
+
+    t = threading.Thread(target=feed, daemon=True)
+    t.start()
+    r = _parse(str(fifo), "-o", str(tmp_path / "o"))
+    if t.is_alive():  # the CLI never opened the pipe: unblock the writer, then fail below
+        open(fifo, "rb").close()
+    t.join()
+    assert r.exit_code == 0, r.output
+    (entry,) = _manifest(tmp_path / "o")["inputs"]
+    assert entry["size"] is None and entry["complete"] is True
+    assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+    assert entry["bytes_read"] == len(data)

@@ -9,7 +9,9 @@ as a whole (docs/outputs.md).
 from __future__ import annotations
 
 import enum
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,8 +80,14 @@ def _check_inputs(captures: list[str]) -> int | None:
         if os.path.isdir(path):
             _fail(f"{_shown(path)}: is a directory, not a capture file")
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
+            if stat.S_ISFIFO(os.stat(path).st_mode):
+                # opening a named pipe here would use up its writer's one connection
+                if not os.access(path, os.R_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+                size = 0
+            else:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
         except OSError as e:
             _fail(f"{_shown(path)}: {e.strerror or e}")
         if total is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import sys
 from typing import IO, Any
 
@@ -20,6 +21,7 @@ class _HashingFile(io.FileIO):
         super().__init__(path, "rb")
         self.sha = hashlib.sha256()
         self.n = 0
+        self.eof = False
 
     def _seen(self, data: Any) -> None:
         self.sha.update(data)
@@ -31,17 +33,20 @@ class _HashingFile(io.FileIO):
         n = super().readinto(b)
         if n:
             self._seen(memoryview(b)[:n])
+        self.eof = self.eof or n == 0
         return n
 
     def readall(self) -> bytes:
         data = super().readall()
         self._seen(data)
+        self.eof = True
         return data
 
     def read(self, size: int = -1) -> bytes | None:  # type: ignore[override]
         data = super().read(size)
         if data:
             self._seen(data)
+        self.eof = self.eof or data == b""
         return data
 
 
@@ -80,7 +85,9 @@ class HashedInput(io.BufferedReader):
             self._shown = "<stdin>"
         else:
             self._hasher = _HashingFile(path)
-            self.size = os.fstat(self._hasher.fileno()).st_size
+            st = os.fstat(self._hasher.fileno())
+            # a named pipe (`<(zcat log.gz)`) has no size
+            self.size = st.st_size if stat.S_ISREG(st.st_mode) else None
             self._shown = shown
         raw: io.RawIOBase = self._hasher
         super().__init__(raw)
@@ -99,5 +106,5 @@ class HashedInput(io.BufferedReader):
             "sha256": h.sha.hexdigest(),
             "hashed": "while reading",
             # a pipe was read whole if the parser reached its end
-            "complete": h.eof if isinstance(h, _HashingStream) else h.n == self.size,
+            "complete": h.eof if self.size is None else h.n == self.size,
         }
