@@ -114,7 +114,8 @@ def test_parse_writes_every_table_equal_to_parse(tmp_path: Path, fmt: str) -> No
     r = runner.invoke(app, ["parse", str(src), str(INTERLEAVED), "-o", str(out), "-f", fmt])
     assert r.exit_code == 0, r.output
     cap = stalllog.parse(src, INTERLEAVED)
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{n}.{EXT[fmt]}" for n in cap.arrow)
+    want = [f"{n}.{EXT[fmt]}" for n in cap.arrow] + ["manifest.json"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(want)
     # the appended noise gives lines with `raw` bytes; hex in csv/json must give them back
     assert cap.arrow["lines"].column("raw").null_count < cap.arrow["lines"].num_rows
     for name, table in cap.arrow.items():
@@ -165,8 +166,9 @@ def test_failure_midway_leaves_no_partial_files(
     out = tmp_path / "out"
     r = runner.invoke(app, ["parse", str(DROPPED), "-o", str(out)])
     assert r.exit_code == 1
+    # an error while reading names the input (the output side: tests/test_outputs.py)
     assert r.stderr == f"stalllog: {DROPPED}: No space left on device\n"
-    assert list(out.iterdir()) == []
+    assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
 def test_csv_formula_cells_prefixed_unless_raw(tmp_path: Path) -> None:
@@ -190,7 +192,11 @@ def test_tables_selection(tmp_path: Path) -> None:
         app, ["parse", "-q", str(DROPPED), "-o", str(out), "--tables", "events,boots"]
     )
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in out.iterdir()) == ["boots.parquet", "events.parquet"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "boots.parquet",
+        "events.parquet",
+        "manifest.json",
+    ]
     out2 = tmp_path / "out2"
     r = runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(out2), "--no-lines"])
     assert r.exit_code == 0

@@ -1,19 +1,21 @@
 """`stalllog` command line: parse captures into table files, summarize them, list tables.
 
 Exit status: 0 done (a truncated archive or an empty input only warns: what could be read was
-written), 1 an input could not be read (one line on stderr: `stalllog: <file>: <reason>`),
-2 wrong usage.
+written), 1 an input could not be read or the output not written (one line on stderr:
+`stalllog: <file or output path>: <reason>`), 2 wrong usage. The output directory is replaced
+as a whole (docs/outputs.md).
 """
 
 from __future__ import annotations
 
 import enum
-import io
+import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated, NoReturn
+from typing import IO, Annotated, Any, NoReturn
 
 import pyarrow as pa
 import typer
@@ -25,6 +27,8 @@ from rich.text import Text
 from stalllog import __version__
 from stalllog.engine.schema import all_schemas
 from stalllog.input.reader import CaptureError, SourceLike
+from stalllog.output.atomic import OutputError
+from stalllog.output.hashing import HashedInput
 from stalllog.output.safe import for_terminal
 from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
 from stalllog.report.analysis import analysis_json, analysis_report
@@ -76,8 +80,14 @@ def _check_inputs(captures: list[str]) -> int | None:
         if os.path.isdir(path):
             _fail(f"{_shown(path)}: is a directory, not a capture file")
         try:
-            with open(path, "rb") as f:
-                size = os.fstat(f.fileno()).st_size
+            if stat.S_ISFIFO(os.stat(path).st_mode):
+                # opening a named pipe here would use up its writer's one connection
+                if not os.access(path, os.R_OK):
+                    raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+                size = 0
+            else:
+                with open(path, "rb") as f:
+                    size = os.fstat(f.fileno()).st_size
         except OSError as e:
             _fail(f"{_shown(path)}: {e.strerror or e}")
         if total is not None:
@@ -91,18 +101,6 @@ def _shown(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-class _File(io.BufferedReader):
-    """An input file named by `_shown(path)`, the name the parser puts in `source`."""
-
-    def __init__(self, path: str) -> None:
-        super().__init__(io.FileIO(path, "rb"))
-        self._shown = _shown(path)
-
-    @property
-    def name(self) -> str:
-        return self._shown
-
-
 class _Inputs:
     """Opens the inputs one at a time as the parser asks for them and knows how far it got
     in bytes on disk (compressed inputs included), for the progress bar."""
@@ -112,26 +110,29 @@ class _Inputs:
         self.done = 0
         self.current: IO[bytes] | None = None
         self.name = ""
+        self.opened: list[HashedInput] = []
 
     def __iter__(self) -> Iterator[SourceLike]:
         for path in self.captures:
             self.name = _shown(path)
-            if path == "-":
-                yield path
-                continue
             try:
-                f = _File(path)
+                # read through sha256 for the manifest: the only read of each input
+                f = HashedInput(path, self.name)
             except OSError as e:
                 raise CaptureError(f"{_shown(path)}: {e.strerror or e}") from None
+            self.opened.append(f)
             self.current = f
-            size = os.fstat(f.fileno()).st_size
             try:
                 yield f
             finally:
                 # the parser closes uncompressed inputs itself, not the file under a decompressor
-                self.done += size
+                self.done += f.size or 0
                 self.current = None
                 f.close()
+
+    def records(self) -> list[dict[str, Any]]:
+        """The manifest's `inputs`."""
+        return [f.record() for f in self.opened]
 
     def position(self) -> int:
         pos = self.done
@@ -149,15 +150,20 @@ def _run(
     quiet: bool,
     hz: int | None = None,
     analysis: bool = True,
+    force: bool = False,
 ) -> Result:
     total = _check_inputs(captures)
     inputs = _Inputs(captures)
-    show_bar = (
-        not quiet and total is not None and total > PROGRESS_MIN_BYTES and sys.stderr.isatty()
-    )
+    show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
+    more: dict[str, Any] = {
+        "hz": hz,
+        "analysis": analysis,
+        "force": force,
+        "inputs": inputs.records,
+    }
     try:
         if not show_bar:
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, hz=hz, analysis=analysis)
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
         bar = Progress(
             "{task.description}",
             BarColumn(),
@@ -170,12 +176,14 @@ def _run(
             task = bar.add_task("parsing", total=total)
 
             def progress(name: str, n_bytes: int, size: int | None) -> None:
-                bar.update(task, completed=inputs.position(), description=_safe(Path(name).name))
+                # the description is rich markup: a file named `[link=...]x[/link]` must not
+                # become a terminal hyperlink
+                shown = for_terminal(Path(name).name, markup=True)
+                bar.update(task, completed=inputs.position(), description=shown)
 
-            return parse_to_files(
-                inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz, analysis=analysis
-            )
-    except CaptureError as e:
+            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress, **more)
+    except (CaptureError, OutputError) as e:
+        # OutputError names the output path as given with -o
         _fail(str(e))
     except OSError as e:
         _fail(f"{e.filename or inputs.name}: {e.strerror or e}")
@@ -189,10 +197,16 @@ def _run(
         )
 
 
+def _terminal() -> bool:
+    return sys.stderr.isatty()
+
+
 def _report(result: Result, quiet: bool) -> None:
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)
+    for left in result.leftovers:
+        _warn(str(left), "left over from an interrupted stalllog run (see docs/outputs.md)")
     if quiet:
         return
     console = Console(highlight=False)
@@ -200,7 +214,10 @@ def _report(result: Result, quiet: bool) -> None:
     if result.paths:
         directory = next(iter(result.paths.values())).parent
         console.print(
-            Text(f"wrote {len(result.paths)} table(s) to {_safe(directory)}/", style="bold")
+            Text(
+                f"wrote {len(result.paths)} table(s) and manifest.json to {_safe(directory)}/",
+                style="bold",
+            )
         )
 
 
@@ -216,7 +233,8 @@ def _parse_tables(spec: str | None, no_lines: bool) -> set[str] | None:
     unknown = sorted(chosen - names)
     if unknown:
         raise typer.BadParameter(
-            f"unknown table(s) {', '.join(unknown)}; see `stalllog tables`", param_hint="--tables"
+            f"unknown table(s) {_safe(', '.join(unknown))}; see `stalllog tables`",
+            param_hint="--tables",
         )
     if no_lines:
         chosen.discard("lines")
@@ -262,15 +280,42 @@ HzOption = Annotated[
 ]
 
 
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace DIR even if it is a non-empty directory that is not a stalllog output "
+        "(its contents are deleted).",
+    ),
+]
+
+
+def _check_out(out: Path) -> None:
+    """Usage errors of -o (exit 2); the rest is checked by the output layer (exit 1)."""
+    if str(out) == "-":
+        raise typer.BadParameter(
+            "'-': the output is a directory of table files, not standard output",
+            param_hint="--out",
+        )
+    if os.path.exists(out) and not os.path.isdir(out):  # these two never raise
+        raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
+
+
 @app.command(
     epilog="Example: stalllog parse serial.log.xz dmesg.txt -o out --format csv "
     "--tables events,boots"
 )
 def parse(
     captures: CapturesArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Directory for the table files.")] = Path(
-        "stalllog-out"
-    ),
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Directory for the table files and manifest.json; replaced as a whole, never "
+            "mixed with an earlier run's tables.",
+        ),
+    ] = Path("stalllog-out"),
     fmt: Annotated[
         Format,
         typer.Option(
@@ -306,12 +351,13 @@ def parse(
             help="Skip the analysis tables (findings, episodes, stalled_tasks, oom_lock, ...).",
         ),
     ] = False,
+    force: ForceOption = False,
 ) -> None:
-    """Parse captures and write DIR/<table>.<ext> for every table, then print a summary."""
+    """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
+    print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
-    if out.exists() and not out.is_dir():
-        raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
-    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis)
+    _check_out(out)
+    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force)
     _report(result, quiet)
 
 
@@ -374,7 +420,8 @@ def tables_cmd(
     grid = Table("column", "type", "unit", "meaning", box=None, padding=(0, 2, 0, 0))
     for c in t.columns:
         shown = c.type.value_type if pa.types.is_dictionary(c.type) else c.type
-        grid.add_row(c.name, str(shown), c.unit, Text(c.meaning))
+        # Text, not markup: a plug-in family's schema is not ours
+        grid.add_row(Text(c.name), Text(str(shown)), Text(c.unit), Text(c.meaning))
     console.print(grid)
 
 

@@ -20,8 +20,10 @@ In csv and json the binary `raw` column (original bytes of lines that were not v
 had escapes decoded) is lowercase hex, `bytes.fromhex()` gives the bytes back: hex is
 unambiguous and keeps the file plain ASCII/UTF-8 whatever the capture held.
 
-Files are written under a temporary name and renamed when complete, so a failed run never
-leaves a table that looks whole.
+The tables and `manifest.json` are written into a private temporary directory that replaces
+the output directory as a whole when everything is written (atomic.py): a failed or killed
+run leaves the previous complete set, never a table that looks whole but is not, nor tables
+of two runs side by side.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -49,6 +51,9 @@ from stalllog.engine.capture import (
 )
 from stalllog.engine.linestats import LineStats
 from stalllog.input.reader import SourceLike
+from stalllog.output import manifest
+from stalllog.output.atomic import OutputError, StagedDir, check_target, leftovers, reason
+from stalllog.output.manifest import table_entry
 from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
@@ -113,15 +118,23 @@ def _no_nan(v: Any) -> Any:
 
 
 class TableWriter:
-    """One output table, written incrementally. `close()` renames the finished file into
-    place; `abort()` removes the partial one."""
+    """One output table, written incrementally. The file is created inside the private
+    temporary directory of the run (see atomic.py), so its name needs no hiding; errors name
+    `shown`, where the file will be in the user's output directory."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, schema: pa.Schema, shown: Path | None = None) -> None:
         self.path = path
-        self.tmp = path.with_name(f".{path.name}.part")
+        self.shown = shown or path
+        self.schema = plain_schema(schema)
+        self.rows = 0
 
     def write(self, data: pa.RecordBatch | pa.Table) -> None:
-        self._write(plain(data))
+        t = plain(data)
+        try:
+            self._write(t)
+        except OSError as e:
+            raise OutputError(self.shown, reason(e)) from None
+        self.rows += t.num_rows
 
     def _write(self, t: pa.Table) -> None:
         raise NotImplementedError
@@ -130,20 +143,22 @@ class TableWriter:
         raise NotImplementedError
 
     def close(self) -> None:
-        self._close()
-        os.replace(self.tmp, self.path)
+        try:
+            self._close()
+        except OSError as e:
+            raise OutputError(self.shown, reason(e)) from None
 
     def abort(self) -> None:
         # already failing: the original error is the one to report
         with contextlib.suppress(Exception):
             self._close()
-        self.tmp.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
 
 
 class ParquetTableWriter(TableWriter):
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        super().__init__(path)
-        self._w = pq.ParquetWriter(self.tmp, plain_schema(schema))
+    def __init__(self, path: Path, schema: pa.Schema, shown: Path | None = None) -> None:
+        super().__init__(path, schema, shown)
+        self._w = pq.ParquetWriter(self.path, self.schema)
 
     def _write(self, t: pa.Table) -> None:
         if t.num_rows:
@@ -154,10 +169,12 @@ class ParquetTableWriter(TableWriter):
 
 
 class CsvTableWriter(TableWriter):
-    def __init__(self, path: Path, schema: pa.Schema, csv_safe: bool = True) -> None:
-        super().__init__(path)
+    def __init__(
+        self, path: Path, schema: pa.Schema, csv_safe: bool = True, shown: Path | None = None
+    ) -> None:
+        super().__init__(path, schema, shown)
         self.csv_safe = csv_safe
-        self._w = pa_csv.CSVWriter(str(self.tmp), _text_schema(schema, for_csv=True))
+        self._w = pa_csv.CSVWriter(str(self.path), _text_schema(schema, for_csv=True))
 
     def _write(self, t: pa.Table) -> None:
         if t.num_rows:
@@ -168,9 +185,11 @@ class CsvTableWriter(TableWriter):
 
 
 class JsonTableWriter(TableWriter):
-    def __init__(self, path: Path, schema: pa.Schema) -> None:
-        super().__init__(path)
-        self._f: IO[str] = open(self.tmp, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+    def __init__(self, path: Path, schema: pa.Schema, shown: Path | None = None) -> None:
+        super().__init__(path, schema, shown)
+        # a new file, never through an existing name or symlink
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666)
+        self._f: IO[str] = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
 
     def _write(self, t: pa.Table) -> None:
         if not t.num_rows:
@@ -196,24 +215,33 @@ class JsonTableWriter(TableWriter):
         self._f.close()
 
 
-def open_writer(path: Path, schema: pa.Schema, fmt: str, csv_safe: bool = True) -> TableWriter:
-    if fmt == "parquet":
-        return ParquetTableWriter(path, schema)
-    if fmt == "csv":
-        return CsvTableWriter(path, schema, csv_safe)
-    if fmt == "json":
-        return JsonTableWriter(path, schema)
+def open_writer(
+    path: Path, schema: pa.Schema, fmt: str, csv_safe: bool = True, shown: Path | None = None
+) -> TableWriter:
+    try:
+        if fmt == "parquet":
+            return ParquetTableWriter(path, schema, shown)
+        if fmt == "csv":
+            return CsvTableWriter(path, schema, csv_safe, shown)
+        if fmt == "json":
+            return JsonTableWriter(path, schema, shown)
+    except OSError as e:
+        raise OutputError(shown or path, reason(e)) from None
     raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
 
 
 @dataclass
 class Result:
     """The small tables (everything but `lines` and `unparsed`), line statistics for the
-    summary, and the files written (table name -> path)."""
+    summary, the files written (table name -> path) and the manifest."""
 
     tables: dict[str, pa.Table]
     stats: LineStats
     paths: dict[str, Path] = field(default_factory=dict)
+    manifest: Path | None = None
+    entries: list[dict[str, Any]] = field(default_factory=list)  # the manifest's `tables`
+    # temporary directories of killed runs next to the output (atomic.leftovers)
+    leftovers: list[Path] = field(default_factory=list)
 
 
 def parse_to_files(
@@ -225,27 +253,96 @@ def parse_to_files(
     progress: Progress | None = None,
     hz: int | None = None,
     analysis: bool = True,
+    *,
+    force: bool = False,
+    inputs: Callable[[], list[dict[str, Any]]] | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
-    None; nothing when `out_dir` is None). Peak memory: one parsed chunk plus the small tables.
+    None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak memory: one parsed
+    chunk plus the small tables.
+
+    The directory is replaced as a whole (see atomic.py): a previous stalllog output is
+    replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
+    writing fails (naming the output path). inputs: the manifest's `inputs` entries, called
+    after the parse (default: inputs that are files are hashed again by path).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    if out_dir is None:
+        return _parse_writing(sources, None, None, fmt, tables, csv_safe, progress, hz, analysis)
+    target = check_target(out_dir, force)
+    started = manifest.now()
+    with StagedDir(target, out_dir) as stage:
+        result = _parse_writing(
+            sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis
+        )
+        info = manifest.build(
+            options={"format": fmt, "tables": None if tables is None else sorted(tables),
+                     "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force},
+            inputs=inputs() if inputs is not None else _hash_again(result.tables.get("sources")),
+            tables=result.entries,
+            started=started,
+            analysis=analysis,
+        )  # fmt: skip
+        try:
+            manifest.write(stage.path, info)
+        except OSError as e:
+            raise OutputError(out_dir / manifest.MANIFEST, reason(e)) from None
+        stage.commit()
+    result.leftovers = [out_dir.parent / p.name for p in leftovers(target)]
+    result.paths = {name: out_dir / p.name for name, p in result.paths.items()}
+    result.manifest = out_dir / manifest.MANIFEST
+    return result
+
+
+def _hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
+    out = []
+    for name in [] if sources is None else sources.column("source").to_pylist():
+        if os.path.isfile(name):
+            out.append(manifest.hash_file(name))
+        else:
+            out.append({"name": name, "sha256": None, "hashed": "not hashed (not a file)"})
+    return out
+
+
+def _finish(w: TableWriter, name: str, fmt: str, result: Result) -> None:
+    try:
+        w.close()
+    except BaseException:
+        w.abort()
+        raise
+    result.paths[name] = w.path
+    result.entries.append(table_entry(name, w.path.name, fmt, w.rows, w.schema))
+
+
+def _parse_writing(
+    sources: Iterable[SourceLike],
+    out_dir: Path | None,
+    shown_dir: Path | None,
+    fmt: str,
+    tables: Collection[str] | None,
+    csv_safe: bool,
+    progress: Progress | None,
+    hz: int | None,
+    analysis: bool,
+) -> Result:
     ext = EXTENSIONS[fmt]
 
     def wanted(name: str) -> bool:
         return out_dir is not None and (tables is None or name in tables)
 
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    def opened(name: str, schema: pa.Schema) -> TableWriter:
+        assert out_dir is not None and shown_dir is not None
+        file = f"{name}.{ext}"
+        return open_writer(out_dir / file, schema, fmt, csv_safe, shown_dir / file)
+
     streams: dict[str, TableWriter] = {}
     stats = LineStats()
     result = Result({}, stats)
     try:
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
-                assert out_dir is not None
-                streams[name] = open_writer(out_dir / f"{name}.{ext}", schema, fmt, csv_safe)
+                streams[name] = opened(name, schema)
         for item in iter_parse(sources, progress=progress, hz=hz, analysis=analysis):
             if isinstance(item, dict):
                 result.tables = item
@@ -256,19 +353,13 @@ def parse_to_files(
                 streams["lines"].write(item)
             if "unparsed" in streams:
                 streams["unparsed"].write(unparsed)
-        for name, w in streams.items():
-            w.close()
-            result.paths[name] = w.path
-        streams.clear()
+        for name in list(streams):
+            _finish(streams.pop(name), name, fmt, result)
         for name, t in result.tables.items():
             if wanted(name):
-                assert out_dir is not None
-                w = open_writer(out_dir / f"{name}.{ext}", t.schema, fmt, csv_safe)
-                streams[name] = w
-                w.write(t)
-                w.close()
-                del streams[name]
-                result.paths[name] = w.path
+                streams[name] = opened(name, t.schema)
+                streams[name].write(t)
+                _finish(streams.pop(name), name, fmt, result)
     except BaseException:
         for w in streams.values():
             w.abort()

@@ -1,0 +1,110 @@
+"""Inputs read through sha256, so the manifest can name the exact bytes parsed without reading
+an input twice (stdin cannot be read twice at all).
+
+The hash is taken at the lowest layer, on the bytes as they come off the file or pipe (the
+compressed bytes for an archive), so it equals `sha256sum FILE` when the parser read the whole
+file (`bytes_read == size`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import stat
+import sys
+from typing import IO, Any
+
+
+class _HashingFile(io.FileIO):
+    def __init__(self, path: str) -> None:
+        super().__init__(path, "rb")
+        self.sha = hashlib.sha256()
+        self.n = 0
+        self.eof = False
+
+    def _seen(self, data: Any) -> None:
+        self.sha.update(data)
+        self.n += len(data)
+
+    # BufferedReader reads through readinto (and readall for read(-1)); the C
+    # implementations do not call each other, so no byte is hashed twice
+    def readinto(self, b: Any) -> int | None:
+        n = super().readinto(b)
+        if n:
+            self._seen(memoryview(b)[:n])
+        self.eof = self.eof or n == 0
+        return n
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        self._seen(data)
+        self.eof = True
+        return data
+
+    def read(self, size: int = -1) -> bytes | None:  # type: ignore[override]
+        data = super().read(size)
+        if data:
+            self._seen(data)
+        self.eof = self.eof or data == b""
+        return data
+
+
+class _HashingStream(io.RawIOBase):
+    """A pipe (stdin) read through sha256."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self.inner = inner
+        self.sha = hashlib.sha256()
+        self.n = 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: Any) -> int:
+        read1 = getattr(self.inner, "read1", self.inner.read)
+        data = read1(len(b))
+        n = len(data)
+        self.eof = self.eof or n == 0
+        b[:n] = data
+        self.sha.update(data)
+        self.n += n
+        return n
+
+
+class HashedInput(io.BufferedReader):
+    """An input file (or stdin for path '-') whose bytes are hashed as the parser reads them;
+    `name` is what the parser puts in `source`."""
+
+    def __init__(self, path: str, shown: str) -> None:
+        self._hasher: _HashingFile | _HashingStream
+        if path == "-":
+            self._hasher = _HashingStream(sys.stdin.buffer)
+            self.size: int | None = None
+            self._shown = "<stdin>"
+        else:
+            self._hasher = _HashingFile(path)
+            st = os.fstat(self._hasher.fileno())
+            # a named pipe (`<(zcat log.gz)`) has no size
+            self.size = st.st_size if stat.S_ISREG(st.st_mode) else None
+            self._shown = shown
+        raw: io.RawIOBase = self._hasher
+        super().__init__(raw)
+
+    @property
+    def name(self) -> str:
+        return self._shown
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's entry for this input."""
+        h = self._hasher
+        return {
+            "name": self._shown,
+            "size": self.size,
+            "bytes_read": h.n,
+            "sha256": h.sha.hexdigest(),
+            "hashed": "while reading",
+            # a pipe was read whole if the parser reached its end
+            "complete": h.eof if self.size is None else h.n == self.size,
+        }
