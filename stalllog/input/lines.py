@@ -61,6 +61,7 @@ FLAG_NAMES: tuple[str, ...] = (
     "kmsg-escaped",  # /dev/kmsg \\xNN escapes decoded into text; raw keeps the original
     "syslog-escaped",  # rsyslog #ooo escapes (#012 = newline) decoded into text
     "kmsg-dict",  # a /dev/kmsg ` KEY=value` dictionary continuation line
+    "cut",  # reader: over MAX_LINE bytes, the rest skipped (count + sha256 in sources.error)
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first
