@@ -189,7 +189,7 @@ def test_fifo_parses_without_hanging(tmp_path: Path) -> None:
         with open(fifo, "wb") as f:
             f.write(DATA)
 
-    for argv in ([],):
+    for argv in ([], [sys.executable, "-m", "stalllog", "summary", str(fifo)]):
         os.mkfifo(fifo)
         writer = threading.Thread(target=write, daemon=True)
         writer.start()

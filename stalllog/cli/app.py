@@ -75,6 +75,9 @@ def _check_inputs(captures: list[str]) -> int | None:
             continue
         if os.path.isdir(path):
             _fail(f"{_shown(path)}: is a directory, not a capture file")
+        if os.path.exists(path) and not os.path.isfile(path):
+            total = None  # a FIFO or device: opening it to size it would use up its writer
+            continue
         try:
             with open(path, "rb") as f:
                 size = os.fstat(f.fileno()).st_size
