@@ -211,11 +211,12 @@ def _iter_parse(
     source_rows = []
     for src in sources:
         opened = open_source(src)
+        opened.max_bytes = max_bytes
         stage.start_source(opened.name)
         dispatcher.start_source(opened.name)
         n_bytes = 0
         try:
-            for chunk in iter_chunks(opened, max_bytes=max_bytes):
+            for chunk in iter_chunks(opened):
                 n_bytes += len(chunk.data)
                 batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
                 if chunk.cut:

@@ -109,6 +109,7 @@ class OpenedSource:
     decompressed: DecompressedStream | None = None
     cut: CutLog = field(default_factory=CutLog)
     encoding: str = "utf-8"  # "utf-16" when decoded from UTF-16 with a byte order mark
+    max_bytes: int | None = None  # iter_chunks' limit unless it is given one
 
     def problems(self) -> str | None:
         """`error` and the cut lines, for the sources table (None when all is well)."""
@@ -313,4 +314,5 @@ def iter_chunks(
     it is yielded). A read error of the underlying file does the same. A line longer than
     `max_line` bytes is cut (`Chunk.cut`, recorded in `src.cut`). More than `max_bytes`
     bytes, or without `max_bytes` a decompression bomb, raise CaptureError."""
-    return iter(_Chunker(src, chunk_bytes, max_line, max_bytes))
+    limit = src.max_bytes if max_bytes is None else max_bytes
+    return iter(_Chunker(src, chunk_bytes, max_line, limit))
