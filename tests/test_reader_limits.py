@@ -290,3 +290,13 @@ def test_dev_zero_stops_at_max_bytes() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.stdout.startswith(f"/dev/zero: more than {64 << 20} bytes")
+
+
+def test_cli_max_bytes() -> None:
+    argv = [sys.executable, "-m", "stalllog", "summary", "--max-bytes", "1000", str(SAMPLE)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 1
+    assert (
+        r.stderr.startswith(f"stalllog: {SAMPLE}: more than 1000 bytes")
+        and "--max-bytes" in r.stderr
+    )

@@ -152,6 +152,7 @@ def _run(
     quiet: bool,
     hz: int | None = None,
     analysis: bool = True,
+    max_bytes: int | None = None,
 ) -> Result:
     total = _check_inputs(captures)
     inputs = _Inputs(captures)
@@ -160,7 +161,10 @@ def _run(
     )
     try:
         if not show_bar:
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, hz=hz, analysis=analysis)
+            return parse_to_files(
+                inputs, out_dir, fmt, tables, csv_safe, hz=hz, analysis=analysis,
+                max_bytes=max_bytes,
+            )  # fmt: skip
         bar = Progress(
             "{task.description}",
             BarColumn(),
@@ -176,8 +180,9 @@ def _run(
                 bar.update(task, completed=inputs.position(), description=_safe(Path(name).name))
 
             return parse_to_files(
-                inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz, analysis=analysis
-            )
+                inputs, out_dir, fmt, tables, csv_safe, progress, hz=hz, analysis=analysis,
+                max_bytes=max_bytes,
+            )  # fmt: skip
     except CaptureError as e:
         _fail(str(e))
     except OSError as e:
@@ -253,6 +258,16 @@ CapturesArg = Annotated[
     ),
 ]
 
+MaxBytesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        metavar="N",
+        help="Stop with an error when an input gives more than N bytes (after decompression). "
+        "Without it an input decompressing at more than 200:1 past 8 MiB is refused as a bomb.",
+    ),
+]
 
 HzOption = Annotated[
     int | None,
@@ -309,19 +324,22 @@ def parse(
             help="Skip the analysis tables (findings, episodes, stalled_tasks, oom_lock, ...).",
         ),
     ] = False,
+    max_bytes: MaxBytesOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table, then print a summary."""
     chosen = _parse_tables(tables, no_lines)
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
-    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis)
+    result = _run(
+        captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, max_bytes
+    )
     _report(result, quiet)
 
 
 @app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
-def summary(captures: CapturesArg) -> None:
+def summary(captures: CapturesArg, max_bytes: MaxBytesOption = None) -> None:
     """Parse captures and print the summary only; writes no file."""
-    result = _run(captures, None, "parquet", None, True, False)
+    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes)
     _report(result, False)
 
 
@@ -336,10 +354,11 @@ def analyze(
             help="Print the analysis tables as one JSON object {table: [row, ...]} instead.",
         ),
     ] = False,
+    max_bytes: MaxBytesOption = None,
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
-    result = _run(captures, None, "parquet", set(), True, True, hz)
+    result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes)
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)

@@ -225,6 +225,7 @@ def parse_to_files(
     progress: Progress | None = None,
     hz: int | None = None,
     analysis: bool = True,
+    max_bytes: int | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
     None; nothing when `out_dir` is None). Peak memory: one parsed chunk plus the small tables.
@@ -246,7 +247,9 @@ def parse_to_files(
             if wanted(name):
                 assert out_dir is not None
                 streams[name] = open_writer(out_dir / f"{name}.{ext}", schema, fmt, csv_safe)
-        for item in iter_parse(sources, progress=progress, hz=hz, analysis=analysis):
+        for item in iter_parse(
+            sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes
+        ):
             if isinstance(item, dict):
                 result.tables = item
                 continue
