@@ -4,7 +4,7 @@ This touches every byte of a capture, so it works on whole chunks with numpy and
 compute (RE2) and drops to Python only for rare lines (invalid UTF-8, escapes, kmsg
 dictionary lines, one parse per distinct wall-clock second). Every line becomes one row;
 `prefix + text + eol` (or `raw + eol` where `raw` is set) gives back the original bytes
-exactly.
+exactly; except a line flagged `cut` (the reader kept its first MAX_LINE bytes only).
 
 Per chunk: newline positions (numpy) -> one zero-copy Arrow string array of whole lines ->
 lines sorted into prefix classes by their first bytes -> one small RE2 pattern per class
