@@ -10,6 +10,7 @@ import hashlib
 import io
 import lzma
 import os
+import random
 import subprocess
 import sys
 import textwrap
@@ -300,3 +301,22 @@ def test_cli_max_bytes() -> None:
         r.stderr.startswith(f"stalllog: {SAMPLE}: more than 1000 bytes")
         and "--max-bytes" in r.stderr
     )
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cut_matches_a_plain_model(seed: int) -> None:
+    """Lines around max_line, any chunk size: each line over max_line keeps max_line bytes."""
+    rng = random.Random(seed)
+    for _ in range(100):
+        max_line = rng.choice([5, 17, 64, 300])
+        sizes = [0, 1, 5, 6, 16, 17, 18, 63, 64, 65, 299, 300, 301, 5000, 70000]
+        lines = [b"a" * rng.choice(sizes) for _ in range(rng.randint(0, 30))]
+        data = b"\n".join(lines) + rng.choice([b"", b"\n"])
+        want = [line[:max_line] for line in data.split(b"\n")]
+        opened = open_source(data)
+        chunk_bytes = rng.choice([10, 100, 1000, 1 << 20])
+        chunks = list(iter_chunks(opened, chunk_bytes=chunk_bytes, max_line=max_line))
+        assert b"".join(c.data for c in chunks) == b"\n".join(want)
+        assert sum(c.cut for c in chunks) == sum(len(x) > max_line for x in data.split(b"\n"))
+        assert opened.cut.skipped == len(data) - len(b"\n".join(want))
+        assert chunks[-1].last and not any(c.last for c in chunks[:-1])

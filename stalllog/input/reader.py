@@ -270,6 +270,11 @@ class _Chunker:
         (`partial`: bytes of the unfinished line before `block`)."""
         if partial + len(block) <= self.max_line:
             return -1
+        first = block.find(b"\n")
+        if partial + (len(block) if first < 0 else first) > self.max_line:
+            return self.max_line - partial
+        if len(block) <= self.max_line:  # the lines after the first fit (the usual case)
+            return -1
         nl = np.flatnonzero(np.frombuffer(block, np.uint8) == 10)
         starts = np.append(-partial, nl + 1)
         ends = np.append(nl, len(block))
