@@ -247,7 +247,8 @@ def parse_to_files(
             if wanted(name):
                 assert out_dir is not None
                 streams[name] = open_writer(out_dir / f"{name}.{ext}", schema, fmt, csv_safe)
-        for item in iter_parse(sources, None, progress, hz, analysis, max_bytes=max_bytes):
+        it = iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes)
+        for item in it:
             if isinstance(item, dict):
                 result.tables = item
                 continue
