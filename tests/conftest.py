@@ -31,7 +31,8 @@ def sample_id(p: Path) -> str:
 
 def rebuild(lines: pa.Table) -> bytes:
     """The input bytes as given back by the `lines` table: `prefix + text + eol`, or
-    `raw + eol` where raw is set."""
+    `raw + eol` where raw is set. A line flagged `cut` (over the reader's MAX_LINE) gives
+    back only its kept start: the skipped rest is counted and hashed in `sources.error`."""
     prefix = lines.column("prefix").to_pylist()
     text = lines.column("text").to_pylist()
     eol = lines.column("eol").cast(pa.string()).to_pylist()

@@ -90,7 +90,7 @@ OVERSIZE_MODULES = {
     "parsers/oom.py": 1000,
     "parsers/stacktrace.py": 620,
     "parsers/warn_alloc.py": 544,
-    "stalllog/input/lines.py": 820,
+    "stalllog/input/lines.py": 821,
 }
 OVERSIZE_FUNCTIONS = {
     "parsers/oom.py:OomBlock._handle": 79,

@@ -151,6 +151,7 @@ def _run(
     hz: int | None = None,
     analysis: bool = True,
     force: bool = False,
+    max_bytes: int | None = None,
 ) -> Result:
     total = _check_inputs(captures)
     inputs = _Inputs(captures)
@@ -160,6 +161,7 @@ def _run(
         "analysis": analysis,
         "force": force,
         "inputs": inputs.records,
+        "max_bytes": max_bytes,
     }
     try:
         if not show_bar:
@@ -268,6 +270,16 @@ CapturesArg = Annotated[
     ),
 ]
 
+MaxBytesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        metavar="N",
+        help="Stop with an error when an input gives more than N bytes (after decompression). "
+        "Without it an input decompressing at more than 200:1 past 8 MiB is refused as a bomb.",
+    ),
+]
 
 HzOption = Annotated[
     int | None,
@@ -352,19 +364,22 @@ def parse(
         ),
     ] = False,
     force: ForceOption = False,
+    max_bytes: MaxBytesOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
     _check_out(out)
-    result = _run(captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force)
+    result = _run(
+        captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes
+    )
     _report(result, quiet)
 
 
 @app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
-def summary(captures: CapturesArg) -> None:
+def summary(captures: CapturesArg, max_bytes: MaxBytesOption = None) -> None:
     """Parse captures and print the summary only; writes no file."""
-    result = _run(captures, None, "parquet", None, True, False)
+    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes)
     _report(result, False)
 
 
@@ -379,10 +394,11 @@ def analyze(
             help="Print the analysis tables as one JSON object {table: [row, ...]} instead.",
         ),
     ] = False,
+    max_bytes: MaxBytesOption = None,
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
-    result = _run(captures, None, "parquet", set(), True, True, hz)
+    result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes)
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)

@@ -195,13 +195,36 @@ def iter_parse(
     hz: int | None = None,
     analysis: bool = True,
     defer: bool = False,
+    max_bytes: int | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily)."""
+    lazily). max_bytes: see `parse()`."""
+    check_arguments(hz, max_bytes)
+    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes)
+
+
+def check_arguments(hz: object, max_bytes: object) -> None:
+    """Bad `hz`/`max_bytes` fail before any input is read, not after the whole parse."""
+    for arg, value, what in (("hz", hz, "CONFIG_HZ: 100, 250, 300, 1000"),
+                             ("max_bytes", max_bytes, "bytes")):  # fmt: skip
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if value is not None and not (number and 0 < value < math.inf):  # type: ignore[operator]
+            raise ValueError(f"{arg} must be a positive number ({what}), not {value!r}")
+
+
+def _iter_parse(
+    sources: Iterable[SourceLike],
+    families: list[Family] | None,
+    progress: Progress | None,
+    hz: int | None,
+    analysis: bool,
+    defer: bool,
+    max_bytes: int | None,
+) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
     stage = LineStage()
@@ -209,6 +232,7 @@ def iter_parse(
     source_rows = []
     for src in sources:
         opened = open_source(src)
+        opened.max_bytes = max_bytes
         stage.start_source(opened.name)
         dispatcher.start_source(opened.name)
         n_bytes = 0
@@ -216,6 +240,8 @@ def iter_parse(
             for chunk in iter_chunks(opened):
                 n_bytes += len(chunk.data)
                 batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+                if chunk.cut:
+                    batch = _flag_last(batch, "cut")
                 event_ids = dispatcher.process(batch)
                 batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
                 stats.add(batch, opened.name)
@@ -227,7 +253,8 @@ def iter_parse(
         dispatcher.end_source(truncated=opened.error is not None)
         source_rows.append(
             {"source": opened.name, "compression": opened.compression,
-             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes, "error": opened.error}
+             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
+             "error": opened.problems()}
         )  # fmt: skip
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
@@ -235,6 +262,18 @@ def iter_parse(
     tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
+
+
+def _flag_last(batch: pa.RecordBatch, flag: str) -> pa.RecordBatch:
+    """`batch` with `flag` added to the flags of its last line (flags are `+`-joined)."""
+    i = batch.schema.get_field_index("flags")
+    flags = batch.column(i).cast(pa.string())
+    old = flags[-1].as_py()
+    mask = pa.array([False] * (len(flags) - 1) + [True])
+    flags = pc.replace_with_mask(flags, mask, pa.array([f"{old}+{flag}" if old else flag]))
+    cols = list(batch.columns)
+    cols[i] = flags.dictionary_encode().cast(batch.schema.field(i).type)
+    return pa.RecordBatch.from_arrays(cols, schema=batch.schema)
 
 
 LINES_ARROW = LINES.arrow()
@@ -247,6 +286,7 @@ def parse(
     progress: Progress | None = None,
     hz: int | None = None,
     analysis: bool = True,
+    max_bytes: int | None = None,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -262,14 +302,20 @@ def parse(
     analysis: the analysis tables (`findings`, `episodes`, `stalled_tasks`, `oom_lock`, ...;
     see stalllog.analyze) are built unless this is False.
 
+    max_bytes: stop with CaptureError when an input gives more bytes than this (after
+    decompression). Without it, an input decompressing at more than 200:1 past 8 MiB is
+    refused as a likely decompression bomb. Lines longer than 4 MiB are cut (flag "cut";
+    the skipped bytes are counted and hashed in `sources.error`).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
+    check_arguments(hz, max_bytes)
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis, defer=True):
+    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes):
         if isinstance(item, dict):
             other = item
         else:

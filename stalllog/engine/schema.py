@@ -87,7 +87,8 @@ def _schema(name: str, doc: str, arrow: pa.Schema, docs: dict[str, tuple[str, st
 LINES = _schema(
     "lines",
     "One row per input line, in input order; nothing dropped. `prefix + text + eol` (or "
-    "`raw + eol`) is the original line.",
+    "`raw + eol`) is the original line; a line flagged `cut` keeps only its first 4 MiB "
+    "(the rest is counted and hashed in `sources.error`).",
     LINES_SCHEMA.append(pa.field("event_id", pa.int64())),
     _LINE_DOCS,
 )

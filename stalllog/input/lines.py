@@ -4,7 +4,7 @@ This touches every byte of a capture, so it works on whole chunks with numpy and
 compute (RE2) and drops to Python only for rare lines (invalid UTF-8, escapes, kmsg
 dictionary lines, one parse per distinct wall-clock second). Every line becomes one row;
 `prefix + text + eol` (or `raw + eol` where `raw` is set) gives back the original bytes
-exactly.
+exactly; except a line flagged `cut` (the reader kept its first MAX_LINE bytes only).
 
 Per chunk: newline positions (numpy) -> one zero-copy Arrow string array of whole lines ->
 lines sorted into prefix classes by their first bytes -> one small RE2 pattern per class
@@ -61,6 +61,7 @@ FLAG_NAMES: tuple[str, ...] = (
     "kmsg-escaped",  # /dev/kmsg \\xNN escapes decoded into text; raw keeps the original
     "syslog-escaped",  # rsyslog #ooo escapes (#012 = newline) decoded into text
     "kmsg-dict",  # a /dev/kmsg ` KEY=value` dictionary continuation line
+    "cut",  # reader: over MAX_LINE bytes, the rest skipped (count + sha256 in sources.error)
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first

@@ -256,6 +256,7 @@ def parse_to_files(
     *,
     force: bool = False,
     inputs: Callable[[], list[dict[str, Any]]] | None = None,
+    max_bytes: int | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
     None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak memory: one parsed
@@ -269,16 +270,19 @@ def parse_to_files(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if out_dir is None:
-        return _parse_writing(sources, None, None, fmt, tables, csv_safe, progress, hz, analysis)
+        return _parse_writing(
+            sources, None, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
+        )
     target = check_target(out_dir, force)
     started = manifest.now()
     with StagedDir(target, out_dir) as stage:
         result = _parse_writing(
-            sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis
+            sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
         )
         info = manifest.build(
             options={"format": fmt, "tables": None if tables is None else sorted(tables),
-                     "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force},
+                     "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
+                     "max_bytes": max_bytes},
             inputs=inputs() if inputs is not None else _hash_again(result.tables.get("sources")),
             tables=result.entries,
             started=started,
@@ -325,6 +329,7 @@ def _parse_writing(
     progress: Progress | None,
     hz: int | None,
     analysis: bool,
+    max_bytes: int | None,
 ) -> Result:
     ext = EXTENSIONS[fmt]
 
@@ -343,7 +348,8 @@ def _parse_writing(
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 streams[name] = opened(name, schema)
-        for item in iter_parse(sources, progress=progress, hz=hz, analysis=analysis):
+        it = iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes)
+        for item in it:
             if isinstance(item, dict):
                 result.tables = item
                 continue
