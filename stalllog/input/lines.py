@@ -45,6 +45,7 @@ from stalllog.input.prefixes import (
     XFAC_WORDS,
     XLEVELS,
 )
+from stalllog.input.walls import wall_from_ctime, wall_from_iso, wall_from_syslog
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
 
@@ -95,28 +96,6 @@ LINES_SCHEMA = pa.schema(
     ]
 )
 
-_MONTHS = {
-    m: i + 1
-    for names in (
-        "jan feb mar apr may jun jul aug sep oct nov dec",
-        "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.",
-        "jän feb mär apr mai jun jul aug sep okt nov dez",
-        "ene feb mar abr may jun jul ago sep oct nov dic",
-        "gen feb mar apr mag giu lug ago set ott nov dic",
-        "jan fev mar abr mai jun jul ago set out nov dez",
-        "янв фев мар апр мая июн июл авг сен окт ноя дек",
-        "sty lut mar kwi maj cze lip sie wrz paź lis gru",
-    )
-    for i, m in enumerate(names.split())
-}
-_MONTHS.update(
-    {
-        "janvier": 1, "février": 2, "avril": 4, "juillet": 7, "septembre": 9,
-        "octobre": 10, "novembre": 11, "décembre": 12, "januar": 1, "februar": 2,
-        "märz": 3, "juni": 6, "juli": 7, "oktober": 10, "dezember": 12,
-    }
-)  # fmt: skip
-_CTIME_RE = re.compile(r"(\d{1,2}):(\d\d):(\d\d) (\d{4})")
 # rsyslog escapes control characters as `#ooo` (EscapeControlCharactersOnReceive: #012 is a
 # newline, #011 a tab); only 000-037 and 177 can be such escapes, so `#123` in a message stays.
 _OCTAL_RE = re.compile(r"#(0[0-3][0-7]|177)")
@@ -128,41 +107,6 @@ _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
 _EPOCH = datetime(1970, 1, 1)
 
 _CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
-
-
-def _wall_from_ctime(s: str) -> datetime | None:
-    """`Thu Oct 20 08:08:41 2016`, or localized (`dim. 19 avril 18:03:30 2026`)."""
-    m = _CTIME_RE.search(s)
-    if not m:
-        return None
-    words = s[: m.start()].lower().replace(",", " ").split()
-    month = day = None
-    for w in words:
-        if w.isdigit():
-            day = int(w)
-        elif w in _MONTHS or w.rstrip(".") in _MONTHS:
-            month = _MONTHS.get(w) or _MONTHS[w.rstrip(".")]
-    if month is None or day is None:
-        return None
-    try:
-        return datetime(int(m[4]), month, day, int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        return None
-
-
-def _wall_from_iso(s: str) -> datetime | None:
-    try:
-        return datetime.strptime(s[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-
-
-def _wall_from_syslog(s: str) -> datetime | None:
-    # RFC 3164 has no year: 1900 stands for "unknown year" (documented in docs/tables.md)
-    try:
-        return datetime.strptime("1900 " + s, "%Y %b %d %H:%M:%S")
-    except ValueError:
-        return None
 
 
 def _blank_to_null(a: pa.Array) -> pa.Array:
@@ -350,12 +294,12 @@ class _Fields:
             self.nonkernel[idx] = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
         if "mon" in g:
             key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
-            self.wall_of(idx, g["mon"], key, _wall_from_syslog, g["frac"])
+            self.wall_of(idx, g["mon"], key, wall_from_syslog, g["frac"])
         for key_name, frac_name, parse in (
-            ("iso", "isofrac", _wall_from_iso),
-            ("dmiso", "dmisofrac", _wall_from_iso),
-            ("full", "fullfrac", _wall_from_iso),
-            ("ctime", None, _wall_from_ctime),
+            ("iso", "isofrac", wall_from_iso),
+            ("dmiso", "dmisofrac", wall_from_iso),
+            ("full", "fullfrac", wall_from_iso),
+            ("ctime", None, wall_from_ctime),
         ):
             if key_name in g:
                 frac = g[frac_name] if frac_name else None
@@ -363,7 +307,7 @@ class _Fields:
         if "iso5424" in g:
             parts = pc.extract_regex(g["iso5424"], r"^(?P<s>.{19})(?P<f>[.,]\d+)?")
             s, f = parts.flatten()
-            self.wall_of(idx, g["iso5424"], s, _wall_from_iso, f)
+            self.wall_of(idx, g["iso5424"], s, wall_from_iso, f)
 
     def wall_of(
         self, idx: np.ndarray, present_col: pa.Array, key: pa.Array,
@@ -712,7 +656,7 @@ class LineStage:
             frac = None
             if (pad[starts[fast] + 15] == 0x2E).any():
                 frac = pc.extract_regex(prefix, r"^.{15}(?P<f>\.\d+)?").field("f")
-            fields.wall_of(fast, prefix, key, _wall_from_syslog, frac)
+            fields.wall_of(fast, prefix, key, wall_from_syslog, frac)
         slow = idx[~done]
         if len(slow):
             fields.decode(_extract(full, slow, MONTH), slow)
