@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stalllog.input.numbers import NONE, TOO_BIG, checked_int64
 from stalllog.input.prefixes import (
     BRACKET_CALLER,
     BRACKET_CALLER_ONLY,
@@ -62,6 +63,8 @@ FLAG_NAMES: tuple[str, ...] = (
     "kmsg-escaped",  # /dev/kmsg \\xNN escapes decoded into text; raw keeps the original
     "syslog-escaped",  # rsyslog #ooo escapes (#012 = newline) decoded into text
     "kmsg-dict",  # a /dev/kmsg ` KEY=value` dictionary continuation line
+    # new flags go last: the bit values of the others stay
+    "bad-number",  # a prefix number (kmsg sequence, drop count) too big for int64: left null
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first
@@ -243,6 +246,10 @@ class _Fields:
             out = pc.take(pa.concat_arrays(arrays), pa.array(pos, mask=pos < 0))
         return out if blank_is_null else pc.fill_null(out, "")
 
+    def set_flags(self, flags: np.ndarray) -> None:
+        flags[self.nonkernel] |= FLAG_BIT["non-kernel"]
+        flags[(self.kseq == TOO_BIG) | (self.ndrop == TOO_BIG)] |= FLAG_BIT["bad-number"]
+
     def decode(self, m: pa.StructArray, idx: np.ndarray, kind: int = 0) -> None:
         """Take the fields of `m` (matches of rows idx); `kind`: bits of rows that matched."""
         g = dict(zip([f.name for f in m.type], m.flatten(), strict=True))
@@ -279,10 +286,8 @@ class _Fields:
                 lv = pc.coalesce(lv, xl)
             self.level[idx] = pc.fill_null(lv, -1).to_numpy()
         for name, target in (("kseq", self.kseq), ("ndrop", self.ndrop)):
-            if name in g:
-                target[idx] = pc.fill_null(
-                    pc.cast(_blank_to_null(g[name]), pa.int64()), -1
-                ).to_numpy()
+            if name in g:  # a 20-digit run must not sink the chunk: null and flag it
+                target[idx] = checked_int64(g[name])
         caller = first("caller", "caller2", "scaller", "kcaller")
         if caller is not None:
             self.strings["caller"].append((idx, caller))
@@ -508,7 +513,7 @@ class LineStage:
         lengths = cend - starts
 
         # A drop marker alone on its line is the message itself, not a prefix.
-        has_drop = fields.ndrop >= 0
+        has_drop = fields.ndrop != NONE  # TOO_BIG too: a marker, its count unknown
         dropped_count = fields.ndrop
         if has_drop.any():
             alone = has_drop & (tstart == cend) & ~(kinds & ~KIND_BIT["dropped"]).astype(bool)
@@ -557,7 +562,7 @@ class LineStage:
 
         self._byte_flags(buf, arr, starts, ends, cr, flags)
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
-        flags[fields.nonkernel] |= FLAG_BIT["non-kernel"]
+        fields.set_flags(flags)
         if n and tail:
             flags[-1] |= FLAG_BIT["no-eol"]
         if n and last and truncated:

@@ -38,7 +38,7 @@ def wall_from_ctime(s: str) -> datetime | None:
     words = s[: m.start()].lower().replace(",", " ").split()
     month = day = None
     for w in words:
-        if w.isdigit():
+        if w.isdecimal():  # not `²`: isdigit() but no int()
             day = int(w)
         elif w in MONTHS or w.rstrip(".") in MONTHS:
             month = MONTHS.get(w) or MONTHS[w.rstrip(".")]
@@ -46,7 +46,7 @@ def wall_from_ctime(s: str) -> datetime | None:
         return None
     try:
         return datetime(int(m[4]), month, day, int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
+    except (ValueError, OverflowError):  # day `99999999999999999999`: no date
         return None
 
 
