@@ -64,7 +64,7 @@ from typing import Any
 import pyarrow as pa
 import regex
 
-from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col, to_int
 
 # Zone names of include/linux/mmzone.h (zone_names[] in mm/page_alloc.c).
 _ZONE = r"(?:DMA32|DMA|Normal|HighMem|Movable|Device)"
@@ -510,8 +510,8 @@ class _Rec:
 
 
 def _int(text: str) -> int | None:
-    v = int(text)
-    return v if -_INT64_MAX <= v <= _INT64_MAX else None
+    v = to_int(text)  # `min:--156kB` passed the lstrip("-") checks below
+    return v if v is not None and -_INT64_MAX <= v <= _INT64_MAX else None
 
 
 def _opt_int(text: str | None) -> int | None:
