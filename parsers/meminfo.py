@@ -69,7 +69,6 @@ from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSch
 # Zone names of include/linux/mmzone.h (zone_names[] in mm/page_alloc.c).
 _ZONE = r"(?:DMA32|DMA|Normal|HighMem|Movable|Device)"
 MAX_FOREIGN_RUN = 24  # this many foreign lines in a row inside a dump: the dump was cut
-_INT64_MAX = 2**63 - 1
 
 # ---------------------------------------------------------------------------------------
 # Line shapes (matched on the stripped text)
@@ -510,8 +509,9 @@ class _Rec:
 
 
 def _int(text: str) -> int | None:
-    v = to_int(text)  # `min:--156kB` passed the lstrip("-") checks below
-    return v if v is not None and -_INT64_MAX <= v <= _INT64_MAX else None
+    # `min:--156kB` passes the lstrip("-") checks below: None. Too big is not nulled here,
+    # silently, but where rows become Arrow, with the value named in the reason.
+    return to_int(text)
 
 
 def _opt_int(text: str | None) -> int | None:
