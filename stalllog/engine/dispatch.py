@@ -72,7 +72,7 @@ class Dispatcher:
     def _batch(self, table: str, rows: list[dict[str, Any]]) -> pa.RecordBatch:
         batch, nulled = to_batch(rows, self._schemas[table], table)
         for i, reason in nulled:
-            self._nulled[rows[i]["event_id"]].append(reason)
+            self._nulled[rows[i].get("event_id", -1)].append(reason)
         return batch
 
     def next_id(self, kind: str) -> int:
