@@ -64,12 +64,11 @@ from typing import Any
 import pyarrow as pa
 import regex
 
-from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col, to_int
 
 # Zone names of include/linux/mmzone.h (zone_names[] in mm/page_alloc.c).
 _ZONE = r"(?:DMA32|DMA|Normal|HighMem|Movable|Device)"
 MAX_FOREIGN_RUN = 24  # this many foreign lines in a row inside a dump: the dump was cut
-_INT64_MAX = 2**63 - 1
 
 # ---------------------------------------------------------------------------------------
 # Line shapes (matched on the stripped text)
@@ -510,8 +509,9 @@ class _Rec:
 
 
 def _int(text: str) -> int | None:
-    v = int(text)
-    return v if -_INT64_MAX <= v <= _INT64_MAX else None
+    # `min:--156kB` passes the lstrip("-") checks below: None. Too big is not nulled here,
+    # silently, but where rows become Arrow, with the value named in the reason.
+    return to_int(text)
 
 
 def _opt_int(text: str | None) -> int | None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import random
 from functools import cache
+from typing import Any
 
 import pyarrow as pa
 import pytest
 from conftest import rebuild, sample_files
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from mutations import TEXT_MUTATIONS, check, compressed, window
 
 import stalllog
 from stalllog.input.lines import LineStage
@@ -75,6 +78,27 @@ def test_cut_archives(parts: list[bytes], kind: str, keep: float) -> None:
     assert cap.sources.error.iloc[0] is not None
     if lines.num_rows:
         assert "truncated" in (cap.lines["flags"].iloc[-1] or "")
+
+
+# Real-sample mutations (tests/mutations.py): numbers grown to 20-40 digits or mangled, cut
+# lines, glued records, stamps in mid-line; hypothesis draws the seed and the mutation list.
+# ~40 examples of ~0.3 s keep CI's fuzz time bounded; tests/fuzz_loop.py runs thousands.
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32), st.lists(st.sampled_from(TEXT_MUTATIONS), min_size=1, max_size=4))
+def test_mutated_real_windows(seed: int, mutations: list[Any]) -> None:
+    rng = random.Random(seed)
+    data = window(rng)
+    for mutation in mutations:
+        data = mutation(data, rng)
+    check(data)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 2**32))
+def test_mutated_real_windows_in_compressed_members(seed: int) -> None:
+    rng = random.Random(seed)
+    data = TEXT_MUTATIONS[0](window(rng), rng)  # an oversized number, then packed and cut
+    check(compressed(data, rng))
 
 
 def test_flags_of_control_bytes() -> None:

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stalllog.engine.checked import add_event_reasons, to_batch
 from stalllog.engine.drops import DropLog
 from stalllog.parsers.base import Block, Family, Feed, Line, written_tables
 
@@ -54,6 +55,8 @@ class Dispatcher:
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
         self._drops = DropLog()
+        # event_id -> why values of its rows were nulled (too big for their column)
+        self._nulled: dict[int, list[str]] = defaultdict(list)
 
     # -- record sink (parsers.base.Sink) -----------------------------------------------
     def row(self, table: str, values: dict[str, Any]) -> None:
@@ -65,10 +68,14 @@ class Dispatcher:
         rows.append(values)
         if len(rows) >= ROW_FLUSH + ROW_WINDOW:
             # Python dicts cost ~1 kB a row; keep only the recent window mutable (see Sink.row)
-            self._done[table].append(
-                pa.RecordBatch.from_pylist(rows[:ROW_FLUSH], schema=self._schemas[table])
-            )
+            self._done[table].append(self._batch(table, rows[:ROW_FLUSH]))
             del rows[:ROW_FLUSH]
+
+    def _batch(self, table: str, rows: list[dict[str, Any]]) -> pa.RecordBatch:
+        batch, nulled = to_batch(rows, self._schemas[table], table)
+        for i, reason in nulled:
+            self._nulled[rows[i].get("event_id", -1)].append(reason)
+        return batch
 
     def next_id(self, kind: str) -> int:
         self._counters[kind] += 1
@@ -114,7 +121,7 @@ class Dispatcher:
             }
         )
         if len(self.events) >= ROW_FLUSH:
-            self._events_done.append(pa.RecordBatch.from_pylist(self.events, schema=EVENTS_SCHEMA))
+            self._events_done.append(to_batch(self.events, EVENTS_SCHEMA, "events")[0])
             self.events = []
 
     # -- driving ------------------------------------------------------------------------
@@ -266,13 +273,15 @@ class Dispatcher:
     def family_tables(self) -> dict[str, pa.Table]:
         out = {}
         for name, schema in self._schemas.items():
-            tail = pa.RecordBatch.from_pylist(self.rows.get(name, []), schema=schema)
+            tail = self._batch(name, self.rows.get(name, []))
             out[name] = pa.Table.from_batches([*self._done.get(name, []), tail], schema=schema)
         return out
 
     def events_table(self) -> pa.Table:
-        tail = pa.RecordBatch.from_pylist(self.events, schema=EVENTS_SCHEMA)
+        """After family_tables(): its nulled values are named in their events' reasons."""
+        tail = to_batch(self.events, EVENTS_SCHEMA, "events")[0]
         events = pa.Table.from_batches([*self._events_done, tail], schema=EVENTS_SCHEMA)
+        events = add_event_reasons(events, self._nulled)
         return events.sort_by("event_id")  # rows are written when blocks end
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stalllog.input.numbers import NONE, TOO_BIG, checked_int64
 from stalllog.input.prefixes import (
     BRACKET_CALLER,
     BRACKET_CALLER_ONLY,
@@ -45,6 +46,7 @@ from stalllog.input.prefixes import (
     XFAC_WORDS,
     XLEVELS,
 )
+from stalllog.input.walls import wall_from_ctime, wall_from_iso, wall_from_syslog
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
 
@@ -62,6 +64,8 @@ FLAG_NAMES: tuple[str, ...] = (
     "syslog-escaped",  # rsyslog #ooo escapes (#012 = newline) decoded into text
     "kmsg-dict",  # a /dev/kmsg ` KEY=value` dictionary continuation line
     "cut",  # reader: over MAX_LINE bytes, the rest skipped (count + sha256 in sources.error)
+    # new flags go last: the bit values of the others stay
+    "bad-number",  # a prefix number (kmsg sequence, drop count) too big for int64: left null
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first
@@ -96,28 +100,6 @@ LINES_SCHEMA = pa.schema(
     ]
 )
 
-_MONTHS = {
-    m: i + 1
-    for names in (
-        "jan feb mar apr may jun jul aug sep oct nov dec",
-        "janv. févr. mars avr. mai juin juil. août sept. oct. nov. déc.",
-        "jän feb mär apr mai jun jul aug sep okt nov dez",
-        "ene feb mar abr may jun jul ago sep oct nov dic",
-        "gen feb mar apr mag giu lug ago set ott nov dic",
-        "jan fev mar abr mai jun jul ago set out nov dez",
-        "янв фев мар апр мая июн июл авг сен окт ноя дек",
-        "sty lut mar kwi maj cze lip sie wrz paź lis gru",
-    )
-    for i, m in enumerate(names.split())
-}
-_MONTHS.update(
-    {
-        "janvier": 1, "février": 2, "avril": 4, "juillet": 7, "septembre": 9,
-        "octobre": 10, "novembre": 11, "décembre": 12, "januar": 1, "februar": 2,
-        "märz": 3, "juni": 6, "juli": 7, "oktober": 10, "dezember": 12,
-    }
-)  # fmt: skip
-_CTIME_RE = re.compile(r"(\d{1,2}):(\d\d):(\d\d) (\d{4})")
 # rsyslog escapes control characters as `#ooo` (EscapeControlCharactersOnReceive: #012 is a
 # newline, #011 a tab); only 000-037 and 177 can be such escapes, so `#123` in a message stays.
 _OCTAL_RE = re.compile(r"#(0[0-3][0-7]|177)")
@@ -129,41 +111,6 @@ _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
 _EPOCH = datetime(1970, 1, 1)
 
 _CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
-
-
-def _wall_from_ctime(s: str) -> datetime | None:
-    """`Thu Oct 20 08:08:41 2016`, or localized (`dim. 19 avril 18:03:30 2026`)."""
-    m = _CTIME_RE.search(s)
-    if not m:
-        return None
-    words = s[: m.start()].lower().replace(",", " ").split()
-    month = day = None
-    for w in words:
-        if w.isdigit():
-            day = int(w)
-        elif w in _MONTHS or w.rstrip(".") in _MONTHS:
-            month = _MONTHS.get(w) or _MONTHS[w.rstrip(".")]
-    if month is None or day is None:
-        return None
-    try:
-        return datetime(int(m[4]), month, day, int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        return None
-
-
-def _wall_from_iso(s: str) -> datetime | None:
-    try:
-        return datetime.strptime(s[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-
-
-def _wall_from_syslog(s: str) -> datetime | None:
-    # RFC 3164 has no year: 1900 stands for "unknown year" (documented in docs/tables.md)
-    try:
-        return datetime.strptime("1900 " + s, "%Y %b %d %H:%M:%S")
-    except ValueError:
-        return None
 
 
 def _blank_to_null(a: pa.Array) -> pa.Array:
@@ -300,6 +247,10 @@ class _Fields:
             out = pc.take(pa.concat_arrays(arrays), pa.array(pos, mask=pos < 0))
         return out if blank_is_null else pc.fill_null(out, "")
 
+    def set_flags(self, flags: np.ndarray) -> None:
+        flags[self.nonkernel] |= FLAG_BIT["non-kernel"]
+        flags[(self.kseq == TOO_BIG) | (self.ndrop == TOO_BIG)] |= FLAG_BIT["bad-number"]
+
     def decode(self, m: pa.StructArray, idx: np.ndarray, kind: int = 0) -> None:
         """Take the fields of `m` (matches of rows idx); `kind`: bits of rows that matched."""
         g = dict(zip([f.name for f in m.type], m.flatten(), strict=True))
@@ -336,10 +287,8 @@ class _Fields:
                 lv = pc.coalesce(lv, xl)
             self.level[idx] = pc.fill_null(lv, -1).to_numpy()
         for name, target in (("kseq", self.kseq), ("ndrop", self.ndrop)):
-            if name in g:
-                target[idx] = pc.fill_null(
-                    pc.cast(_blank_to_null(g[name]), pa.int64()), -1
-                ).to_numpy()
+            if name in g:  # a 20-digit run must not sink the chunk: null and flag it
+                target[idx] = checked_int64(g[name])
         caller = first("caller", "caller2", "scaller", "kcaller")
         if caller is not None:
             self.strings["caller"].append((idx, caller))
@@ -351,12 +300,12 @@ class _Fields:
             self.nonkernel[idx] = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
         if "mon" in g:
             key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
-            self.wall_of(idx, g["mon"], key, _wall_from_syslog, g["frac"])
+            self.wall_of(idx, g["mon"], key, wall_from_syslog, g["frac"])
         for key_name, frac_name, parse in (
-            ("iso", "isofrac", _wall_from_iso),
-            ("dmiso", "dmisofrac", _wall_from_iso),
-            ("full", "fullfrac", _wall_from_iso),
-            ("ctime", None, _wall_from_ctime),
+            ("iso", "isofrac", wall_from_iso),
+            ("dmiso", "dmisofrac", wall_from_iso),
+            ("full", "fullfrac", wall_from_iso),
+            ("ctime", None, wall_from_ctime),
         ):
             if key_name in g:
                 frac = g[frac_name] if frac_name else None
@@ -364,7 +313,7 @@ class _Fields:
         if "iso5424" in g:
             parts = pc.extract_regex(g["iso5424"], r"^(?P<s>.{19})(?P<f>[.,]\d+)?")
             s, f = parts.flatten()
-            self.wall_of(idx, g["iso5424"], s, _wall_from_iso, f)
+            self.wall_of(idx, g["iso5424"], s, wall_from_iso, f)
 
     def wall_of(
         self, idx: np.ndarray, present_col: pa.Array, key: pa.Array,
@@ -565,7 +514,7 @@ class LineStage:
         lengths = cend - starts
 
         # A drop marker alone on its line is the message itself, not a prefix.
-        has_drop = fields.ndrop >= 0
+        has_drop = fields.ndrop != NONE  # TOO_BIG too: a marker, its count unknown
         dropped_count = fields.ndrop
         if has_drop.any():
             alone = has_drop & (tstart == cend) & ~(kinds & ~KIND_BIT["dropped"]).astype(bool)
@@ -614,7 +563,7 @@ class LineStage:
 
         self._byte_flags(buf, arr, starts, ends, cr, flags)
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
-        flags[fields.nonkernel] |= FLAG_BIT["non-kernel"]
+        fields.set_flags(flags)
         if n and tail:
             flags[-1] |= FLAG_BIT["no-eol"]
         if n and last and truncated:
@@ -713,7 +662,7 @@ class LineStage:
             frac = None
             if (pad[starts[fast] + 15] == 0x2E).any():
                 frac = pc.extract_regex(prefix, r"^.{15}(?P<f>\.\d+)?").field("f")
-            fields.wall_of(fast, prefix, key, _wall_from_syslog, frac)
+            fields.wall_of(fast, prefix, key, wall_from_syslog, frac)
         slow = idx[~done]
         if len(slow):
             fields.decode(_extract(full, slow, MONTH), slow)
