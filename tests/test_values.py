@@ -286,3 +286,19 @@ def test_to_batch_nulls_only_what_does_not_fit() -> None:
         {"event_id": 1, "pid": 7, "x": 1.5, "reason": None},
     ]
     assert bad == [(0, "t.pid: 2147483648 out of range")]
+
+
+@pytest.mark.parametrize(("sample", "line_no", "number", "cell"), REPRODUCERS)
+def test_a_number_longer_than_python_converts_is_a_null_cell_too(
+    sample: str, line_no: int, number: bytes, cell: str
+) -> None:
+    # int() refuses more than 4300 digits; the families see the run cut to 100 digits
+    digits = re.search(rb"\d+", number)
+    assert digits is not None
+    endless = b"9" * 5000
+    line = _with(_real_line(sample, line_no), number, number.replace(digits[0], endless))
+    cap = stalllog.parse(line)
+    table, column = cell.split(".")
+    assert cap[table][column].isna().all() and len(cap[table]) == 1
+    assert f"{cell}: {'9' * 37}... out of range" in cap.events.reason.iloc[0]
+    assert cap.lines.text.str.contains(endless.decode()).all()  # the line itself kept whole

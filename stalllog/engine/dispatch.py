@@ -158,6 +158,8 @@ class Dispatcher:
         )
         multi = _np_bool(pc.match_substring_regex(text, "\n|." + _GLUED_STAMP))
         texts = text.to_pylist()
+        for j in np.flatnonzero(_np_bool(pc.match_substring_regex(text, _HUGE_DIGITS))):
+            texts[j] = _shorten_digit_runs(texts[j])
         ts_list = batch.column("ts").to_numpy(zero_copy_only=False).tolist()
         callers = batch.column("caller").to_pylist()
         levels = batch.column("level").to_pylist()
@@ -309,6 +311,18 @@ def _logical_lines(line: Line) -> list[Line]:
         out.append(Line(line.source, line.line_no, line.boot, ts, caller, line.level,
                         piece[start:], dropped))  # fmt: skip
     return out
+
+
+# Python refuses int() of more than 4300 digits (and it is quadratic below that): families see
+# such a run cut to MAX_DIGITS, still far out of any column's range, so the checked conversion
+# nulls it and names it. The `lines` table keeps the text as it came.
+MAX_DIGITS = 100
+_HUGE_DIGITS = rf"\d{{{MAX_DIGITS + 1}}}"
+_DIGIT_RUN_RE = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
+
+
+def _shorten_digit_runs(text: str) -> str:
+    return _DIGIT_RUN_RE.sub(lambda m: m[0][:MAX_DIGITS], text)
 
 
 def _np_bool(a: pa.Array) -> np.ndarray:
