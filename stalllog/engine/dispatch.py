@@ -158,8 +158,8 @@ class Dispatcher:
         )
         multi = _np_bool(pc.match_substring_regex(text, "\n|." + _GLUED_STAMP))
         texts = text.to_pylist()
-        for j in np.flatnonzero(_np_bool(pc.match_substring_regex(text, _HUGE_DIGITS))):
-            texts[j] = _shorten_digit_runs(texts[j])
+        for k in np.flatnonzero(_np_bool(pc.match_substring_regex(text, _HUGE_DIGITS))):
+            texts[k] = _shorten_digit_runs(texts[k])
         ts_list = batch.column("ts").to_numpy(zero_copy_only=False).tolist()
         callers = batch.column("caller").to_pylist()
         levels = batch.column("level").to_pylist()
