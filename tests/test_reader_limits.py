@@ -322,3 +322,12 @@ def test_cut_matches_a_plain_model(seed: int) -> None:
         assert sum(c.cut for c in chunks) == sum(len(x) > max_line for x in data.split(b"\n"))
         assert opened.cut.skipped == len(data) - len(b"\n".join(want))
         assert chunks[-1].last and not any(c.last for c in chunks[:-1])
+
+
+@pytest.mark.parametrize(
+    "data", [b"\xfe\xff", b"\xff\xfe", b"\xfe\xff\x00\x01\x02\x03\x04\x05\x06\x07\x08\n"]
+)
+def test_bom_without_text_after_it_is_read_as_bytes(data: bytes) -> None:
+    # found by test_fuzz: a lone BOM was decoded to nothing and the input did not come back
+    lines = stalllog.parse(data, analysis=False).parsed["lines"]
+    assert rebuild(lines) == data

@@ -136,9 +136,19 @@ def open_source(src: SourceLike, name: str | None = None) -> OpenedSource:
     stream: Any = dec or buffered
     opened = OpenedSource(name, kind, stream, size, decompressed=dec)
     # Windows tools save logs as UTF-16 with a byte order mark: decode them as they stream
-    if stream.peek(2)[:2] in UTF16_BOMS:
+    if _utf16_text(stream.peek(18)[:18]):
         opened.stream, opened.encoding = Utf16Stream(stream), "utf-16"  # type: ignore[assignment]
     return opened
+
+
+def _utf16_text(head: bytes) -> bool:
+    """A byte order mark followed by plain text (a log starts with ASCII: `[`, digits, a
+    month); a lone BOM or binary junk after it is read as bytes, so lines rebuild the input."""
+    if head[:2] not in UTF16_BOMS or len(head) < 4:
+        return False
+    codec = "utf-16-le" if head[:2] == b"\xff\xfe" else "utf-16-be"
+    first = head[2 : len(head) - len(head) % 2].decode(codec, "replace").split("\n")[0]
+    return all(c.isascii() and (c.isprintable() or c in "\t\r") for c in first)
 
 
 def _open_raw(src: SourceLike, name: str | None) -> tuple[Any, str, int | None]:
