@@ -22,3 +22,12 @@ def test_kmallocwd_count_past_int64_is_named() -> None:
     cap = check((CORPUS / "kmallocwd-stalling-count-35-digits.log").read_bytes())
     assert cap.events.corrupted.iloc[0]
     assert "29999999999999999999999999999999999 out of range" in cap.events.reason.iloc[0]
+
+
+def test_stack_sighting_inside_a_dump_joins_it() -> None:
+    # four real 2 kB pieces spliced by test_fuzz: a pid's stack sighting after its own OOM
+    # dump once got a NaN group (index-aligned assignment) and crashed the oom_lock analysis
+    cap = check((CORPUS / "oom-dump-and-stack-sighting-spliced.log").read_bytes())
+    assert cap.oom_lock[["pid", "source", "n_evidence"]].values.tolist() == [
+        [149, "oom_dump|stack", 2]
+    ]

@@ -290,7 +290,9 @@ def _merge(ev: pd.DataFrame) -> pd.DataFrame:
             left_on="start_line", right_on="d_start", by=["boot", "pid"], direction="backward",
         )  # fmt: skip
         inside = m["dump"].notna() & (m["start_line"] <= m["end_line"])
-        ev.loc[m.loc[inside, "index"].to_numpy(), "group"] = m.loc[inside, "dump"].astype("int64")
+        # positional: a Series would align on m's index, not ev's (NaN groups)
+        dump_of = m.loc[inside, "dump"].astype("int64").to_numpy()
+        ev.loc[m.loc[inside, "index"].to_numpy(), "group"] = dump_of
     # runs: a new group starts at every dump and whenever boot or pid changes
     free = (ev["group"] < 0).to_numpy()
     rest = ev[(ev["group"] < 0) | is_dump]  # the holder sequence, points absorbed left out
