@@ -158,8 +158,6 @@ class Dispatcher:
         )
         multi = _np_bool(pc.match_substring_regex(text, "\n|." + _GLUED_STAMP))
         texts = text.to_pylist()
-        for k in np.flatnonzero(_np_bool(pc.match_substring_regex(text, _HUGE_DIGITS))):
-            texts[k] = _shorten_digit_runs(texts[k])
         ts_list = batch.column("ts").to_numpy(zero_copy_only=False).tolist()
         callers = batch.column("caller").to_pylist()
         levels = batch.column("level").to_pylist()
@@ -176,9 +174,11 @@ class Dispatcher:
                 if j == len(visit_idx):
                     break
                 i = int(visit_idx[j])
-            ts = ts_list[i]
+            ts, t = ts_list[i], texts[i]
+            if len(t) > MAX_DIGITS and _DIGIT_RUN_RE.search(t):  # only lines families will see
+                t = _shorten_digit_runs(t)
             base = Line(source, line0 + i, boots[i], math.nan if ts is None else ts, callers[i],
-                        levels[i], texts[i], drops[i] or 0)  # fmt: skip
+                        levels[i], t, drops[i] or 0)  # fmt: skip
             parts = _logical_lines(base) if multi[i] else (base,)
             for line in parts:
                 claimed = self._line(line, bool(cand[i]), bool(skip_feed[i]))
@@ -317,7 +317,6 @@ def _logical_lines(line: Line) -> list[Line]:
 # such a run cut to MAX_DIGITS, still far out of any column's range, so the checked conversion
 # nulls it and names it. The `lines` table keeps the text as it came.
 MAX_DIGITS = 100
-_HUGE_DIGITS = rf"\d{{{MAX_DIGITS + 1}}}"
 _DIGIT_RUN_RE = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
 
 
