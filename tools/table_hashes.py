@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -32,12 +33,14 @@ def table_hash(t: pa.Table) -> str:
 
 
 def hashes(root: Path) -> dict[str, dict[str, str]]:
+    """Samples are parsed by their path relative to `root` (tables hold the source name), so
+    two worktrees give the same hashes."""
+    os.chdir(root)
     out = {}
-    for p in sorted(q for q in (root / "sample_logs").rglob("*") if q.is_file()):
+    for p in sorted(q for q in Path("sample_logs").rglob("*") if q.is_file()):
         if p.name in SKIP:
             continue
-        cap = stalllog.parse(p)
-        out[str(p.relative_to(root))] = {n: table_hash(t) for n, t in sorted(cap.arrow.items())}
+        out[str(p)] = {n: table_hash(t) for n, t in sorted(stalllog.parse(p).arrow.items())}
     return out
 
 
@@ -56,11 +59,12 @@ def main() -> int:
     ap.add_argument("out", type=Path, help="write the hashes here (JSON)")
     ap.add_argument("--diff", type=Path, help="compare with hashes written before")
     args = ap.parse_args()
+    out, old = args.out.resolve(), args.diff and args.diff.resolve()
     new = hashes(ROOT)
-    args.out.write_text(json.dumps(new, indent=0, sort_keys=True))
+    out.write_text(json.dumps(new, indent=0, sort_keys=True))
     print(f"{len(new)} samples, {sum(len(v) for v in new.values())} tables")
-    if args.diff:
-        changed = diff(new, json.loads(args.diff.read_text()))
+    if old:
+        changed = diff(new, json.loads(old.read_text()))
         print("\n".join(changed) or "identical")
         return 1 if changed else 0
     return 0
