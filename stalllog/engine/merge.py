@@ -124,7 +124,7 @@ def parse_part(
     src: SourceLike, families: list[Family] | None = None, max_bytes: int | None = None
 ) -> tuple[Part, pa.Table]:
     """The source's Part and its `lines` table (local numbering)."""
-    batches = []
+    batches: list[pa.RecordBatch] = []
     for item in iter_part(src, families, max_bytes):
         if isinstance(item, Part):
             return item, pa.Table.from_batches(batches, schema=LINES_ARROW)
@@ -132,22 +132,30 @@ def parse_part(
     raise AssertionError("iter_part ended without its Part")
 
 
-def offsets(parts: Sequence[Part]) -> list[Offsets]:
-    """Each part's shifts: the ids the parts before it used. Boots follow the line stage: the
-    first source's first chunk opens boot 0 and every later source opens the next boot."""
-    out = []
-    used: dict[str, int] = {}
-    boot = -1  # last boot number so far
-    for part in parts:
-        first = boot + 1 if boot >= 0 else 0
-        out.append(Offsets({**used, "boot": first}))
+class Numbering:
+    """Gives each part in turn its shifts: the ids the parts before it used. Boots follow the
+    line stage: the first source's first chunk opens boot 0 and every later source opens the
+    next boot."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+        self.boot = -1  # last boot number so far
+
+    def next(self, part: Part) -> Offsets:
+        first = self.boot + 1 if self.boot >= 0 else 0
+        shifts = Offsets({**self.used, "boot": first})
         for kind, n in part.counters.items():
-            used[kind] = used.get(kind, 0) + n
+            self.used[kind] = self.used.get(kind, 0) + n
         if part.last_boot >= 0:
-            boot = first + part.last_boot
-        elif boot >= 0:
-            boot = first  # a source with no chunk still opens a boot after another one
-    return out
+            self.boot = first + part.last_boot
+        elif self.boot >= 0:
+            self.boot = first  # a source with no chunk still opens a boot after another one
+        return shifts
+
+
+def offsets(parts: Sequence[Part]) -> list[Offsets]:
+    numbering = Numbering()
+    return [numbering.next(p) for p in parts]
 
 
 def merge(
