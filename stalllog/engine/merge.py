@@ -85,14 +85,18 @@ def unknown_id_columns(families: list[Family] | None = None) -> list[str]:
 
 
 def iter_part(
-    src: SourceLike, families: list[Family] | None = None, max_bytes: int | None = None
+    src: SourceLike,
+    families: list[Family] | None = None,
+    max_bytes: int | None = None,
+    name: str | None = None,
 ) -> Iterator[pa.RecordBatch | Part]:
     """Yield the source's `lines` batches (event_id added), then its Part: the one-source
-    case of capture.iter_parse, stopping before the post-steps."""
+    case of capture.iter_parse, stopping before the post-steps. name: the `source` to record
+    (default: the path, or the file object's name)."""
     dispatcher = Dispatcher(families_or_all(families))
     stage = LineStage()
     stats = _BootStats()
-    opened = open_source(src)
+    opened = open_source(src, name)
     opened.max_bytes = max_bytes
     stage.start_source(opened.name)
     dispatcher.start_source(opened.name)
