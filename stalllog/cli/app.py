@@ -304,6 +304,18 @@ ForceOption = Annotated[
     ),
 ]
 
+JobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Parse up to N input files at once, one process each (default: every core); "
+        "the output is the same as with --jobs 1, which parses in this process.",
+    ),
+]
+
 
 def _check_out(out: Path) -> None:
     """Usage errors of -o (exit 2); the rest is checked by the output layer (exit 1)."""
@@ -368,17 +380,7 @@ def parse(
     ] = False,
     force: ForceOption = False,
     max_bytes: MaxBytesOption = None,
-    jobs: Annotated[
-        int | None,
-        typer.Option(
-            "--jobs",
-            "-j",
-            min=1,
-            metavar="N",
-            help="Parse up to N input files at once, one process each (default: every core); "
-            "the output is the same as with --jobs 1, which parses in this process.",
-        ),
-    ] = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
