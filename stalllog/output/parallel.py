@@ -105,8 +105,13 @@ class ParallelInputs:
             ]
             try:
                 yield from self._in_order(futures, parts, progress)
-            finally:
-                pool.shutdown(cancel_futures=True)
+            except BaseException:
+                # a failed (or interrupted) run does not wait for the other files
+                running = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in running:
+                    proc.terminate()
+                raise
         yield merge(parts, hz, analysis)
 
     def _in_order(
