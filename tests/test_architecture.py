@@ -34,6 +34,7 @@ LAYERS: dict[str, set[str]] = {
     "report": {"engine", "parsers", "kernel", "analyze", "output"},
     "output": {"engine", "parsers", "input"},
     "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output"},
+    "dask": {"engine", "parsers", "input", "output"},  # stalllog.dask, the optional extra
 }
 TOP = {"__init__", "__main__"}  # the composition root may import anything
 

@@ -29,6 +29,7 @@ from stalllog.engine.schema import all_schemas
 from stalllog.input.reader import CaptureError, SourceLike
 from stalllog.output.atomic import OutputError
 from stalllog.output.hashing import HashedInput
+from stalllog.output.parallel import ParallelInputs, default_jobs
 from stalllog.output.safe import for_terminal
 from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
 from stalllog.report.analysis import analysis_json, analysis_report
@@ -152,9 +153,11 @@ def _run(
     analysis: bool = True,
     force: bool = False,
     max_bytes: int | None = None,
+    jobs: int = 1,
 ) -> Result:
     total = _check_inputs(captures)
-    inputs = _Inputs(captures)
+    parallel = ParallelInputs.of(captures, jobs, _shown)  # None: one process
+    inputs = parallel or _Inputs(captures)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
     more: dict[str, Any] = {
         "hz": hz,
@@ -301,6 +304,18 @@ ForceOption = Annotated[
     ),
 ]
 
+JobsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        metavar="N",
+        help="Parse up to N input files at once, one process each (default: every core); "
+        "the output is the same as with --jobs 1, which parses in this process.",
+    ),
+]
+
 
 def _check_out(out: Path) -> None:
     """Usage errors of -o (exit 2); the rest is checked by the output layer (exit 1)."""
@@ -365,14 +380,16 @@ def parse(
     ] = False,
     force: ForceOption = False,
     max_bytes: MaxBytesOption = None,
+    jobs: JobsOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
     _check_out(out)
     result = _run(
-        captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes
-    )
+        captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes,
+        jobs or default_jobs(),
+    )  # fmt: skip
     _report(result, quiet)
 
 

@@ -54,6 +54,7 @@ from stalllog.input.reader import SourceLike
 from stalllog.output import manifest
 from stalllog.output.atomic import OutputError, StagedDir, check_target, leftovers, reason
 from stalllog.output.manifest import table_entry
+from stalllog.output.parallel import ParallelInputs
 from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
@@ -348,7 +349,12 @@ def _parse_writing(
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 streams[name] = opened(name, schema)
-        it = iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes)
+        if isinstance(sources, ParallelInputs):  # --jobs: the same items from worker processes
+            it = sources.iter_parse(progress, hz, analysis, max_bytes)
+        else:
+            it = iter_parse(
+                sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes
+            )
         for item in it:
             if isinstance(item, dict):
                 result.tables = item

@@ -1,0 +1,185 @@
+"""Parse inputs independently (each part numbered from 0) and merge the parts into the tables of
+one parse over all of them, in input order.
+
+One `parse(a, b)` numbers `boot`, `event_id` and every per-family id (`oom_id`, `stack_id`, ...)
+globally in input order; `line_no` is per source. A part is one source parsed by `iter_part()`
+on a fresh line stage and dispatcher: since every source starts a new boot and the dispatcher
+closes all blocks at the end of a source, nothing of one source depends on another except
+those counters. `merge()` shifts each part's ids by the counts of the parts before it, then
+builds what needs all parts: the post-steps (gfp decoding, oom_explain, the analysis) run once
+on the merged tables.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stalllog.engine.capture import LINES_ARROW, _BootStats, _flag_last
+from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.registry import families_or_all
+from stalllog.engine.schema import SOURCES
+from stalllog.engine.steps import run_steps
+from stalllog.input.lines import LineStage
+from stalllog.input.reader import SourceLike, iter_chunks, open_source
+from stalllog.parsers import Family
+from stalllog.parsers.base import Context, written_tables
+
+# What each id column numbers: the dispatcher's event ids, its `next_id(kind)` counters, or
+# the line stage's boots. A column ending in `_id` that is not here cannot be merged.
+ID_KINDS: dict[str, str] = {
+    "event_id": "event",
+    "kill_event_id": "event",
+    "workqueue_dump_id": "event",  # the event_id of the workqueue dump
+    "oom_id": "oom",
+    "stack_id": "stack",
+    "blocker_stack_id": "stack",
+    "meminfo_id": "meminfo",
+    "snapshot_id": "meminfo",
+    "scan_id": "memalloc_scan",
+    "header_scan_id": "memalloc_scan",
+    "dump_id": "dump",
+    "boot": "boot",
+}
+
+
+@dataclass
+class Part:
+    """One source parsed alone: its tables before the post-steps, numbered from 0."""
+
+    tables: dict[str, pa.Table]  # family tables, `events`, `boots`
+    source: dict[str, Any]  # its `sources` row
+    counters: dict[str, int]  # ids used per kind (event ids under "event")
+    last_boot: int  # the line stage's last boot number, -1 when it saw no chunk at all
+
+
+@dataclass
+class Offsets:
+    """What to add to each kind of id of one part."""
+
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+    def table(self, t: pa.Table | pa.RecordBatch) -> Any:
+        """`t` with its id columns shifted (nulls stay null)."""
+        for name in t.column_names:
+            shift = self.by_kind.get(ID_KINDS.get(name, ""), 0)
+            if shift:
+                i = t.schema.get_field_index(name)
+                col = pc.add(t.column(i), pa.scalar(shift, t.schema.field(i).type))
+                t = t.set_column(i, t.schema.field(i), col)
+        return t
+
+
+def unknown_id_columns(families: list[Family] | None = None) -> list[str]:
+    """`table.column` of id columns merge() cannot renumber (a plug-in family's own ids)."""
+    out = []
+    for family in families_or_all(families):
+        for t in [*family.tables, *written_tables(family)]:
+            out += [f"{t.name}.{c.name}" for c in t.columns
+                    if c.name.endswith("_id") and c.name not in ID_KINDS]  # fmt: skip
+    return sorted(set(out))
+
+
+def iter_part(
+    src: SourceLike,
+    families: list[Family] | None = None,
+    max_bytes: int | None = None,
+    name: str | None = None,
+) -> Iterator[pa.RecordBatch | Part]:
+    """Yield the source's `lines` batches (event_id added), then its Part: the one-source
+    case of capture.iter_parse, stopping before the post-steps. name: the `source` to record
+    (default: the path, or the file object's name)."""
+    dispatcher = Dispatcher(families_or_all(families))
+    stage = LineStage()
+    stats = _BootStats()
+    opened = open_source(src, name)
+    opened.max_bytes = max_bytes
+    stage.start_source(opened.name)
+    dispatcher.start_source(opened.name)
+    n_bytes = 0
+    try:
+        for chunk in iter_chunks(opened):
+            n_bytes += len(chunk.data)
+            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+            if chunk.cut:
+                batch = _flag_last(batch, "cut")
+            event_ids = dispatcher.process(batch)
+            batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
+            stats.add(batch, opened.name)
+            yield batch
+    finally:
+        opened.stream.close()
+    dispatcher.end_source(truncated=opened.error is not None)
+    source = {"source": opened.name, "compression": opened.compression,
+              "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
+              "error": opened.problems()}  # fmt: skip
+    tables = dispatcher.family_tables()
+    tables["events"] = dispatcher.events_table()
+    tables["boots"] = stats.table(tables)
+    counters = {**dispatcher._counters, "event": dispatcher.next_event_id}
+    yield Part(tables, source, counters, stage.boots.boot)
+
+
+def parse_part(
+    src: SourceLike, families: list[Family] | None = None, max_bytes: int | None = None
+) -> tuple[Part, pa.Table]:
+    """The source's Part and its `lines` table (local numbering)."""
+    batches: list[pa.RecordBatch] = []
+    for item in iter_part(src, families, max_bytes):
+        if isinstance(item, Part):
+            return item, pa.Table.from_batches(batches, schema=LINES_ARROW)
+        batches.append(item)
+    raise AssertionError("iter_part ended without its Part")
+
+
+class Numbering:
+    """Gives each part in turn its shifts: the ids the parts before it used. Boots follow the
+    line stage: the first source's first chunk opens boot 0 and every later source opens the
+    next boot."""
+
+    def __init__(self) -> None:
+        self.used: dict[str, int] = {}
+        self.boot = -1  # last boot number so far
+
+    def next(self, part: Part) -> Offsets:
+        first = self.boot + 1 if self.boot >= 0 else 0
+        shifts = Offsets({**self.used, "boot": first})
+        for kind, n in part.counters.items():
+            self.used[kind] = self.used.get(kind, 0) + n
+        if part.last_boot >= 0:
+            self.boot = first + part.last_boot
+        elif self.boot >= 0:
+            self.boot = first  # a source with no chunk still opens a boot after another one
+        return shifts
+
+
+def offsets(parts: Sequence[Part]) -> list[Offsets]:
+    numbering = Numbering()
+    return [numbering.next(p) for p in parts]
+
+
+def merge(
+    parts: Sequence[Part],
+    hz: int | None = None,
+    analysis: bool = True,
+    families: list[Family] | None = None,
+    defer: bool = False,
+) -> dict[str, pa.Table]:
+    """The tables (all but `lines`/`unparsed`) of one parse over the parts' sources, in the
+    order capture.iter_parse gives them; the post-steps run here, once. defer: leave the
+    deferred steps (the analysis) out, as iter_parse(defer=True) does."""
+    if not parts:
+        raise ValueError("merge() needs at least one part")
+    shifts = offsets(parts)
+    tables: dict[str, pa.Table] = {}
+    for name in parts[0].tables:
+        pieces = [o.table(p.tables[name]) for p, o in zip(parts, shifts, strict=True)]
+        tables[name] = pa.concat_tables(pieces)
+    families = families_or_all(families)
+    tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
+    tables["sources"] = pa.Table.from_pylist([p.source for p in parts], schema=SOURCES.arrow())
+    return tables

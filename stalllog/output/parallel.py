@@ -1,0 +1,158 @@
+"""`stalllog parse --jobs N`: every input file parsed in its own process, merged in input order.
+
+Each file is a part (engine/merge.py) parsed by a worker that hashes it while reading (the
+manifest's `inputs`, as the one-process path does) and writes its `lines` batches to a
+temporary Arrow stream; the parent takes the parts in input order, gives their batches back with
+global ids and finally the merged tables: the same items, in the same order, as
+capture.iter_parse, so the files written are the same bytes. The parent never holds more than
+one `lines` batch; family tables are held until the end, as in one process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+import pyarrow as pa
+
+from stalllog.engine.capture import LINES_ARROW, Progress
+from stalllog.engine.merge import Numbering, Part, iter_part, merge, unknown_id_columns
+from stalllog.input.reader import CaptureError
+from stalllog.output.hashing import HashedInput
+
+# Below this many bytes on disk in all, one process is faster: workers start in ~0.2 s of CPU
+# each after a ~2 s forkserver start (it imports stalllog once for all of them).
+PARALLEL_MIN_BYTES = 8 << 20
+
+
+def default_jobs() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ParallelInputs:
+    """Input files (path, name shown in the tables) to parse with `jobs` worker processes."""
+
+    def __init__(self, files: Sequence[tuple[str, str]], jobs: int) -> None:
+        self.files = list(files)
+        self.jobs = max(1, min(jobs, len(self.files)))
+        self.name = ""  # the input being merged, for error messages
+        self._records: list[dict[str, Any]] = []
+        self._done = 0
+
+    @classmethod
+    def of(
+        cls, captures: Sequence[str], jobs: int, shown: Callable[[str], str]
+    ) -> ParallelInputs | None:
+        """None when one process it must be: one input, stdin or a pipe (read once, by the
+        parent), a plug-in family whose ids merging cannot renumber; or when it is faster:
+        less than PARALLEL_MIN_BYTES in all."""
+        if jobs < 2 or len(captures) < 2 or unknown_id_columns():
+            return None
+        if not all(c != "-" and os.path.isfile(c) for c in captures):
+            return None
+        if sum(os.path.getsize(c) for c in captures) < PARALLEL_MIN_BYTES:
+            return None
+        return cls([(c, shown(c)) for c in captures], jobs)
+
+    def __iter__(self) -> Iterator[HashedInput]:
+        """The files opened one after another, for a parse in this process."""
+        for path, shown in self.files:
+            self.name = shown
+            f = _open(path, shown)
+            try:
+                yield f
+            finally:
+                self._done += f.size or 0
+                f.close()
+                self._records.append(f.record())
+
+    def records(self) -> list[dict[str, Any]]:
+        """The manifest's `inputs`."""
+        return list(self._records)
+
+    def position(self) -> int:
+        """Bytes on disk of the inputs merged so far, for the progress bar."""
+        return self._done
+
+    def iter_parse(
+        self,
+        progress: Progress | None = None,
+        hz: int | None = None,
+        analysis: bool = True,
+        max_bytes: int | None = None,
+    ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
+        """What capture.iter_parse yields for these files: `lines` batches, then the tables."""
+        # forkserver: workers start from a clean process with stalllog imported once, not
+        # from a fork of this one and its threads
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["__main__", __name__])
+        parts: list[Part] = []
+        with (
+            tempfile.TemporaryDirectory(prefix="stalllog-jobs-") as tmp,
+            ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool,
+        ):
+            futures = [
+                pool.submit(_work, path, shown, max_bytes, os.path.join(tmp, f"{k}.arrows"))
+                for k, (path, shown) in enumerate(self.files)
+            ]
+            try:
+                yield from self._in_order(futures, parts, progress)
+            except BaseException:
+                # a failed (or interrupted) run does not wait for the other files
+                running = list((getattr(pool, "_processes", None) or {}).values())
+                pool.shutdown(wait=False, cancel_futures=True)
+                for proc in running:
+                    proc.terminate()
+                raise
+        yield merge(parts, hz, analysis)
+
+    def _in_order(
+        self, futures: list[Future[tuple[Part, dict[str, Any], str]]], parts: list[Part],
+        progress: Progress | None,
+    ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        numbering = Numbering()
+        for (_, shown), future in zip(self.files, futures, strict=True):
+            self.name = shown
+            part, record, lines = future.result()
+            self._records.append(record)
+            shifts = numbering.next(part)
+            with pa.OSFile(lines, "rb") as f:
+                for batch in pa.ipc.open_stream(f):
+                    yield shifts.table(batch)
+            os.unlink(lines)
+            parts.append(part)
+            self._done += record["size"] or 0
+            if progress is not None:
+                progress(shown, record["bytes_read"], record["size"])
+
+
+def _work(
+    path: str, shown: str, max_bytes: int | None, lines: str
+) -> tuple[Part, dict[str, Any], str]:
+    """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream)."""
+    f = _open(path, shown)
+    try:
+        with pa.OSFile(lines, "wb") as sink, pa.ipc.new_stream(sink, LINES_ARROW) as writer:
+            for item in iter_part(f, None, max_bytes):
+                if isinstance(item, Part):
+                    part = item
+                else:
+                    writer.write_batch(item)
+    finally:
+        f.close()
+    return part, f.record(), lines
+
+
+def _open(path: str, shown: str) -> HashedInput:
+    try:
+        return HashedInput(path, shown)
+    except OSError as e:
+        raise CaptureError(f"{shown}: {e.strerror or e}") from None
