@@ -246,7 +246,7 @@ def export_rev(rev: str) -> Path:
 def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> Run:
     """Run cmd in a fresh process (cwd = the code under test, so `-m stalllog` imports it)."""
     time_bin = shutil.which("time", path="/usr/bin:/bin")
-    report = DATA / "time-v.txt"
+    report = DATA / f"time-v-{os.getpid()}.txt"  # runs of other workloads may be going on
     if time_bin:
         full = [time_bin, "-v", "-o", str(report), *cmd]
     else:  # RUSAGE_CHILDREN of a wrapper that has exactly one child: that child's usage
@@ -317,7 +317,7 @@ def has_dask() -> bool:
 
 def parse_steps(path: Path, repeat: int, keep: bool) -> tuple[list[Step], list[str]]:
     mb = path.stat().st_size / MIB
-    out_dir = DATA / "cli-out"
+    out_dir = DATA / f"cli-out-{path.stem}"
     cmd = [*stalllog_cmd(), "parse", str(path), "-o", str(out_dir)]
     steps, missing = [], []
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -482,7 +482,7 @@ def main() -> None:
         )
     )
     print(f"results: {results.relative_to(ROOT)}")
-    (DATA / "time-v.txt").unlink(missing_ok=True)
+    (DATA / f"time-v-{os.getpid()}.txt").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
