@@ -3,7 +3,7 @@
 
 Workloads (benchmarks/workloads.py; real lines only, built once and cached in benchmarks/data/):
 production (1 GiB: serial/journal/`dmesg -T` boots, 2.5 % of lines in reports), storm (256 MiB:
-kmallocwd and warn_alloc stall reports back to back), worst (1 GiB: every sample repeated).
+kmallocwd and warn_alloc stall reports back to back), worst (256 MiB: every sample repeated).
 
 Each step runs --repeat times in a fresh process under `/usr/bin/time -v` (CPU = user + sys of
 the process and the children it waited for; peak RSS = its "Maximum resident set size"); the
@@ -432,7 +432,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--workload", choices=sorted(workloads.BUILDERS), default="production")
-    ap.add_argument("--size-mb", type=int, help="MiB (production 1024, storm 256, worst 1024)")
+    ap.add_argument("--size-mb", type=int, help="MiB (production 1024, storm 256, worst 256)")
     ap.add_argument("--only", choices=["lines", "full"], help="line stage, or iter_parse + RSS")
     ap.add_argument("--keep", action="store_true", help="keep the CLI output directory")
     ap.add_argument("--repeat", type=int, default=3, help="runs per step (medians shown)")

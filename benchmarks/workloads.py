@@ -1,20 +1,14 @@
 #!/usr/bin/env python3
-"""Benchmark inputs built from real lines of sample_logs/ only (deterministic, cached).
+"""Benchmark inputs built from real lines of sample_logs/ only: deterministic, cached.
 
-  production  consecutive boots in three forms (serial console, journal/syslog, `dmesg -T`)
-              from the QEMU samples: each boot starts with its sample's real banner lines, then
-              quiet lines of that sample (lines no report claims) with the sample's report
-              blocks copied intact in their order, so that about 2.5 % of the lines are in
-              reports. Stamps are rewritten (value only, same format and width) to increase.
-  storm       kmallocwd `MemAlloc:` and warn_alloc stall reports from sample_logs/corpus/
-              (kmallocwd-*, warnalloc-stall-*, printk-dropped-*), whole reports back to back,
-              repeated with stamps kept increasing: one long boot.
-  worst       every sample file repeated (75 % of the lines in reports): bench.py's old capture.
+  production  consecutive serial, journal and `dmesg -T` boots of the QEMU samples: the real
+              banner, then quiet lines around the sample's report blocks (2.5 % of the lines)
+  storm       the corpus' kmallocwd, warn_alloc stall and printk-dropped reports back to back
+  worst       every sample file repeated (75 % of the lines in reports)
 
-Files go to benchmarks/data/<workload>-<N>mb.log (git-ignored) with a .json fingerprint next
-to them; a file is rebuilt only when the fingerprint (recipe, sizes, sample files) changed.
-Which lines are quiet and where reports start is decided by parsing each sample with the
-stalllog of the working tree.
+Built once to benchmarks/data/<workload>-<N>mb.log with a .json fingerprint beside it (the
+recipes: benchmarks/README.md). Quiet lines and report blocks are found by parsing each sample
+with the working tree's stalllog.
 
 Usage: python benchmarks/workloads.py production|storm|worst [--size-mb N] [-o FILE]
 """
@@ -41,7 +35,7 @@ DATA = ROOT / "benchmarks" / "data"
 SAMPLES = ROOT / "sample_logs"
 MIB = 1 << 20
 SEED = 9  # issue 9
-DEFAULT_MB = {"production": 1024, "storm": 256, "worst": 1024}
+DEFAULT_MB = {"production": 1024, "storm": 256, "worst": 256}
 
 REPORT_SHARE = 0.025  # production: share of lines inside report blocks
 QUIET_GAP_S = 0.1  # production: mean seconds between quiet lines (exponential)
@@ -352,10 +346,6 @@ def _quiet(w: Writer, s: Sample, clock: Clock, rng: random.Random, count: int) -
         count -= len(pool[at : at + run])
 
 
-def _first_wall(s: Sample) -> float:
-    return next((t.t for t in s.lines if t.t is not None and t.cuts[3] == 0), 0.0)
-
-
 def build_production(out: BinaryIO, size: int) -> dict[str, object]:
     forms = production_files()
     stats: dict[str, object] = {}
@@ -365,7 +355,7 @@ def build_production(out: BinaryIO, size: int) -> dict[str, object]:
         rng = random.Random(f"{SEED}-{form}")
         share = size * (k + 1) // len(forms)  # whole boots up to this form's third
         before = (total.written + total.pending, total.lines, total.report_lines)
-        wall = _first_wall(samples[0])
+        wall = next((t.t for t in samples[0].lines if t.t is not None and not t.cuts[3]), 0.0)
         boots = 0
         while total.written + total.pending < share and not total.full:
             s = samples[boots % len(samples)]
@@ -409,7 +399,7 @@ def build_storm(out: BinaryIO, size: int) -> dict[str, object]:
         cycles += 1
     w.flush()
     return {
-        "files": [s.name for s in samples],
+        "files": len(samples),
         "blocks_per_cycle": len(blocks),
         "cycles": cycles,
         "lines": w.lines,
@@ -490,8 +480,6 @@ def describe(path: Path) -> Iterator[str]:
                 f"  {form}: {s['bytes'] / MIB:.1f} MiB, {s['boots']} boots from {s['samples']} "
                 f"samples, {s['lines']:,} lines, {share:.2f} % in report blocks"
             )
-        elif isinstance(s, list):
-            yield f"  {form}: {len(s)}"
         else:
             yield f"  {form}: {s}"
 
@@ -501,9 +489,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("workload", choices=sorted(BUILDERS))
-    ap.add_argument(
-        "--size-mb", type=int, help="size in MiB (production 1024, storm 256, worst 1024)"
-    )
+    ap.add_argument("--size-mb", type=int, help="MiB (production 1024, storm 256, worst 256)")
     ap.add_argument("-o", "--output", type=Path, help="file to write (default benchmarks/data/)")
     args = ap.parse_args()
     path = build(args.workload, args.size_mb or DEFAULT_MB[args.workload], args.output)
