@@ -3,7 +3,7 @@
 
 Two measurements, each min of --repeat runs in this process:
 
-  capture   a capture of --size-mb MiB built by bench.py from every sample (real lines only):
+  capture   the `worst` workload of --size-mb MiB (benchmarks/workloads.py, real lines only):
             parse(analysis=False) vs analyze() on its tables; the issue's bar is <= 10 %
   samples   every sample file on its own: the fixed cost of the analysis on small inputs
             (median and worst per file), which the large-capture share hides
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench
+import workloads
 
 import stalllog
 from stalllog.analyze import analyze
@@ -36,9 +36,7 @@ def _timed(fn, repeat: int):  # type: ignore[no-untyped-def]
 
 
 def capture(size_mb: int, repeat: int) -> None:
-    path = bench.build_capture(
-        bench.DATA / f"analysis-{size_mb}.log", size_mb * bench.MIB, bench.sample_files()
-    )
+    path = workloads.build("worst", size_mb, workloads.DATA / f"analysis-{size_mb}.log")
     t_parse, cap = _timed(lambda: stalllog.parse(path, analysis=False), repeat)
     t_analyze, result = _timed(lambda: analyze(cap), repeat)
     rows = ", ".join(f"{k} {len(v)}" for k, v in result.items())
@@ -48,7 +46,7 @@ def capture(size_mb: int, repeat: int) -> None:
 
 def samples(repeat: int) -> None:
     costs = []
-    for p in bench.sample_files():
+    for p in workloads.sample_files():
         cap = stalllog.parse(p, analysis=False)
         t, _ = _timed(lambda cap=cap: analyze(cap), repeat)  # type: ignore[misc]
         costs.append((t, p.name))

@@ -1,19 +1,27 @@
 #!/usr/bin/env python3
-"""Throughput and peak memory of stalllog on a >= 1 GB capture built from sample_logs/.
+"""Throughput, CPU time and peak memory of stalllog on a workload built from sample_logs/.
 
-The capture is real lines only: every sample log under sample_logs/ (decompressed; syzkaller
-test files without their expectation header and REPORT: section), concatenated in a fixed
-order and repeated until the size is reached. Each measurement runs in a fresh process under
-`/usr/bin/time -v`, so peak RSS is that step's alone, beside `grep -c` on the same file:
+Workloads (benchmarks/workloads.py; real lines only, built once and cached in benchmarks/data/):
+production (1 GiB: serial/journal/`dmesg -T` boots, 2.5 % of lines in reports), storm (256 MiB:
+kmallocwd and warn_alloc stall reports back to back), worst (256 MiB: every sample repeated).
 
-  grep   grep -c "oom-killer" FILE                      (baseline: reading the bytes)
-  lines  reader.iter_chunks + lines.LineStage.batch     (the line stage alone, batches dropped)
-  full   capture.iter_parse([FILE])                     (whole pipeline, lines not kept)
-  cli    stalllog parse FILE -o DIR --format parquet   (when stalllog/cli.py exists)
-  full/4 iter_parse on the first quarter of the capture (does peak RSS grow with the input?)
+Each step runs --repeat times in a fresh process under `/usr/bin/time -v` (CPU = user + sys of
+the process and the children it waited for; peak RSS = its "Maximum resident set size"); the
+table shows the medians, MB/s on wall and on CPU time, and the CPU time as a multiple of
+`grep -c` and of a naive Python loop (benchmarks/naive.py) on the same file in the same run:
 
-Usage: python benchmarks/bench.py [--size-mb 1024] [--only lines|full|cli] [--keep]
-       python benchmarks/bench.py --size-mb 200 --profile lines   (cProfile, top functions)
+  grep       grep -c oom-killer FILE
+  naive      python benchmarks/naive.py FILE   (one compiled re of trigger words per line)
+  parse      stalllog parse FILE -o DIR                 (default tables, Parquet)
+  jobs 1/N   the same with --jobs 1 and --jobs N (N = all cores), when the CLI has --jobs
+  dask       stalllog.dask.parse_to_parquet([FILE], DIR), when stalllog.dask is importable
+
+--only lines:  grep + the line stage (reader.iter_chunks + LineStage.batch, batches dropped)
+--only full:   grep + capture.iter_parse on the workload and on a quarter-size one (RSS growth)
+--profile lines|full:  cProfile one step in-process, with the time of each pyarrow.compute call
+
+Usage: python benchmarks/bench.py [--workload production|storm|worst] [--size-mb N]
+                                  [--repeat 3] [--only lines|full] [--rev REV] [--keep]
 """
 
 from __future__ import annotations
@@ -21,128 +29,43 @@ from __future__ import annotations
 import argparse
 import cProfile
 import datetime as dt
-import gzip
 import json
-import lzma
 import os
 import platform
 import pstats
 import re
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / "benchmarks" / "data"
-SAMPLES = ROOT / "sample_logs"
-MIB = 1 << 20
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import workloads
 
-NOT_LOGS = {".md", ".json", ".csv", ".tsv", ".sha256", ".py", ".sh", ".yaml", ".yml", ".toml"}
-INDEX_NAMES = {"index.txt"}
-# syzkaller pkg/report test files: `KEY: value` header, blank line, console log, REPORT: section
-_SYZ_HEADER = re.compile(
-    rb"^(?:(?:TITLE|ALT|TYPE|FRAME|CORRUPTED|SUPPRESSED|PANICKED|EXECUTOR):[^\n]*\n)*\n"
-)
-_SYZ_REPORT = re.compile(rb"\nREPORT:\n")
+ROOT = workloads.ROOT
+DATA = workloads.DATA
+MIB = workloads.MIB
+NAIVE = Path(__file__).resolve().parent / "naive.py"
 GROWTH_TOLERANCE = 0.15  # peak RSS on 4x the input may exceed the quarter run by this much
 
-
-# -- building the capture -------------------------------------------------------------------
-
-
-def _decompressed(path: Path) -> bytes:
-    raw = path.read_bytes()
-    if raw.startswith(b"\xfd7zXZ\x00"):
-        return lzma.decompress(raw)
-    if raw.startswith(b"\x1f\x8b"):
-        return gzip.decompress(raw)
-    return raw
-
-
-def _console_part(data: bytes) -> bytes:
-    """The console log of a syzkaller test file; other files are returned unchanged."""
-    head = _SYZ_HEADER.match(data)
-    if head is None:
-        return data
-    body = data[head.end() :]
-    cut = _SYZ_REPORT.search(body)
-    return body[: cut.start() + 1] if cut else body
-
-
-def sample_files() -> list[Path]:
-    files = [
-        p
-        for p in sorted(SAMPLES.rglob("*"))
-        if p.is_file()
-        and p.suffix.lower() not in NOT_LOGS
-        and p.name not in INDEX_NAMES
-        and not any(part.startswith(".") for part in p.relative_to(SAMPLES).parts)
-    ]
-    if not files:
-        sys.exit(f"no sample logs found under {SAMPLES}")
-    return files
-
-
-def _cycle_blob(files: list[Path]) -> bytes:
-    parts = []
-    for p in files:
-        data = _console_part(_decompressed(p))
-        if data and not data.endswith(b"\n"):
-            data += b"\n"  # keep the next file's first line a line of its own
-        parts.append(data)
-    return b"".join(parts)
-
-
-def _fingerprint(files: list[Path], size: int) -> dict[str, object]:
-    return {
-        "target_bytes": size,
-        "samples": [[str(p.relative_to(SAMPLES)), p.stat().st_size] for p in files],
-    }
-
-
-def build_capture(path: Path, size: int, files: list[Path]) -> Path:
-    """Write `size` bytes (rounded up to a line end) of repeated samples, unless already there."""
-    meta_path = path.with_suffix(".json")
-    want = _fingerprint(files, size)
-    if path.exists() and meta_path.exists():
-        meta = json.loads(meta_path.read_text())
-        if meta.get("fingerprint") == want and meta.get("bytes") == path.stat().st_size:
-            return path
-    blob = _cycle_blob(files)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
-    written = 0
-    with open(path, "wb") as out:
-        while written + len(blob) <= size:
-            out.write(blob)
-            written += len(blob)
-        if written < size:
-            cut = blob.index(b"\n", size - written - 1) + 1
-            out.write(blob[:cut])
-            written += cut
-    meta_path.write_text(json.dumps({"fingerprint": want, "bytes": written}))
-    print(
-        f"built {path.name}: {written / MIB:.0f} MiB from {len(files)} sample files "
-        f"({len(blob) / 1024:.0f} KiB per cycle) in {time.perf_counter() - t0:.1f} s"
-    )
-    return path
+# Code under test: the working tree, or a commit exported by --rev (set in main).
+CODE = ROOT
+ENV = dict(os.environ)
 
 
 # -- workers (run in a fresh process) ---------------------------------------------------------
 
 
-def work_lines(path: Path) -> dict[str, float]:
+def work_lines(path: Path, out: Path | None = None) -> dict[str, float]:
     from stalllog.input.lines import LineStage
     from stalllog.input.reader import iter_chunks, open_source
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     src = open_source(path)
     stage = LineStage()
     stage.start_source(src.name)
@@ -150,13 +73,13 @@ def work_lines(path: Path) -> dict[str, float]:
     for chunk in iter_chunks(src):
         rows += stage.batch(chunk.data, chunk.last, truncated=src.error is not None).num_rows
     src.stream.close()
-    return {"seconds": time.perf_counter() - t0, "rows": rows}
+    return {"seconds": time.perf_counter() - t0, "cpu": time.process_time() - c0, "rows": rows}
 
 
-def work_full(path: Path) -> dict[str, float]:
+def work_full(path: Path, out: Path | None = None) -> dict[str, float]:
     from stalllog.engine.capture import iter_parse
 
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     rows = claimed = 0
     tables: dict[str, object] = {}
     for item in iter_parse([path]):
@@ -166,17 +89,33 @@ def work_full(path: Path) -> dict[str, float]:
             rows += item.num_rows
             claimed += item.num_rows - item.column("event_id").null_count
     events = getattr(tables.get("events"), "num_rows", 0)
-    return {"seconds": time.perf_counter() - t0, "rows": rows, "claimed": claimed, "events": events}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "cpu": time.process_time() - c0,
+        "rows": rows,
+        "claimed": claimed,
+        "events": events,
+    }
 
 
-WORKERS = {"lines": work_lines, "full": work_full}
+def work_dask(path: Path, out: Path | None = None) -> dict[str, float]:
+    from stalllog.dask import parse_to_parquet  # type: ignore[import-not-found,unused-ignore]
+
+    parse_to_parquet([str(path)], str(out))
+    return {}
 
 
-def run_worker(step: str, path: Path) -> None:
+WORKERS: dict[str, Callable[..., dict[str, float]]] = {
+    "lines": work_lines,
+    "full": work_full,
+    "dask": work_dask,
+}
+
+
+def run_worker(step: str, path: Path, out: Path | None) -> None:
     import stalllog
 
-    result: dict[str, object] = {**WORKERS[step](path), "code": stalllog.__file__}
-    result["maxrss_kb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    result: dict[str, object] = {**WORKERS[step](path, out), "code": stalllog.__file__}
     print(json.dumps(result))
 
 
@@ -232,31 +171,58 @@ def profile(step: str, path: Path, top: int) -> None:
 
 
 @dataclass
-class Result:
-    step: str
-    mb: float
-    seconds: float
+class Run:
+    wall: float
+    cpu: float
     rss_mb: float | None
+    stdout: str = field(default="", repr=False)
+
+
+@dataclass
+class Step:
+    name: str
+    mb: float
+    runs: list[Run]
+    load: tuple[float, float]  # 1-minute load average before and after the step
     note: str = ""
 
-    @property
-    def mb_s(self) -> float:
-        return self.mb / self.seconds if self.seconds > 0 else float("nan")
+    def median(self, attr: str) -> float:
+        values = [getattr(r, attr) for r in self.runs if getattr(r, attr) is not None]
+        return statistics.median(values) if values else float("nan")
+
+    def mb_s(self, attr: str) -> float:
+        secs = self.median(attr)
+        return self.mb / secs if secs > 0 else float("inf")
+
+    def as_json(self) -> dict[str, object]:
+        runs = [{k: v for k, v in asdict(r).items() if k != "stdout"} for r in self.runs]
+        return {
+            "step": self.name,
+            "mb": self.mb,
+            "runs": runs,
+            "median_wall_s": self.median("wall"),
+            "median_cpu_s": self.median("cpu"),
+            "median_rss_mb": self.median("rss_mb"),
+            "mb_s_wall": self.mb_s("wall"),
+            "mb_s_cpu": self.mb_s("cpu"),
+            "load_before_after": self.load,
+            "note": self.note,
+        }
 
 
-_MAXRSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
+_TIME_V = {
+    "user": re.compile(r"User time \(seconds\): ([\d.]+)"),
+    "sys": re.compile(r"System time \(seconds\): ([\d.]+)"),
+    "rss": re.compile(r"Maximum resident set size \(kbytes\): (\d+)"),
+}
 _RUSAGE_WRAPPER = (
     "import resource, subprocess, sys\n"
     "rc = subprocess.run(sys.argv[1:]).returncode\n"
-    "sys.stderr.write(f'Maximum resident set size (kbytes): "
-    "{resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}\\n')\n"
+    "r = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+    "sys.stderr.write(f'User time (seconds): {r.ru_utime}\\nSystem time (seconds): "
+    "{r.ru_stime}\\nMaximum resident set size (kbytes): {r.ru_maxrss}\\n')\n"
     "sys.exit(rc)\n"
 )
-
-
-# Code under test: the working tree, or a commit exported by --rev (set in main).
-CODE = ROOT
-ENV = dict(os.environ)
 
 
 def export_rev(rev: str) -> Path:
@@ -277,13 +243,13 @@ def export_rev(rev: str) -> Path:
     return dest
 
 
-def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float | None, str]:
-    """Run cmd in a fresh process: (wall seconds, peak RSS MiB, stdout)."""
+def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> Run:
+    """Run cmd in a fresh process (cwd = the code under test, so `-m stalllog` imports it)."""
     time_bin = shutil.which("time", path="/usr/bin:/bin")
-    report = DATA / "time-v.txt"
+    report = DATA / f"time-v-{os.getpid()}.txt"  # runs of other workloads may be going on
     if time_bin:
         full = [time_bin, "-v", "-o", str(report), *cmd]
-    else:  # RUSAGE_CHILDREN of a wrapper that has exactly one child: that child's peak
+    else:  # RUSAGE_CHILDREN of a wrapper that has exactly one child: that child's usage
         full = [sys.executable, "-c", _RUSAGE_WRAPPER, *cmd]
     t0 = time.perf_counter()
     proc = subprocess.run(full, capture_output=True, text=True, cwd=CODE, env=ENV)
@@ -291,53 +257,90 @@ def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> tuple[float, float | 
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     timing = report.read_text() if time_bin else proc.stderr
-    m = _MAXRSS.search(timing)
-    return wall, (int(m[1]) / 1024 if m else None), proc.stdout
+    got = {k: rx.search(timing) for k, rx in _TIME_V.items()}
+    cpu = sum(float(m[1]) for k, m in got.items() if k != "rss" and m)
+    rss = int(got["rss"][1]) / 1024 if got["rss"] else None
+    return Run(wall, cpu, rss, proc.stdout)
 
 
-def _done(r: Result) -> Result:
-    rss = f"{r.rss_mb:.0f} MB" if r.rss_mb is not None else "? MB"
-    # other work on the machine skews the numbers: show how busy it was during the step
-    r.note += f"; load {os.getloadavg()[0]:.1f}"
-    print(f"  {r.step}: {r.seconds:.1f} s, {r.mb_s:.1f} MB/s, peak RSS {rss}", flush=True)
-    return r
+def step(name: str, cmd: list[str], mb: float, repeat: int, ok: tuple[int, ...] = (0,)) -> Step:
+    """`repeat` runs of cmd; prints the load average before and after."""
+    before = os.getloadavg()[0]
+    print(f"{name}: load {before:.1f} before", flush=True)
+    runs = []
+    for i in range(repeat):
+        run = measure(cmd, ok)
+        rss = f"{run.rss_mb:.0f}" if run.rss_mb is not None else "?"
+        print(f"  #{i + 1}: wall {run.wall:.1f} s, CPU {run.cpu:.1f} s, peak RSS {rss} MB")
+        runs.append(run)
+    after = os.getloadavg()[0]
+    print(f"  load {after:.1f} after", flush=True)
+    return Step(name, mb, runs, (before, after))
 
 
-def python_step(step: str, path: Path, label: str | None = None) -> Result:
-    wall, rss, out = measure([sys.executable, __file__, "--worker", step, str(path)])
-    res = json.loads(out.strip().splitlines()[-1])
+def worker_step(name: str, path: Path, repeat: int, out: Path | None = None) -> Step:
+    """A WORKERS step; for lines/full wall and CPU are the worker's own (imports excluded)."""
+    worker = name.split()[0]
+    cmd = [sys.executable, __file__, "--worker", worker, str(path)]
+    res = step(name, [*cmd, *([str(out)] if out else [])], path.stat().st_size / MIB, repeat)
+    notes = []
+    for run in res.runs:
+        got = json.loads(run.stdout.strip().splitlines()[-1])
+        if not got["code"].startswith(str(CODE)):
+            sys.exit(f"{name} imported stalllog from {got['code']}, not from {CODE}")
+        if "seconds" in got:
+            run.wall, run.cpu = got["seconds"], got["cpu"]
+            notes = [f"{int(got['rows']):,} lines; imports not counted"]
+            if "events" in got:
+                notes.append(f"{int(got['events']):,} events, {int(got['claimed']):,} claimed")
+    res.note = "; ".join(notes)
+    return res
+
+
+def stalllog_cmd() -> list[str]:
+    # -m with cwd = CODE: the code under test comes first on sys.path (--rev included)
+    return [sys.executable, "-m", "stalllog"]
+
+
+def has_jobs() -> bool:
+    out = subprocess.run(
+        [*stalllog_cmd(), "parse", "--help"], capture_output=True, text=True, cwd=CODE, env=ENV
+    ).stdout
+    return "--jobs" in out
+
+
+def has_dask() -> bool:
+    probe = "from stalllog.dask import parse_to_parquet"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, cwd=CODE, env=ENV)
+    return found.returncode == 0
+
+
+def parse_steps(path: Path, repeat: int, keep: bool) -> tuple[list[Step], list[str]]:
     mb = path.stat().st_size / MIB
-    if not res["code"].startswith(str(CODE)):
-        sys.exit(f"{step} imported stalllog from {res['code']}, not from {CODE}")
-    note = f"{int(res['rows']):,} lines; {wall - res['seconds']:.1f} s startup not counted"
-    if "events" in res:
-        note += f"; {int(res['events']):,} events, {int(res['claimed']):,} lines claimed"
-    return _done(Result(label or step, mb, res["seconds"], rss, note))
-
-
-def grep_step(path: Path) -> Result:
-    wall, rss, out = measure(["grep", "-c", "oom-killer", str(path)], ok=(0, 1))
-    return _done(Result("grep -c", path.stat().st_size / MIB, wall, rss, f"{int(out)} matches"))
-
-
-def cli_step(path: Path, keep: bool) -> Result | None:
-    if not (CODE / "stalllog" / "cli.py").exists():
-        print(f"cli: skipped, {CODE.relative_to(ROOT) / 'stalllog/cli.py'} does not exist yet")
-        return None
-    exe = Path(sys.executable).with_name("stalllog")
-    base = (
-        [str(exe)]
-        if exe.exists()
-        else [sys.executable, "-c", "from stalllog.cli.app import main; main()"]
-    )
-    out_dir = DATA / "cli-out"
-    shutil.rmtree(out_dir, ignore_errors=True)
-    wall, rss, _ = measure([*base, "parse", str(path), "-o", str(out_dir), "--format", "parquet"])
-    written = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
-    note = f"wall incl. startup; wrote {written / MIB:.0f} MiB to {out_dir.relative_to(ROOT)}"
+    out_dir = DATA / f"cli-out-{path.stem}"
+    cmd = [*stalllog_cmd(), "parse", str(path), "-o", str(out_dir)]
+    steps, missing = [], []
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    variants = [("parse", cmd)]
+    if has_jobs():
+        variants += [("parse --jobs 1", [*cmd, "--jobs", "1"])]
+        variants += [(f"parse --jobs {cores}", [*cmd, "--jobs", str(cores)])]
+    else:
+        missing.append("parse --jobs 1/N: n/a (the CLI has no --jobs)")
+    for name, c in variants:
+        shutil.rmtree(out_dir, ignore_errors=True)
+        s = step(name, c, mb, repeat)
+        written = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
+        s.note = f"wall incl. startup; wrote {written / MIB:.0f} MiB"
+        steps.append(s)
+    if has_dask():
+        shutil.rmtree(out_dir, ignore_errors=True)
+        steps.append(worker_step("dask", path, repeat, out_dir))
+    else:
+        missing.append("dask: n/a (stalllog.dask.parse_to_parquet not importable)")
     if not keep:
         shutil.rmtree(out_dir, ignore_errors=True)
-    return _done(Result("cli parse", path.stat().st_size / MIB, wall, rss, note))
+    return steps, missing
 
 
 def warm(path: Path) -> None:
@@ -347,26 +350,38 @@ def warm(path: Path) -> None:
             pass
 
 
-def print_table(results: list[Result]) -> None:
-    print(f"\n{'step':<12} {'MB':>7} {'seconds':>8} {'MB/s':>8} {'peak RSS MB':>12}  note")
-    for r in results:
-        rss = f"{r.rss_mb:.0f}" if r.rss_mb is not None else "?"
-        print(f"{r.step:<12} {r.mb:>7.0f} {r.seconds:>8.1f} {r.mb_s:>8.1f} {rss:>12}  {r.note}")
+def table(steps: list[Step]) -> str:
+    """A Markdown table; x grep / x naive are CPU-time ratios (how many times slower)."""
+    base = {s.name: s.median("cpu") for s in steps if s.name in ("grep -c", "naive")}
+    rows = [
+        "| step | MB | wall s | CPU s | MB/s wall | MB/s CPU | peak RSS MB | x grep | x naive "
+        "| load before/after |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in steps:
+        cpu = s.median("cpu")
+        ratios = [f"{cpu / b:.1f}" if b and b > 0 else "n/a" for b in base.values()]
+        ratios += ["n/a"] * (2 - len(ratios))
+        rows.append(
+            f"| {s.name} | {s.mb:.0f} | {s.median('wall'):.1f} | {cpu:.1f} | "
+            f"{s.mb_s('wall'):.1f} | {s.mb_s('cpu'):.1f} | {s.median('rss_mb'):.0f} | "
+            f"{' | '.join(ratios)} | {s.load[0]:.1f} / {s.load[1]:.1f} |"
+        )
+    return "\n".join(rows)
 
 
-def growth_verdict(quarter: Result, whole: Result) -> str:
-    assert quarter.rss_mb is not None and whole.rss_mb is not None
-    delta = whole.rss_mb - quarter.rss_mb
-    ratio = whole.mb / quarter.mb
-    grows = delta > GROWTH_TOLERANCE * quarter.rss_mb
+def growth_verdict(quarter: Step, whole: Step) -> str:
+    q, w = quarter.median("rss_mb"), whole.median("rss_mb")
+    delta = w - q
+    grows = delta > GROWTH_TOLERANCE * q
     per_gb = delta / ((whole.mb - quarter.mb) / 1024)
     from stalllog.input.reader import CHUNK_BYTES
 
     # below a few chunks the quarter run never reaches the steady state of a long capture
     caveat = "" if quarter.mb * MIB >= 4 * CHUNK_BYTES else " (quarter too small to tell)"
     return (
-        f"RSS growth: {quarter.rss_mb:.0f} MB on {quarter.mb:.0f} MB -> {whole.rss_mb:.0f} MB on "
-        f"{whole.mb:.0f} MB ({ratio:.1f}x input, {delta:+.0f} MB, {per_gb:+.0f} MB per GB): "
+        f"RSS growth: {q:.0f} MB on {quarter.mb:.0f} MB -> {w:.0f} MB on {whole.mb:.0f} MB "
+        f"({whole.mb / quarter.mb:.1f}x input, {delta:+.0f} MB, {per_gb:+.0f} MB per GB): "
         + ("GROWS with the input" if grows else "flat (does not grow with the input)")
         + caveat
     )
@@ -385,85 +400,89 @@ def header() -> str:
     )
 
 
+def run_steps(args: argparse.Namespace, path: Path) -> tuple[list[Step], list[str]]:
+    mb = path.stat().st_size / MIB
+    steps = [step("grep -c", ["grep", "-c", "oom-killer", str(path)], mb, args.repeat, (0, 1))]
+    summary: list[str] = []
+    if args.only == "lines":
+        runs = [worker_step("lines", path, args.repeat)]
+        cpu = [mb / r.cpu for r in runs[0].runs]
+        wall = [mb / r.wall for r in runs[0].runs]
+        summary.append(
+            f"line stage, {len(cpu)} runs (imports excluded): best {max(cpu):.1f} MB/s CPU, "
+            f"median {statistics.median(cpu):.1f} MB/s CPU; wall best {max(wall):.1f}, "
+            f"median {statistics.median(wall):.1f} MB/s"
+        )
+        return steps + runs, summary
+    if args.only == "full":
+        whole = worker_step("full", path, args.repeat)
+        quarter_path = workloads.build(args.workload, max(args.size_mb // 4, 1))
+        warm(quarter_path)
+        quarter = worker_step("full 1/4", quarter_path, args.repeat)
+        summary.append(growth_verdict(quarter, whole))
+        return [*steps, whole, quarter], summary
+    naive = [sys.executable, str(NAIVE), str(path)]
+    steps.append(step("naive", naive, mb, args.repeat))
+    parsed, missing = parse_steps(path, args.repeat, args.keep)
+    return steps + parsed, summary + missing
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--size-mb", type=int, default=1024, help="capture size in MiB (default 1024)")
-    ap.add_argument(
-        "--only", choices=["lines", "full", "cli"], help="run one step (grep always runs)"
-    )
-    ap.add_argument(
-        "--keep", action="store_true", help="keep the generated capture(s) and CLI output"
-    )
-    ap.add_argument(
-        "--repeat", type=int, default=3, help="runs of the line stage (best and median)"
-    )
-    ap.add_argument(
-        "--profile",
-        choices=sorted(WORKERS),
-        help="cProfile one step in-process, print top functions",
-    )
-    ap.add_argument(
-        "--rev", help="measure this commit (exported to benchmarks/data/) instead of the work tree"
-    )
+    ap.add_argument("--workload", choices=sorted(workloads.BUILDERS), default="production")
+    ap.add_argument("--size-mb", type=int, help="MiB (production 1024, storm 256, worst 256)")
+    ap.add_argument("--only", choices=["lines", "full"], help="line stage, or iter_parse + RSS")
+    ap.add_argument("--keep", action="store_true", help="keep the CLI output directory")
+    ap.add_argument("--repeat", type=int, default=3, help="runs per step (medians shown)")
+    ap.add_argument("--profile", choices=["lines", "full"], help="cProfile one step in-process")
+    ap.add_argument("--rev", help="measure this commit (exported to benchmarks/data/)")
     ap.add_argument("--top", type=int, default=25, help="functions to show with --profile")
     ap.add_argument("--worker", choices=sorted(WORKERS), help=argparse.SUPPRESS)
     ap.add_argument("file", nargs="?", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("out", nargs="?", type=Path, help=argparse.SUPPRESS)
     args = ap.parse_args()
 
     if args.worker:
-        run_worker(args.worker, args.file)
+        run_worker(args.worker, args.file, args.out)
         return
     DATA.mkdir(parents=True, exist_ok=True)
+    args.size_mb = args.size_mb or workloads.DEFAULT_MB[args.workload]
     if args.rev:
         global CODE
         CODE = export_rev(args.rev)
         ENV["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CODE), ENV.get("PYTHONPATH")]))
         if args.profile:
             sys.path.insert(0, str(CODE))
-    # one list for both captures: samples are still being added to sample_logs/ during a run
-    files = sample_files()
-    capture = build_capture(DATA / f"capture-{args.size_mb}mb.log", args.size_mb * MIB, files)
-    generated = [capture, capture.with_suffix(".json")]
-    try:
-        if args.profile:
-            profile(args.profile, capture, args.top)
-            return
-        print(header(), flush=True)
-        print(f"code under test: {CODE.relative_to(ROOT) if CODE != ROOT else 'working tree'}")
-        warm(capture)
-        results = [grep_step(capture)]
-        summary = []
-        if args.only in (None, "lines"):
-            runs = [python_step("lines", capture, f"lines #{i + 1}") for i in range(args.repeat)]
-            results += runs
-            speeds = [r.mb_s for r in runs]
-            summary.append(
-                f"line stage, {len(runs)} runs: best {max(speeds):.1f} MB/s, "
-                f"median {statistics.median(speeds):.1f} MB/s"
-            )
-        if args.only in (None, "full"):
-            whole = python_step("full", capture)
-            quarter_path = build_capture(
-                DATA / f"capture-{args.size_mb // 4}mb.log", args.size_mb // 4 * MIB, files
-            )
-            generated += [quarter_path, quarter_path.with_suffix(".json")]
-            warm(quarter_path)
-            quarter = python_step("full", quarter_path, "full 1/4")
-            results += [whole, quarter]
-            summary.append(growth_verdict(quarter, whole))
-        if args.only in (None, "cli"):
-            cli = cli_step(capture, args.keep)
-            if cli is not None:
-                results.append(cli)
-        print_table(results)
-        print("\n".join(summary))
-    finally:
-        if not args.keep:
-            for p in generated:
-                p.unlink(missing_ok=True)
-            (DATA / "time-v.txt").unlink(missing_ok=True)
+    path = workloads.build(args.workload, args.size_mb)
+    if args.profile:
+        profile(args.profile, path, args.top)
+        return
+    started = dt.datetime.now(dt.UTC)
+    print(header(), flush=True)
+    print(f"code under test: {CODE.relative_to(ROOT) if CODE != ROOT else 'working tree'}")
+    print("\n".join(workloads.describe(path)), flush=True)
+    warm(path)
+    steps, summary = run_steps(args, path)
+    print()
+    print(table(steps))
+    print("\n".join(summary))
+    results = path.with_name(f"{path.stem}-results-{started:%Y%m%dT%H%M%S}.json")
+    results.write_text(
+        json.dumps(
+            {
+                "header": header(),
+                "code": str(CODE),
+                "workload": list(workloads.describe(path)),
+                "steps": [s.as_json() for s in steps],
+                "summary": summary,
+            },
+            indent=1,
+        )
+    )
+    print(f"results: {results.relative_to(ROOT)}")
+    (DATA / f"time-v-{os.getpid()}.txt").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
