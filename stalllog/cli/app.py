@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from stalllog import __version__
+from stalllog.cli.group import Group
 from stalllog.output.hashing import HashedInput
 
 # pyarrow, pandas, rich and the parsers are imported by the commands that use them, so that
@@ -41,6 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 
 
