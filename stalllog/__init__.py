@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["Capture", "CaptureError", "iter_parse", "parse"]
 __version__ = "0.1.0"
 
-# Their post-steps (see stalllog/engine/steps.py) register when the first parse needs them.
+# The post-steps of these packages (stalllog/engine/steps.py) register on the first parse.
 steps.provided_by("stalllog.kernel", "stalllog.analyze")
 
 _LAZY = {
