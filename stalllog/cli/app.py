@@ -15,25 +15,21 @@ import stat
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Annotated, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 
-import pyarrow as pa
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-from rich.table import Table
-from rich.text import Text
 
 from stalllog import __version__
-from stalllog.engine.schema import all_schemas
-from stalllog.input.reader import CaptureError, SourceLike
-from stalllog.output.atomic import OutputError
+from stalllog.cli.group import Group
 from stalllog.output.hashing import HashedInput
-from stalllog.output.parallel import ParallelInputs, default_jobs
-from stalllog.output.safe import for_terminal
-from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
-from stalllog.report.analysis import analysis_json, analysis_report
-from stalllog.report.summary import source_warnings, summarize
+
+# pyarrow, pandas, rich and the parsers are imported by the commands that use them, so that
+# `--help`, `--version` and usage errors start fast (tests/test_cli_startup.py)
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+    from stalllog.input.reader import SourceLike
+    from stalllog.output.writers import Result
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
 
@@ -46,6 +42,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=Group,
 )
 
 
@@ -56,6 +53,8 @@ class Format(enum.StrEnum):
 
 
 def _safe(s: object) -> str:
+    from stalllog.output.safe import for_terminal
+
     return for_terminal(str(s), markup=False)
 
 
@@ -114,6 +113,8 @@ class _Inputs:
         self.opened: list[HashedInput] = []
 
     def __iter__(self) -> Iterator[SourceLike]:
+        from stalllog.input.reader import CaptureError
+
         for path in self.captures:
             self.name = _shown(path)
             try:
@@ -153,10 +154,16 @@ def _run(
     analysis: bool = True,
     force: bool = False,
     max_bytes: int | None = None,
-    jobs: int = 1,
+    jobs: int | None = 1,  # None: every core
 ) -> Result:
+    from stalllog.input.reader import CaptureError
+    from stalllog.output.atomic import OutputError
+    from stalllog.output.parallel import ParallelInputs, default_jobs
+    from stalllog.output.safe import for_terminal
+    from stalllog.output.writers import parse_to_files
+
     total = _check_inputs(captures)
-    parallel = ParallelInputs.of(captures, jobs, _shown)  # None: one process
+    parallel = ParallelInputs.of(captures, jobs or default_jobs(), _shown)  # None: one process
     inputs = parallel or _Inputs(captures)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
     more: dict[str, Any] = {
@@ -169,14 +176,7 @@ def _run(
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
-        bar = Progress(
-            "{task.description}",
-            BarColumn(),
-            DownloadColumn(),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=True,
-        )
+        bar = _progress_bar()
         with bar:
             task = bar.add_task("parsing", total=total)
 
@@ -202,11 +202,30 @@ def _run(
         )
 
 
+def _progress_bar() -> Progress:
+    from rich.console import Console
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    return Progress(
+        "{task.description}",
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
 def _terminal() -> bool:
     return sys.stderr.isatty()
 
 
 def _report(result: Result, quiet: bool) -> None:
+    from rich.console import Console
+    from rich.text import Text
+
+    from stalllog.report.summary import source_warnings, summarize
+
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)
@@ -227,6 +246,8 @@ def _report(result: Result, quiet: bool) -> None:
 
 
 def _table_names() -> list[str]:
+    from stalllog.engine.schema import all_schemas
+
     return [t.name for t in all_schemas()]
 
 
@@ -304,16 +325,12 @@ ForceOption = Annotated[
     ),
 ]
 
+_JOBS_HELP = (
+    "Parse up to N input files at once, one process each (default: every core); "
+    "the output is the same as with --jobs 1, which parses in this process."
+)
 JobsOption = Annotated[
-    int | None,
-    typer.Option(
-        "--jobs",
-        "-j",
-        min=1,
-        metavar="N",
-        help="Parse up to N input files at once, one process each (default: every core); "
-        "the output is the same as with --jobs 1, which parses in this process.",
-    ),
+    int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help=_JOBS_HELP)
 ]
 
 
@@ -388,7 +405,7 @@ def parse(
     _check_out(out)
     result = _run(
         captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes,
-        jobs or default_jobs(),
+        jobs,
     )  # fmt: skip
     _report(result, quiet)
 
@@ -415,6 +432,11 @@ def analyze(
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
+    from rich.console import Console
+
+    from stalllog.report.analysis import analysis_json, analysis_report
+    from stalllog.report.summary import source_warnings
+
     result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes)
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
@@ -432,6 +454,14 @@ def tables_cmd(
     ] = None,
 ) -> None:
     """List the tables `parse` writes (file DIR/<table>.<ext>), or one table's columns."""
+    import pyarrow as pa
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from stalllog.engine.schema import all_schemas
+    from stalllog.output.writers import EXTENSIONS
+
     console = Console(highlight=False)
     schemas = {t.name: t for t in all_schemas()}
     if name is None:

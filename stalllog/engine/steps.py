@@ -1,22 +1,28 @@
 """Post-steps: functions over the finished Arrow tables, run in order once dispatching is done.
 
 A step registers itself with `@post_step(name, order, tables=...)` where it is defined; the
-package that holds it is imported by `stalllog/__init__.py` (the one place that wires layers
-together), so the engine never imports the layers above it. Families adjust their own tables
-in `Family.post`, run at `FAMILY_ORDER`. `tables` declares what the step adds, for the docs.
+package that holds it is named by `stalllog/__init__.py` (the one place that wires layers
+together) with `provided_by`, and imported here the first time the steps are asked for, so the
+engine never imports the layers above it and `import stalllog` stays light. Families adjust
+their own tables in `Family.post`, run at `FAMILY_ORDER`. `tables` declares what the step adds,
+for the docs.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # at run time neither is needed: importing them would load pyarrow
+    import pyarrow as pa
 
-from stalllog.parsers.base import Context, Family, TableSchema
+    from stalllog.parsers.base import Context, Family, TableSchema
 
-Tables = dict[str, pa.Table]
-StepFn = Callable[[Tables, Context], Tables]
+    Tables = dict[str, pa.Table]
+    StepFn = Callable[[Tables, Context], Tables]
+
 FAMILY_ORDER = 20  # families' own post-steps run here
 
 
@@ -30,6 +36,20 @@ class Step:
 
 
 STEPS: dict[str, Step] = {}
+_PENDING: list[str] = []  # modules whose import registers steps, not imported yet
+
+
+def provided_by(*modules: str) -> None:
+    """Steps are defined in these modules (imported on first use of the steps)."""
+    _PENDING.extend(m for m in modules if m not in _PENDING)
+
+
+def _load() -> None:
+    for name in tuple(_PENDING):
+        # a failing import propagates (and is tried again next time): no step goes missing
+        importlib.import_module(name)
+        if name in _PENDING:  # a nested call during that import may have removed it
+            _PENDING.remove(name)
 
 
 def post_step(
@@ -45,6 +65,7 @@ def post_step(
 def run_steps(
     tables: Tables, context: Context, families: Sequence[Family], skip_deferred: bool = False
 ) -> Tables:
+    _load()
     plan: list[tuple[int, str, StepFn]] = [
         (s.order, s.name, s.run) for s in STEPS.values() if not (skip_deferred and s.deferred)
     ]
@@ -55,8 +76,10 @@ def run_steps(
 
 
 def step_tables() -> list[TableSchema]:
+    _load()
     return [t for s in sorted(STEPS.values(), key=lambda s: (s.order, s.name)) for t in s.tables]
 
 
 def deferred_steps() -> list[Step]:
+    _load()
     return sorted((s for s in STEPS.values() if s.deferred), key=lambda s: (s.order, s.name))

@@ -1,0 +1,70 @@
+"""Start-up stays light: `import stalllog`, `stalllog --help` and the like load neither pandas,
+pyarrow, numpy nor matplotlib (issue 9: they cost seconds). Checked by what a fresh interpreter
+has imported, not by timing; the post-steps still register, on the first parse."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import SAMPLES
+
+HEAVY = ("pandas", "pyarrow", "numpy", "matplotlib")
+SAMPLE = SAMPLES / "qemu" / "5.10.0-46-amd64-hung-task-serial.log"
+
+# runs `python -m stalllog ARGS` in this interpreter, then reports what it imported
+RUN_CLI = """
+import json, runpy, sys
+sys.argv = ["stalllog", *sys.argv[1:]]
+code = 0
+try:
+    runpy.run_module("stalllog", run_name="__main__", alter_sys=True)
+except SystemExit as e:
+    code = e.code or 0
+heavy = sorted(m for m in {heavy!r} if m in sys.modules)
+print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
+"""
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_import_stalllog_is_light() -> None:
+    done = _python(f"import stalllog, sys; print(sorted(m for m in {HEAVY!r} if m in sys.modules))")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["--version"], ["parse", "--help"], ["analyze", "--help"], ["tables", "--help"]],
+    ids=" ".join,
+)
+def test_help_is_light(args: list[str]) -> None:
+    done = _python(RUN_CLI.format(heavy=HEAVY), *args)
+    report = json.loads(done.stderr.splitlines()[-1])
+    assert report == {"code": 0, "heavy": []}, done.stderr
+    assert "stalllog" in done.stdout
+
+
+def test_lazy_names_and_steps_on_first_parse() -> None:
+    code = f"""
+import sys
+import stalllog
+from stalllog.engine import steps
+assert "stalllog.analyze" not in sys.modules and not steps.STEPS
+cap = stalllog.parse({str(SAMPLE)!r})
+assert isinstance(cap, stalllog.Capture)
+assert stalllog.CaptureError is sys.modules["stalllog.input.reader"].CaptureError
+assert {{"gfp_flags", "oom_explain", "analysis"}} <= set(steps.STEPS), sorted(steps.STEPS)
+assert {{"oom_explain", "findings"}} <= set(cap.tables), sorted(cap.tables)
+print(len(cap.hung_tasks))
+"""
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout) >= 1
