@@ -20,8 +20,12 @@ from stalllog.input.walls import MONTHS
 
 PAD = 32  # NUL bytes after the chunk: a window of WIDTH bytes from any line start fits
 WIDTH = 32
+PAIR_MAX = (
+    64  # longest syslog ` host tag: ` compared bytewise (printable ASCII: no NUL, no newline)
+)
 
 # byte ranges of the layout letters: (first byte, how many); any other character is itself
+_LOW7 = np.uint64(0x7F7F7F7F7F7F7F7F)
 _RANGES = {"A": (ord("A"), 26), "a": (ord("a"), 26), "9": (ord("0"), 10), "_": (ord("0"), 10)}
 
 
@@ -31,14 +35,19 @@ class Layout:
 
     def __init__(self, spec: str) -> None:
         self.size = len(spec)
-        self.lo = np.zeros(WIDTH, np.uint8)
-        self.span = np.zeros(WIDTH, np.uint8)
+        # per byte: 127 + stop and 127 - (first - 1) (the sums never carry into the next byte)
+        upper = np.full(WIDTH, 127, np.uint8)
+        lower = np.full(WIDTH, 127, np.uint8)
         care = np.zeros(WIDTH, np.uint8)
         for j, ch in enumerate(spec):
-            self.lo[j], self.span[j] = _RANGES.get(ch, (ord(ch), 1))
-            care[j] = 0xFF
-        self.care = care.view("<u8")
+            first, count = _RANGES.get(ch, (ord(ch), 1))
+            upper[j] = 127 + first + count
+            lower[j] = 127 - (first - 1)
+            care[j] = 0x80
+        self.upper, self.lower, self.care = (a.view("<u8") for a in (upper, lower, care))
+        self.mask = (self.care >> np.uint64(7)) * np.uint64(0xFF)  # every byte of the layout
         self.spaced = [j for j, ch in enumerate(spec) if ch == "_"]
+        self.words = (self.size + 7) // 8  # 8-byte words holding the layout
 
     def match(self, win: np.ndarray) -> np.ndarray:
         """Rows of `win` (rows x WIDTH, from window()) that fit. A space in a `_` column
@@ -46,15 +55,26 @@ class Layout:
         for j in self.spaced:
             col = win[:, j]
             col[col == 0x20] = 0x30
-        bad = (win - self.lo) >= self.span  # bytes out of range (uint8 arithmetic wraps)
-        return ((bad.view("<u8") & self.care) == 0).all(axis=1)
+        # 8 bytes at a time: the high bit of each byte says first <= byte < stop (ASCII);
+        # Bit Twiddling Hacks, "determine if a word has a byte between m and n". One word
+        # column at a time: numpy loops fast over long rows, not over rows of 4.
+        words = win.view("<u8")
+        ok = np.ones(len(win), bool)
+        for k in range(self.words):
+            x = words[:, k]
+            low7 = x & _LOW7
+            fits = (self.upper[k] - low7) & (low7 + self.lower[k]) & ~x
+            ok &= (fits & self.care[k]) == self.care[k]
+        return ok
 
     def runs(self, win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(first row of each run of equal prefixes, run of each row): consecutive lines
         repeat a stamp, whose date is then worked out once."""
-        words = win.view("<u8") & self.care
+        words = win.view("<u8")
         new = np.ones(len(win), bool)
-        new[1:] = (words[1:] != words[:-1]).any(axis=1)
+        for k in range(self.words):
+            x = words[:, k] & self.mask[k]
+            new[1:] |= x[1:] != x[:-1]
         return np.flatnonzero(new), np.cumsum(new) - 1
 
 
@@ -116,6 +136,18 @@ def window(pad: np.ndarray, starts: np.ndarray, width: int = WIDTH) -> np.ndarra
     back: its window then ends in the last byte of `pad`, a NUL."""
     view = np.lib.stride_tricks.as_strided(pad, (len(pad) - width + 1, width), (1, 1))
     return view[np.minimum(starts, len(pad) - width)]
+
+
+def equal(pad: np.ndarray, starts: np.ndarray, literal: bytes) -> np.ndarray:
+    """Rows whose bytes from `starts` are `literal` (compared 8 bytes at a time)."""
+    size = -(-len(literal) // 8) * 8
+    words = window(pad, starts, size).view("<u8")
+    want = np.frombuffer(literal.ljust(size, b"\0"), "<u8")
+    mask = np.frombuffer((b"\xff" * len(literal)).ljust(size, b"\0"), "<u8")
+    ok = np.ones(len(starts), bool)
+    for k in range(size // 8):
+        ok &= (words[:, k] & mask[k]) == want[k]
+    return ok
 
 
 def _number(win: np.ndarray, first: int, stop: int) -> np.ndarray:

@@ -328,10 +328,10 @@ class _Fields:
             m = pc.extract_regex(full.take(pa.array(left[:1])), SYSLOG_FAST)
             prefix, host, ident = (m.field(k)[0].as_py() for k in ("prefix", "host", "ident"))
             pair = (prefix or "")[head:].encode()
-            if not prefix or not all(0x20 <= b < 0x7F for b in pair):  # no NUL, no newline
+            if not prefix or len(pair) > fixed.PAIR_MAX or not all(0x20 <= b < 0x7F for b in pair):
                 left = left[1:]
                 continue
-            hit = (fixed.window(pad, starts[left] + head, len(pair)) == list(pair)).all(axis=1)
+            hit = fixed.equal(pad, starts[left] + head, pair)
             got = left[hit]
             self.plen[got] = len(prefix)
             self.kinds[got] = KIND_BIT["syslog"]
