@@ -23,6 +23,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from stalllog.input import fixed
+from stalllog.input.boots import BootTracker
+from stalllog.input.columns import bitmask_to_dictionary, invalid_rows
+from stalllog.input.fixed import PAD, slices
 from stalllog.input.numbers import NONE, TOO_BIG, checked_int64
 from stalllog.input.prefixes import (
     BRACKET_CALLER,
@@ -110,6 +114,8 @@ _KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
 _EPOCH = datetime(1970, 1, 1)
 
+_SYSLOG_PAIRS = 4  # host/tag pairs read from the bytes per chunk
+_SYSLOG_MIN_ROWS = 256  # fewer lines left: the pattern is as cheap
 _CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
 
 
@@ -132,24 +138,9 @@ def _words(words: tuple[str, ...]) -> np.ndarray:
 _MONTH_W, _WEEKDAY_W, _XFAC_W = _words(MONTH_WORDS), _words(WEEKDAY_WORDS), _words(XFAC_WORDS)
 
 
-def _bitmask_to_dictionary(mask: np.ndarray, names: dict[str, int], empty: str | None) -> pa.Array:
-    uniq = np.flatnonzero(np.bincount(mask)) if len(mask) else np.zeros(0, np.int64)
-    code = np.zeros(int(uniq[-1]) + 1 if len(uniq) else 1, np.int32)
-    code[uniq] = np.arange(len(uniq), dtype=np.int32)
-    labels = []
-    for v in uniq.tolist():
-        parts = [n for n, bit in names.items() if v & bit]
-        labels.append("+".join(parts) if parts else empty)
-    indices = code[mask]
-    null_codes = [i for i, label in enumerate(labels) if label is None]
-    dictionary = pa.array([label or "" for label in labels], pa.string())
-    idx = pa.array(indices, mask=np.isin(indices, null_codes) if null_codes else None)
-    return pa.DictionaryArray.from_arrays(idx, dictionary)
-
-
 def _classify(pad: np.ndarray, starts: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
     """Rows that may carry each class of prefix, from their first bytes (`pad` is the chunk
-    plus 4 NUL bytes; a line shorter than 4 bytes shows its "\\n" or the padding, which no
+    plus PAD NUL bytes; a line shorter than 4 bytes shows its "\\n" or the padding, which no
     class accepts)."""
     b0 = pad[starts]
     b1 = pad[starts + 1]
@@ -192,23 +183,20 @@ def _match(full: pa.StringArray, idx: np.ndarray, pattern: str) -> np.ndarray:
     return _np_bool(pc.match_substring_regex(full.take(pa.array(idx)), pattern))
 
 
-def _invalid_rows(full: pa.StringArray) -> list[int]:
-    """Rows that are not valid UTF-8, found by bisection (few validations of big slices)."""
-    bad: list[int] = []
-    todo = [(0, len(full))]
-    while todo:
-        a, b = todo.pop()
-        try:
-            full.slice(a, b - a).validate(full=True)
-            continue
-        except pa.ArrowInvalid:
-            pass
-        if b - a == 1:
-            bad.append(a)
-        else:
-            mid = (a + b) // 2
-            todo += [(mid, b), (a, mid)]
-    return sorted(bad)
+def _text_prefix(
+    pad: np.ndarray, starts: np.ndarray, tstart: np.ndarray, cend: np.ndarray, plen: np.ndarray,
+    fixed: dict[int, str],
+) -> tuple[pa.StringArray, pa.StringArray]:  # fmt: skip
+    """The text (bytes from tstart to the content end) and prefix columns. The prefix is the
+    first plen bytes of the line: of the repaired line (`fixed`, eol included) if not UTF-8."""
+    text = slices(pad, tstart, cend - tstart)
+    if not fixed:
+        return text, slices(pad, starts, plen)
+    bad = np.zeros(len(starts), bool)
+    bad[list(fixed)] = True
+    prefix = slices(pad, starts, np.where(bad, 0, plen))
+    cut = [line.encode()[: int(plen[i])].decode() for i, line in fixed.items()]
+    return text, pc.replace_with_mask(prefix, pa.array(bad), pa.array(cut, pa.string()))
 
 
 class _Fields:
@@ -225,27 +213,24 @@ class _Fields:
         self.wall = np.zeros(n, np.int64)  # µs since 1970
         self.wall_ok = np.zeros(n, bool)
         self.nonkernel = np.zeros(n, bool)
+        self.good = np.ones(n, bool)  # valid UTF-8: the bytes are the line (fixed.py may read)
         self.strings: dict[str, list[tuple[np.ndarray, pa.Array]]] = {
-            "prefix": [],
             "caller": [],
             "host": [],
         }
 
-    def merged(self, name: str, blank_is_null: bool) -> pa.Array:
-        """One string column from the per-class pieces (rows of no class: null or "")."""
+    def merged(self, name: str) -> pa.Array:
+        """One string column from the per-class pieces (blank and rows of no class: null)."""
         pieces = self.strings[name]
+        if not pieces:
+            return pa.nulls(self.n, pa.string())
         pos = np.full(self.n, -1, np.int64)
-        arrays = []
         offset = 0
-        for idx, arr in pieces:
+        for idx, _ in pieces:
             pos[idx] = np.arange(offset, offset + len(idx))
             offset += len(idx)
-            arrays.append(_blank_to_null(arr) if blank_is_null else arr)
-        if not arrays:
-            out = pa.nulls(self.n, pa.string())
-        else:
-            out = pc.take(pa.concat_arrays(arrays), pa.array(pos, mask=pos < 0))
-        return out if blank_is_null else pc.fill_null(out, "")
+        values = pa.concat_arrays([_blank_to_null(arr) for _, arr in pieces])
+        return pc.take(values, pa.array(pos, mask=pos < 0))
 
     def set_flags(self, flags: np.ndarray) -> None:
         flags[self.nonkernel] |= FLAG_BIT["non-kernel"]
@@ -257,7 +242,6 @@ class _Fields:
         prefix = pc.fill_null(g["prefix"], "")
         plen = pc.binary_length(prefix).to_numpy()
         self.plen[idx] = plen
-        self.strings["prefix"].append((idx, prefix))
         kinds = np.where(plen > 0, kind, 0).astype(np.int32)
         for part, groups in KIND_GROUPS.items():
             for name in groups:
@@ -315,6 +299,62 @@ class _Fields:
             s, f = parts.flatten()
             self.wall_of(idx, g["iso5424"], s, wall_from_iso, f)
 
+    def read_ctime(self, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """`dmesg -T` prefixes that fit fixed.CTIME, read from the bytes as CTIME_FAST reads
+        them. Returns the rows read."""
+        rows = rows[self.good[rows]]
+        win = fixed.window(pad, starts[rows])
+        ok = fixed.CTIME.match(win)
+        rows, win = rows[ok], win[ok]
+        self.plen[rows] = fixed.CTIME.size
+        self.kinds[rows] = KIND_BIT["dmesg_ctime"]
+        self.set_walls(rows, fixed.ctime_walls(win), pad, starts[rows] + 1, 24, wall_from_ctime)
+        return rows
+
+    def read_syslog(
+        self, full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
+        """Syslog headers `Oct 20 08:08:41 host tag: ` of the few host/tag pairs that make up
+        most lines, read from the bytes: SYSLOG_FAST reads the pair of one line, whose bytes
+        are then compared with the same bytes of every line with a fixed.SYSLOG stamp (the
+        pattern reads those lines alike: host and tag hold no space). Returns the rows read."""
+        rows = rows[self.good[rows]]
+        head = fixed.SYSLOG.size - 1  # the stamp; the space is the pair's first byte
+        left = rows[fixed.SYSLOG.match(fixed.window(pad, starts[rows]))]
+        done = [left[:0]]
+        for _ in range(_SYSLOG_PAIRS):
+            if len(left) < _SYSLOG_MIN_ROWS:
+                break
+            m = pc.extract_regex(full.take(pa.array(left[:1])), SYSLOG_FAST)
+            prefix, host, ident = (m.field(k)[0].as_py() for k in ("prefix", "host", "ident"))
+            pair = (prefix or "")[head:].encode()
+            if not prefix or len(pair) > fixed.PAIR_MAX or not all(0x20 <= b < 0x7F for b in pair):
+                left = left[1:]
+                continue
+            hit = fixed.equal(pad, starts[left] + head, pair)
+            got = left[hit]
+            self.plen[got] = len(prefix)
+            self.kinds[got] = KIND_BIT["syslog"]
+            self.strings["host"].append((got, pa.array([host]).take(np.zeros(len(got), int))))
+            self.nonkernel[got] = not ident.startswith("kernel")
+            done.append(got)
+            left = left[~hit]
+        return np.sort(np.concatenate(done))
+
+    def set_walls(
+        self, rows: np.ndarray, read: tuple[np.ndarray, np.ndarray], pad: np.ndarray,
+        at: np.ndarray, width: int, parse: Callable[[str], datetime | None],
+    ) -> None:  # fmt: skip
+        """Wall clocks read from the bytes (fixed.py: µs, certain); the stamps (`width` bytes
+        from `at`) not certainly valid are parsed one by one as before."""
+        micros, certain = read
+        self.wall[rows[certain]] = micros[certain]
+        self.wall_ok[rows[certain]] = True
+        unsure = ~certain
+        if unsure.any():
+            key = slices(pad, at[unsure], np.full(int(unsure.sum()), width))
+            self.wall_of(rows[unsure], key, key, parse, None)
+
     def wall_of(
         self, idx: np.ndarray, present_col: pa.Array, key: pa.Array,
         parse: Callable[[str], datetime | None], frac: pa.Array | None,
@@ -344,88 +384,6 @@ class _Fields:
 
 
 _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1) - _EPOCH
-
-
-def _cut(arr: np.ndarray, starts: np.ndarray, stops: np.ndarray) -> pa.StringArray:
-    """Concatenate arr[starts[i]:stops[i]] for all i (ascending, non-overlapping ranges) into a
-    string array, with one boolean mask over the chunk."""
-    lengths = stops - starts
-    n = len(lengths)
-    gaps = np.empty(n, np.int64)
-    if n:
-        gaps[0] = starts[0]
-        gaps[1:] = starts[1:] - stops[:-1]
-    runs = np.empty(2 * n, np.int64)
-    runs[0::2] = gaps
-    runs[1::2] = lengths
-    mask = np.repeat(np.tile(np.array([False, True]), n), runs)
-    data = arr[: len(mask)][mask]
-    offsets = np.zeros(n + 1, np.int32)
-    np.cumsum(lengths, out=offsets[1:])
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
-
-
-@dataclass
-class BootTracker:
-    """Assigns boot numbers; state carries across chunks and sources of one capture."""
-
-    boot: int = -1
-    seen_kernel: bool = False  # current boot already has a banner or a timestamped line
-    last_ts: float = float("nan")
-    boots: list[dict[str, object]] = field(default_factory=list)
-
-    def new_boot(self, source: str, line_no: int) -> None:
-        self.boot += 1
-        self.seen_kernel = False
-        self.last_ts = float("nan")
-        self.boots.append({"boot": self.boot, "source": source, "line_start": line_no})
-
-    def assign(
-        self, source: str, line_no: np.ndarray, ts: np.ndarray, banner: np.ndarray,
-        journal_boot: np.ndarray,
-    ) -> np.ndarray:  # fmt: skip
-        n = len(ts)
-        out = np.empty(n, np.int32)
-        if self.boot < 0:
-            self.new_boot(source, int(line_no[0]) if n else 1)
-        has_ts = ~np.isnan(ts)
-        prev = np.empty(n)
-        # last timestamp seen before each line (forward fill)
-        idx = np.where(has_ts, np.arange(n), -1)
-        np.maximum.accumulate(idx, out=idx)
-        prev[1:] = np.where(idx[:-1] >= 0, ts[np.maximum(idx[:-1], 0)], self.last_ts)
-        if n:
-            prev[0] = self.last_ts
-        # A reboot shows as the clock going back to 0.000000 (the first lines of every boot
-        # are stamped before the clock runs). Other steps back are not reboots: secondary CPUs
-        # print with their own clock while they come up (6.12: 1.528080 then 0.075867), NMI and
-        # printk_safe lines are stamped late, and pasted excerpts join pieces of one boot.
-        reset = has_ts & (ts < prev - 1.0) & (ts < 1e-3)
-        candidates = np.flatnonzero(reset | banner | journal_boot)
-        ts_count = np.cumsum(has_ts)
-        start = 0
-        seen = self.seen_kernel
-        for i in candidates.tolist():
-            if i > start:
-                seen = seen or bool(ts_count[i - 1] - (ts_count[start - 1] if start else 0))
-            if journal_boot[i] or reset[i] or (banner[i] and seen):
-                out[start:i] = self.boot
-                self.new_boot(source, int(line_no[i]))
-                start = i
-                seen = False
-            seen = seen or bool(banner[i])
-        out[start:] = self.boot
-        self.seen_kernel = seen or bool(has_ts[start:].any())
-        valid = ts[has_ts]
-        if len(valid):
-            self.last_ts = float(valid[-1])
-        return out
-
-    def new_source(self, source: str, line_no: int) -> None:
-        """Each source starts a new boot: separate files are separate captures."""
-        if self.boot >= 0:
-            self.new_boot(source, line_no)
-        self.last_ts = float("nan")
 
 
 @dataclass
@@ -467,19 +425,22 @@ class LineStage:
         bad: list[int] = []
         bad_mask = np.zeros(n, bool)
         repaired: dict[int, str] = {}
+        whole: dict[int, str] = {}  # the repaired lines, eol included
         try:
             full.validate(full=True)
         except pa.ArrowInvalid:
-            bad = _invalid_rows(full)
+            bad = invalid_rows(full)
             for i in bad:
                 repaired[i] = buf[starts[i] : cend[i]].decode("utf-8", "backslashreplace")
-            fixed = [repaired[i] + buf[cend[i] : offsets[i + 1]].decode() for i in bad]
+                whole[i] = repaired[i] + buf[cend[i] : offsets[i + 1]].decode()
             bad_mask[bad] = True
             flags[bad_mask] |= FLAG_BIT["invalid-utf8"]
-            full = pc.replace_with_mask(full, pa.array(bad_mask), pa.array(fixed, pa.string()))
+            fixed_lines = pa.array(list(whole.values()), pa.string())
+            full = pc.replace_with_mask(full, pa.array(bad_mask), fixed_lines)
 
-        pad = np.concatenate([arr, np.zeros(4, np.uint8)])
+        pad = np.concatenate([arr, np.zeros(PAD, np.uint8)])
         fields = _Fields(n)
+        fields.good[bad] = False
         for name, pattern, idx in _classify(pad, starts):
             if not len(idx):
                 continue
@@ -495,22 +456,17 @@ class LineStage:
                     self._bracket(full, buf, pad, starts, idx, fields)
         plen = fields.plen
         kinds = fields.kinds
-        cont_rows, cont_head = self._continuations(buf, pad, starts, cend, fields)
+        cont_rows, cont_head = self._continuations(pad, starts, cend, fields)
 
         tstart = np.minimum(starts + plen, cend)
-        text = _cut(arr, tstart, cend)
-        prefix = fields.merged("prefix", blank_is_null=False)
-        host = fields.merged("host", blank_is_null=True)
-        caller = fields.merged("caller", blank_is_null=True)
+        text, prefix = _text_prefix(pad, starts, tstart, cend, plen, whole)
+        host = fields.merged("host")
+        caller = fields.merged("caller")
         if len(cont_rows):
             src = np.arange(n)
             src[cont_rows] = cont_head
             host = host.take(pa.array(src))
             caller = caller.take(pa.array(src))
-            mask = np.zeros(n, bool)
-            mask[cont_rows] = True
-            spaces = pa.array([" " * int(p) for p in plen[cont_rows]], pa.string())
-            prefix = pc.replace_with_mask(prefix, pa.array(mask), spaces)
         lengths = cend - starts
 
         # A drop marker alone on its line is the message itself, not a prefix.
@@ -561,7 +517,7 @@ class LineStage:
             originals = [buf[starts[i] : cend[i]] for i in raw_rows]
             raw = pc.replace_with_mask(raw, pa.array(mask), pa.array(originals, pa.binary()))
 
-        self._byte_flags(buf, arr, starts, ends, cr, flags)
+        self._byte_flags(buf, arr, starts, flags)
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
         fields.set_flags(flags)
         if n and tail:
@@ -594,11 +550,11 @@ class LineStage:
             host,
             caller,
             pa.array(fields.level.astype(np.int8), pa.int8(), mask=fields.level < 0),
-            _bitmask_to_dictionary(kinds, KIND_BIT, "none"),
+            bitmask_to_dictionary(kinds, KIND_BIT, "none"),
             prefix,
             text,
             pa.DictionaryArray.from_arrays(pa.array(eol_idx), EOL_VALUES),
-            _bitmask_to_dictionary(flags, FLAG_BIT, None),
+            bitmask_to_dictionary(flags, FLAG_BIT, None),
             pa.array(dropped_count, pa.int64(), mask=dropped_count < 0),
             pa.array(fields.kseq, pa.int64(), mask=fields.kseq < 0),
             raw,
@@ -607,7 +563,7 @@ class LineStage:
 
     @staticmethod
     def _continuations(
-        buf: bytes, pad: np.ndarray, starts: np.ndarray, cend: np.ndarray, fields: _Fields
+        pad: np.ndarray, starts: np.ndarray, cend: np.ndarray, fields: _Fields
     ) -> tuple[np.ndarray, np.ndarray]:
         """Indented continuation lines: no prefix, at least as many leading spaces as the
         prefix of the last prefixed line, which heads the record. Returns (rows, heads)."""
@@ -623,17 +579,21 @@ class LineStage:
         head = last[idx]
         ok = head >= 0
         ok[ok] = (fields.kinds[head[ok]] & _HEAD_BITS) != 0
-        rows = []
-        heads = []
-        for i, h in zip(idx[ok].tolist(), head[ok].tolist(), strict=True):
-            p = int(plen[h])
-            if cend[i] - starts[i] >= p and buf[starts[i] : starts[i] + p] == b" " * p:
-                rows.append(i)
-                heads.append(h)
-        if not rows:
+        r, h = idx[ok], head[ok]
+        width = plen[h]
+        keep = cend[r] - starts[r] >= width
+        r, h, width = r[keep], h[keep], width[keep]
+        # the first `width` bytes must be spaces: one byte column at a time, on the rows
+        # still in the running (the line is at least that long, so no read past its end)
+        alive = np.ones(len(r), bool)
+        for j in range(1, int(width.max()) if len(r) else 0):  # byte 0 is a space already
+            live = np.flatnonzero(alive & (width > j))
+            if not len(live):
+                break
+            alive[live[pad[starts[r[live]] + j] != 0x20]] = False
+        r, h = r[alive], h[alive]
+        if not len(r):
             return none, none
-        r = np.asarray(rows, np.int64)
-        h = np.asarray(heads, np.int64)
         fields.plen[r] = fields.plen[h]
         fields.kinds[r] = KIND_BIT["cont"]
         for a in (fields.ts, fields.wall, fields.wall_ok, fields.level, fields.nonkernel):
@@ -645,19 +605,28 @@ class LineStage:
         full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
         fields: _Fields,
     ) -> None:  # fmt: skip
-        """Syslog/journal headers: the fast header-only pattern, then the full one for lines
-        it missed or that carry a kernel prefix after the header."""
-        m = _extract(full, idx, SYSLOG_FAST)
-        fields.decode(m, idx, KIND_BIT["syslog"])
+        """Syslog/journal headers: from the bytes (the common host/tag pairs) or the fast
+        header-only pattern, then the full one for lines they missed or that carry a kernel
+        prefix after the header."""
+        read = np.isin(idx, fields.read_syslog(full, pad, starts, idx), assume_unique=True)
+        rest = idx[~read]
+        m = _extract(full, rest, SYSLOG_FAST)
+        fields.decode(m, rest, KIND_BIT["syslog"])
         plen = fields.plen[idx]
         nxt = pad[starts[idx] + plen]
         done = plen > 0
         maybe = done & ((nxt == 0x5B) | (nxt == 0x3C))  # `[`, `<`: a kernel prefix may follow
         if maybe.any():
             done[maybe] = ~_match(full, idx[maybe], SYSLOG_KERNEL_TEST)
-        fast = idx[done]
+        rows = idx[done & read]
+        if len(rows):
+            stamps = fixed.window(pad, starts[rows])
+            fixed.SYSLOG.match(stamps)  # all fit (read_syslog read them); days `[ \d]` to digits
+            walls = fixed.syslog_walls(stamps)
+            fields.set_walls(rows, walls, pad, starts[rows], 15, wall_from_syslog)
+        fast = idx[done & ~read]
         if len(fast):
-            prefix = pc.fill_null(m.field("prefix").filter(pa.array(done)), "")
+            prefix = pc.fill_null(m.field("prefix").filter(pa.array(done[~read])), "")
             key = pc.utf8_slice_codeunits(prefix, 0, 15)
             frac = None
             if (pad[starts[fast] + 15] == 0x2E).any():
@@ -672,11 +641,13 @@ class LineStage:
         full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
         fields: _Fields,
     ) -> None:  # fmt: skip
-        """`dmesg -T` C-locale lines with their own pattern first, the rest with OTHER."""
+        """`dmesg -T` C-locale lines from the bytes or with their own pattern first, the rest
+        with OTHER."""
         b1 = pad[starts[idx] + 1]
         ctime = idx[(pad[starts[idx]] == 0x5B) & (b1 >= 65) & (b1 <= 90)]
-        if len(ctime):
-            fields.decode(_extract(full, ctime, CTIME_FAST), ctime)
+        left = np.setdiff1d(ctime, fields.read_ctime(pad, starts, ctime), assume_unique=True)
+        if len(left):
+            fields.decode(_extract(full, left, CTIME_FAST), left)
         rest = np.setdiff1d(idx, ctime[fields.plen[ctime] > 0], assume_unique=True)
         if len(rest):
             fields.decode(_extract(full, rest, OTHER), rest)
@@ -755,16 +726,12 @@ class LineStage:
             self.prev_kmsg = bool(is_kmsg[-1] or dict_line[-1])
 
     @staticmethod
-    def _byte_flags(
-        buf: bytes, arr: np.ndarray, starts: np.ndarray, ends: np.ndarray, cr: np.ndarray,
-        flags: np.ndarray,
-    ) -> None:  # fmt: skip
+    def _byte_flags(buf: bytes, arr: np.ndarray, starts: np.ndarray, flags: np.ndarray) -> None:
         """NUL, ESC and inner CR bytes, found with memchr first (most chunks have none)."""
         for byte, name in ((b"\x00", "nul"), (b"\x1b", "ansi"), (b"\r", "cr")):
             if byte not in buf:
                 continue
             pos = np.flatnonzero(arr == byte[0])
-            rows = np.searchsorted(starts, pos, "right") - 1
             if name == "cr":  # the "\r" of a "\r\n" line end is not inside the line
-                rows = rows[~(cr[rows] & (pos == ends[rows] - 1))]
-            flags[rows] |= FLAG_BIT[name]
+                pos = pos[arr[np.minimum(pos + 1, len(arr) - 1)] != 10]
+            flags[np.searchsorted(starts, pos, "right") - 1] |= FLAG_BIT[name]
