@@ -30,7 +30,7 @@ from stalllog.input.reader import CaptureError, SourceLike
 from stalllog.output.atomic import OutputError
 from stalllog.output.hashing import HashedInput
 from stalllog.output.safe import for_terminal
-from stalllog.output.writers import EXTENSIONS, Result, parse_to_files
+from stalllog.output.writers import EXTENSIONS, OPT_IN, Result, parse_to_files
 from stalllog.report.analysis import analysis_json, analysis_report
 from stalllog.report.summary import source_warnings, summarize
 
@@ -231,7 +231,7 @@ def _parse_tables(spec: str | None, no_lines: bool) -> set[str] | None:
     if spec is None and not no_lines:
         return None
     names = set(_table_names())
-    chosen = names if spec is None else {s.strip() for s in spec.split(",") if s.strip()}
+    chosen = names - OPT_IN if spec is None else {s.strip() for s in spec.split(",") if s.strip()}
     unknown = sorted(chosen - names)
     if unknown:
         raise typer.BadParameter(
@@ -340,7 +340,10 @@ def parse(
     tables: Annotated[
         str | None,
         typer.Option(
-            "--tables", "-t", help="Comma-separated tables to write (default: all).", metavar="A,B"
+            "--tables",
+            "-t",
+            help="Comma-separated tables to write (default: all but unparsed).",
+            metavar="A,B",
         ),
     ] = None,
     no_lines: Annotated[

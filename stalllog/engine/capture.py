@@ -35,15 +35,18 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
     return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The rows of a finished `lines` batch that no family claimed."""
-    text = batch.column("text")
-    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
+    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out."""
+    blank = pc.equal(pc.utf8_trim_whitespace(batch.column("text")), "")
     dict_line = pc.fill_null(
         pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
     )
-    keep = pc.and_(pc.is_null(batch.column("event_id")), pc.invert(pc.or_(blank, dict_line)))
-    sel = batch.filter(keep)
+    return pc.and_(pc.is_null(event_ids), pc.invert(pc.or_(blank, dict_line)))
+
+
+def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The `unparsed` rows of a finished `lines` batch."""
+    sel = batch.filter(batch.column("unparsed"))
     return pa.RecordBatch.from_arrays(
         [sel.column(n) for n in UNPARSED.arrow().names], names=UNPARSED.arrow().names
     )
@@ -243,7 +246,10 @@ def _iter_parse(
                 if chunk.cut:
                     batch = _flag_last(batch, "cut")
                 event_ids = dispatcher.process(batch)
-                batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
+                unparsed = unparsed_flag(batch, event_ids)
+                batch = pa.RecordBatch.from_arrays(
+                    [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
+                )
                 stats.add(batch, opened.name)
                 if progress is not None:
                     progress(opened.name, n_bytes, opened.size)

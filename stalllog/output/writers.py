@@ -2,7 +2,8 @@
 
 The `lines` table (and `unparsed`, derived from it) is written batch by batch as
 `iter_parse()` yields it, so memory does not grow with the input; the other tables are small
-and written whole at the end.
+and written whole at the end. `unparsed` is written only when named (OPT_IN): it repeats
+nearly every line of a real capture, and `lines.unparsed` marks the same rows.
 
 Formats:
 
@@ -57,6 +58,7 @@ from stalllog.output.manifest import table_entry
 from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
+OPT_IN = frozenset({"unparsed"})  # tables written only when asked for by name
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 
 
@@ -292,9 +294,9 @@ def parse_to_files(
     inputs: Callable[[], list[dict[str, Any]]] | None = None,
     max_bytes: int | None = None,
 ) -> Result:
-    """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
-    None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak memory: one parsed
-    chunk plus the small tables.
+    """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
+    OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
+    memory: one parsed chunk plus the small tables.
 
     The directory is replaced as a whole (see atomic.py): a previous stalllog output is
     replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
@@ -368,7 +370,7 @@ def _parse_writing(
     ext = EXTENSIONS[fmt]
 
     def wanted(name: str) -> bool:
-        return out_dir is not None and (tables is None or name in tables)
+        return out_dir is not None and (name not in OPT_IN if tables is None else name in tables)
 
     def opened(name: str, schema: pa.Schema, streamed: bool = False) -> TableWriter:
         assert out_dir is not None and shown_dir is not None
@@ -387,12 +389,11 @@ def _parse_writing(
             if isinstance(item, dict):
                 result.tables = item
                 continue
-            unparsed = unparsed_of(item)
-            stats.add(item, unparsed.num_rows)
+            stats.add(item, pc.sum(item.column("unparsed")).as_py() or 0)
             if "lines" in streams:
                 streams["lines"].write(item)
             if "unparsed" in streams:
-                streams["unparsed"].write(unparsed)
+                streams["unparsed"].write(unparsed_of(item))
         for name in list(streams):
             _finish(streams.pop(name), name, fmt, result)
         for name, t in result.tables.items():
