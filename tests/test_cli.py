@@ -114,12 +114,17 @@ def test_parse_writes_every_table_equal_to_parse(tmp_path: Path, fmt: str) -> No
     r = runner.invoke(app, ["parse", str(src), str(INTERLEAVED), "-o", str(out), "-f", fmt])
     assert r.exit_code == 0, r.output
     cap = stalllog.parse(src, INTERLEAVED)
-    want = [f"{n}.{EXT[fmt]}" for n in cap.arrow] + ["manifest.json"]
+    # every table but `unparsed` (opt-in: the `lines` rows flagged `unparsed`)
+    want = [f"{n}.{EXT[fmt]}" for n in cap.arrow if n != "unparsed"] + ["manifest.json"]
     assert sorted(p.name for p in out.iterdir()) == sorted(want)
+    flagged = cap.lines[cap.lines["unparsed"]][list(cap.unparsed.columns)]
+    pd.testing.assert_frame_equal(flagged.reset_index(drop=True), cap.unparsed)
     # the appended noise gives lines with `raw` bytes; hex in csv/json must give them back
     assert cap.arrow["lines"].column("raw").null_count < cap.arrow["lines"].num_rows
     for name, table in cap.arrow.items():
         path = out / f"{name}.{EXT[fmt]}"
+        if name == "unparsed":
+            continue
         expected = _plain(table)
         if fmt == "parquet":
             got = pq.read_table(path).to_pandas(types_mapper=pd.ArrowDtype)
@@ -139,7 +144,9 @@ def test_lines_streamed_in_row_groups(tmp_path: Path, monkeypatch: pytest.Monkey
         lambda src: reader.iter_chunks(src, chunk_bytes=4096),
     )
     out = tmp_path / "out"
-    r = runner.invoke(app, ["parse", "-q", str(INTERLEAVED), "-o", str(out)])
+    r = runner.invoke(
+        app, ["parse", "-q", str(INTERLEAVED), "-o", str(out), "--tables", "lines,unparsed"]
+    )
     assert r.exit_code == 0, r.output
     f = pq.ParquetFile(out / "lines.parquet")
     chunks = reader.iter_chunks(reader.open_source(INTERLEAVED), chunk_bytes=4096)
@@ -201,7 +208,8 @@ def test_tables_selection(tmp_path: Path) -> None:
     r = runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(out2), "--no-lines"])
     assert r.exit_code == 0
     names = {p.name for p in out2.iterdir()}
-    assert "lines.parquet" not in names and {"unparsed.parquet", "events.parquet"} <= names
+    assert "events.parquet" in names
+    assert "lines.parquet" not in names and "unparsed.parquet" not in names  # opt-in
 
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:

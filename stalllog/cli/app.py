@@ -21,6 +21,14 @@ import typer
 
 from stalllog import __version__
 from stalllog.cli.group import Group
+from stalllog.cli.options import (
+    CapturesArg,
+    ForceOption,
+    HzOption,
+    JobsOption,
+    MaxBytesOption,
+    TablesOption,
+)
 from stalllog.output.hashing import HashedInput
 
 # pyarrow, pandas, rich and the parsers are imported by the commands that use them, so that
@@ -254,8 +262,10 @@ def _table_names() -> list[str]:
 def _parse_tables(spec: str | None, no_lines: bool) -> set[str] | None:
     if spec is None and not no_lines:
         return None
+    from stalllog.output.writers import OPT_IN
+
     names = set(_table_names())
-    chosen = names if spec is None else {s.strip() for s in spec.split(",") if s.strip()}
+    chosen = names - OPT_IN if spec is None else {s.strip() for s in spec.split(",") if s.strip()}
     unknown = sorted(chosen - names)
     if unknown:
         raise typer.BadParameter(
@@ -282,56 +292,6 @@ def _main(
 ) -> None:
     """Parse Linux kernel console captures about memory pressure (OOM killer, warn_alloc,
     kmallocwd, hung tasks, SysRq dumps) into tables."""
-
-
-CapturesArg = Annotated[
-    list[str],
-    typer.Argument(
-        metavar="CAPTURE",
-        help="Console captures: serial logs, dmesg, /dev/kmsg, syslog, journal; gzip, xz, "
-        "bzip2 or zstd compressed. '-' reads standard input.",
-        show_default=False,
-    ),
-]
-
-MaxBytesOption = Annotated[
-    int | None,
-    typer.Option(
-        "--max-bytes",
-        min=1,
-        metavar="N",
-        help="Stop with an error when an input gives more than N bytes (after decompression). "
-        "Without it an input decompressing at more than 200:1 past 8 MiB is refused as a bomb.",
-    ),
-]
-
-HzOption = Annotated[
-    int | None,
-    typer.Option(
-        "--hz",
-        min=1,
-        help="CONFIG_HZ of the kernel, if known: kmallocwd delays are in jiffies and the kernel "
-        "never prints HZ (stalllog infers it from repeated reports where it can).",
-    ),
-]
-
-
-ForceOption = Annotated[
-    bool,
-    typer.Option(
-        "--force",
-        help="Replace DIR even if it is a non-empty directory that is not a stalllog output "
-        "(its contents are deleted).",
-    ),
-]
-
-_JOBS_HELP = (
-    "Parse up to N input files at once, one process each (default: every core); "
-    "the output is the same as with --jobs 1, which parses in this process."
-)
-JobsOption = Annotated[
-    int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help=_JOBS_HELP)
-]
 
 
 def _check_out(out: Path) -> None:
@@ -369,12 +329,7 @@ def parse(
             "with '), or json (JSON Lines, .jsonl).",
         ),
     ] = Format.parquet,
-    tables: Annotated[
-        str | None,
-        typer.Option(
-            "--tables", "-t", help="Comma-separated tables to write (default: all).", metavar="A,B"
-        ),
-    ] = None,
+    tables: TablesOption = None,
     no_lines: Annotated[
         bool, typer.Option("--no-lines", help="Do not write the (big) lines table.")
     ] = False,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,13 @@ from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.input.lines import LineStage
-from stalllog.input.reader import CaptureError, SourceLike, iter_chunks, open_source
+from stalllog.input.reader import (
+    CaptureError,
+    OpenedSource,
+    SourceLike,
+    iter_chunks,
+    open_source,
+)
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -35,15 +41,18 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
     return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
 
 
-def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The rows of a finished `lines` batch that no family claimed."""
-    text = batch.column("text")
-    blank = pc.equal(pc.utf8_trim_whitespace(text), "")
+def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
+    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out."""
+    blank = pc.equal(pc.utf8_trim_whitespace(batch.column("text")), "")
     dict_line = pc.fill_null(
         pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
     )
-    keep = pc.and_(pc.is_null(batch.column("event_id")), pc.invert(pc.or_(blank, dict_line)))
-    sel = batch.filter(keep)
+    return pc.and_(pc.is_null(event_ids), pc.invert(pc.or_(blank, dict_line)))
+
+
+def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The `unparsed` rows of a finished `lines` batch."""
+    sel = batch.filter(batch.column("unparsed"))
     return pa.RecordBatch.from_arrays(
         [sel.column(n) for n in UNPARSED.arrow().names], names=UNPARSED.arrow().names
     )
@@ -233,35 +242,48 @@ def _iter_parse(
     for src in sources:
         opened = open_source(src)
         opened.max_bytes = max_bytes
-        stage.start_source(opened.name)
-        dispatcher.start_source(opened.name)
-        n_bytes = 0
-        try:
-            for chunk in iter_chunks(opened):
-                n_bytes += len(chunk.data)
-                batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
-                if chunk.cut:
-                    batch = _flag_last(batch, "cut")
-                event_ids = dispatcher.process(batch)
-                batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
-                stats.add(batch, opened.name)
-                if progress is not None:
-                    progress(opened.name, n_bytes, opened.size)
-                yield batch
-        finally:
-            opened.stream.close()
-        dispatcher.end_source(truncated=opened.error is not None)
-        source_rows.append(
-            {"source": opened.name, "compression": opened.compression,
-             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
-             "error": opened.problems()}
-        )  # fmt: skip
+        source_rows.append((yield from source_batches(opened, stage, dispatcher, stats, progress)))
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
     tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
+
+
+def source_batches(
+    opened: OpenedSource,
+    stage: LineStage,
+    dispatcher: Dispatcher,
+    stats: _BootStats,
+    progress: Progress | None = None,
+) -> Generator[pa.RecordBatch, None, dict[str, Any]]:
+    """Yield one source's finished `lines` batches; return its `sources` row. The one loop of
+    a parse (capture.iter_parse, and each part of engine.merge)."""
+    stage.start_source(opened.name)
+    dispatcher.start_source(opened.name)
+    n_bytes = 0
+    try:
+        for chunk in iter_chunks(opened):
+            n_bytes += len(chunk.data)
+            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+            if chunk.cut:
+                batch = _flag_last(batch, "cut")
+            event_ids = dispatcher.process(batch)
+            unparsed = unparsed_flag(batch, event_ids)
+            batch = pa.RecordBatch.from_arrays(
+                [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
+            )
+            stats.add(batch, opened.name)
+            if progress is not None:
+                progress(opened.name, n_bytes, opened.size)
+            yield batch
+    finally:
+        opened.stream.close()
+    dispatcher.end_source(truncated=opened.error is not None)
+    return {"source": opened.name, "compression": opened.compression,
+            "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
+            "error": opened.problems()}  # fmt: skip
 
 
 def _flag_last(batch: pa.RecordBatch, flag: str) -> pa.RecordBatch:

@@ -140,33 +140,19 @@ class Dispatcher:
         event_ids = np.full(n, -1, np.int64)
         if n == 0:
             return pa.array(event_ids, pa.int64())
-        text = batch.column("text")
-        visit = np.zeros(n, bool)
         cand = np.zeros(n, bool)
         if self._trigger_re:
-            cand = _np_bool(pc.match_substring_regex(text, self._trigger_re))
-            visit |= cand
-        dropped_col = batch.column("dropped")
-        has_drop = _np_bool(pc.is_valid(dropped_col))
-        visit |= has_drop
-        if not self.open and not visit.any():
+            cand = _np_bool(pc.match_substring_regex(batch.column("text"), self._trigger_re))
+        visit_idx = np.flatnonzero(cand | _np_bool(pc.is_valid(batch.column("dropped"))))
+        if not self.open and not len(visit_idx):
             return pa.array(event_ids, pa.int64(), mask=event_ids < 0)
 
-        flags = batch.column("flags")
-        skip_feed = _np_bool(
-            pc.match_substring_regex(pc.cast(flags, pa.string()), "non-kernel|kmsg-dict")
-        )
-        multi = _np_bool(pc.match_substring_regex(text, "\n|." + _GLUED_STAMP))
-        texts = text.to_pylist()
-        ts_list = batch.column("ts").to_numpy(zero_copy_only=False).tolist()
-        callers = batch.column("caller").to_pylist()
-        levels = batch.column("level").to_pylist()
-        boots = batch.column("boot").to_numpy().tolist()
-        drops = dropped_col.to_pylist()
+        # Python sees only candidates, drop markers and the rows while a block is open: those
+        # are converted window by window (growing while blocks stay open), not the whole chunk.
+        skip_feed = _skip_feed(batch.column("flags"))
         line0 = batch.column("line_no")[0].as_py()
-        visit_idx = np.flatnonzero(visit)
-        source = self.source
-
+        view = _Window(batch, line0, cand, skip_feed, self.source, 0, 0)
+        size = WINDOW_MIN
         i = 0
         while i < n:
             if not self.open:
@@ -174,18 +160,31 @@ class Dispatcher:
                 if j == len(visit_idx):
                     break
                 i = int(visit_idx[j])
-            ts, t = ts_list[i], texts[i]
-            if len(t) > MAX_DIGITS and _DIGIT_RUN_RE.search(t):  # only lines families will see
-                t = _shorten_digit_runs(t)
-            base = Line(source, line0 + i, boots[i], math.nan if ts is None else ts, callers[i],
-                        levels[i], t, drops[i] or 0)  # fmt: skip
-            parts = _logical_lines(base) if multi[i] else (base,)
-            for line in parts:
-                claimed = self._line(line, bool(cand[i]), bool(skip_feed[i]))
-                if claimed is not None and event_ids[i] < 0:
-                    event_ids[i] = claimed
+            if i >= view.end:
+                size = min(2 * size, WINDOW_MAX) if i == view.end else WINDOW_MIN
+                end = min(n, i + size)
+                view = _Window(batch, line0, cand, skip_feed, self.source, i, end)
+            claimed = self._row(view, i - view.start)
+            if claimed is not None:
+                event_ids[i] = claimed
             i += 1
         return pa.array(event_ids, pa.int64(), mask=event_ids < 0)
+
+    def _row(self, view: _Window, k: int) -> int | None:
+        """Feed row k of the window (each logical line in it); the first event that claims it."""
+        ts, t = view.ts[k], view.texts[k]
+        multi = "\n" in t or _GLUED_AFTER_START.search(t, 1) is not None
+        if len(t) > MAX_DIGITS and _DIGIT_RUN_RE.search(t):  # only lines families will see
+            t = _shorten_digit_runs(t)
+        base = Line(view.source, view.line0 + k, view.boots[k], math.nan if ts is None else ts,
+                    view.callers[k], view.levels[k], t, view.drops[k] or 0)  # fmt: skip
+        parts = _logical_lines(base) if multi else (base,)
+        first = None
+        for line in parts:
+            claimed = self._line(line, view.cand[k], view.skip_feed[k])
+            if claimed is not None and first is None:
+                first = claimed
+        return first
 
     def _line(self, line: Line, candidate: bool, skip_feed: bool) -> int | None:
         key = line.caller
@@ -287,11 +286,48 @@ class Dispatcher:
         return events.sort_by("event_id")  # rows are written when blocks end
 
 
+WINDOW_MIN = 64  # rows converted to Python at a visited row; doubled while blocks stay open
+WINDOW_MAX = 16_384
+
+
+class _Window:
+    """Rows [start, end) of a `lines` batch as Python values, for the dispatcher's loop."""
+
+    def __init__(self, batch: pa.RecordBatch, line0: int, cand: np.ndarray,
+                 skip_feed: np.ndarray, source: str, start: int, end: int) -> None:  # fmt: skip
+        self.start, self.end, self.source = start, end, source
+        rows = batch.slice(start, end - start)
+        self.texts: list[str] = rows.column("text").to_pylist()
+        self.ts: list[float | None] = rows.column("ts").to_numpy(zero_copy_only=False).tolist()
+        self.callers: list[str | None] = rows.column("caller").to_pylist()
+        self.levels: list[int | None] = rows.column("level").to_pylist()
+        self.boots: list[int] = rows.column("boot").to_numpy().tolist()
+        self.drops: list[int | None] = rows.column("dropped").to_pylist()
+        self.line0 = line0 + start
+        self.cand: list[bool] = cand[start:end].tolist()
+        self.skip_feed: list[bool] = skip_feed[start:end].tolist()
+
+
+def _skip_feed(flags: pa.Array) -> np.ndarray:
+    """Rows whose flags keep them from open blocks (non-kernel lines, /dev/kmsg dictionary
+    lines), matched on the dictionary of the flags column rather than on every row."""
+    if not pa.types.is_dictionary(flags.type):
+        return _np_bool(pc.match_substring_regex(flags.cast(pa.string()), _SKIP_FLAGS))
+    hit = np.append(_np_bool(pc.match_substring_regex(flags.dictionary, _SKIP_FLAGS)), False)
+    codes = pc.fill_null(flags.indices, len(flags.dictionary)).to_numpy(zero_copy_only=False)
+    return hit[codes]
+
+
+_SKIP_FLAGS = "non-kernel|kmsg-dict"
+
+
 # A printk stamp inside a line: serial consoles glue a record behind unfinished text of another
 # CPU (`BUG: workqueue lockup - pool[ 2417.500236] INFO: task ...`, syzkaller's
 # `login: [  100.1][    C1] rcu: INFO: ...`).
 _GLUED_STAMP = r"\[ *\d+\.\d{6}\](?:\[ *[TC]\d+\])? "
 _GLUED_RE = re.compile(r"\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ")
+# ASCII digits, as RE2's \d: which lines are split must not depend on Unicode digits
+_GLUED_AFTER_START = re.compile(_GLUED_STAMP, re.ASCII)
 
 
 def _logical_lines(line: Line) -> list[Line]:

@@ -19,13 +19,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stalllog.engine.capture import LINES_ARROW, _BootStats, _flag_last
+from stalllog.engine.capture import LINES_ARROW, _BootStats, source_batches
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import SOURCES
 from stalllog.engine.steps import run_steps
 from stalllog.input.lines import LineStage
-from stalllog.input.reader import SourceLike, iter_chunks, open_source
+from stalllog.input.reader import SourceLike, open_source
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context, written_tables
 
@@ -98,25 +98,7 @@ def iter_part(
     stats = _BootStats()
     opened = open_source(src, name)
     opened.max_bytes = max_bytes
-    stage.start_source(opened.name)
-    dispatcher.start_source(opened.name)
-    n_bytes = 0
-    try:
-        for chunk in iter_chunks(opened):
-            n_bytes += len(chunk.data)
-            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
-            if chunk.cut:
-                batch = _flag_last(batch, "cut")
-            event_ids = dispatcher.process(batch)
-            batch = pa.RecordBatch.from_arrays([*batch.columns, event_ids], schema=LINES_ARROW)
-            stats.add(batch, opened.name)
-            yield batch
-    finally:
-        opened.stream.close()
-    dispatcher.end_source(truncated=opened.error is not None)
-    source = {"source": opened.name, "compression": opened.compression,
-              "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
-              "error": opened.problems()}  # fmt: skip
+    source = yield from source_batches(opened, stage, dispatcher, stats)
     tables = dispatcher.family_tables()
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)

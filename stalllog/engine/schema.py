@@ -61,6 +61,11 @@ _LINE_DOCS = {
         "UTF-8, decoded escapes); null otherwise",
     ),
     "event_id": ("", "the event that claimed this line; null when no family did"),
+    "unparsed": (
+        "",
+        "no family claimed the line and it is neither blank nor a /dev/kmsg dictionary line: "
+        "the rows of the `unparsed` table",
+    ),
 }
 _EVENT_DOCS = {
     "event_id": ("", "event number in the capture, in order of first line"),
@@ -89,7 +94,7 @@ LINES = _schema(
     "One row per input line, in input order; nothing dropped. `prefix + text + eol` (or "
     "`raw + eol`) is the original line; a line flagged `cut` keeps only its first 4 MiB "
     "(the rest is counted and hashed in `sources.error`).",
-    LINES_SCHEMA.append(pa.field("event_id", pa.int64())),
+    LINES_SCHEMA.append(pa.field("event_id", pa.int64())).append(pa.field("unparsed", pa.bool_())),
     _LINE_DOCS,
 )
 EVENTS = _schema("events", "One row per recognized block (any family).", EVENTS_SCHEMA, _EVENT_DOCS)
@@ -101,7 +106,9 @@ UNPARSED_SCHEMA = pa.schema(
 )
 UNPARSED = _schema(
     "unparsed",
-    "Lines no family claimed (blank lines and /dev/kmsg dictionary lines left out).",
+    "Lines no family claimed (blank lines and /dev/kmsg dictionary lines left out): the "
+    "`lines` rows flagged `unparsed`, some of their columns. `parse -o DIR` writes it only "
+    "when asked (`--tables unparsed`): on real captures it is nearly every line again.",
     UNPARSED_SCHEMA,
     _LINE_DOCS,
 )

@@ -2,12 +2,13 @@
 
 The `lines` table (and `unparsed`, derived from it) is written batch by batch as
 `iter_parse()` yields it, so memory does not grow with the input; the other tables are small
-and written whole at the end.
+and written whole at the end. `unparsed` is written only when named (OPT_IN): it repeats
+nearly every line of a real capture, and `lines.unparsed` marks the same rows.
 
 Formats:
 
-* parquet: one row group per parsed chunk; column types as in docs/tables.md (dictionary
-  columns written as plain strings).
+* parquet: zstd-compressed; one row group per parsed chunk; column types as in
+  docs/tables.md (dictionary columns written as plain strings).
 * csv: header line, every string value quoted, null = empty unquoted field (an empty string
   is `""`), NaN = `nan`, timestamps ISO 8601 without zone, list values as JSON text
   (`[1, 2]`). String cells that a spreadsheet would
@@ -58,6 +59,7 @@ from stalllog.output.parallel import ParallelInputs
 from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
+OPT_IN = frozenset({"unparsed"})  # tables written only when asked for by name
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 
 
@@ -67,6 +69,18 @@ def _plain_type(t: pa.DataType) -> pa.DataType:
 
 def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
+
+
+def _small_int(t: pa.DataType) -> bool:
+    return pa.types.is_integer(t) and t.bit_width <= 32
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+
+def _is_bytes(t: pa.DataType) -> bool:
+    return pa.types.is_binary(t) or pa.types.is_large_binary(t)
 
 
 def _hex(col: pa.ChunkedArray) -> pa.Array:
@@ -157,9 +171,24 @@ class TableWriter:
 
 
 class ParquetTableWriter(TableWriter):
-    def __init__(self, path: Path, schema: pa.Schema, shown: Path | None = None) -> None:
+    """zstd: half the size of the default snappy at the same CPU. A streamed table (`lines`,
+    `unparsed`: nearly every line of the capture) keeps a dictionary and min/max statistics only
+    for the columns where they pay: a dictionary of mostly unique text or timestamps falls back
+    to plain after costing its build, and string statistics are rarely of use."""
+
+    def __init__(
+        self, path: Path, schema: pa.Schema, shown: Path | None = None, streamed: bool = False
+    ) -> None:
         super().__init__(path, schema, shown)
-        self._w = pq.ParquetWriter(self.path, self.schema)
+        options: dict[str, Any] = {"compression": "zstd"}
+        if streamed:
+            options["use_dictionary"] = [
+                f.name for f in schema if pa.types.is_dictionary(f.type) or _small_int(f.type)
+            ]
+            options["write_statistics"] = [
+                f.name for f in self.schema if not _is_text(f.type) and not _is_bytes(f.type)
+            ]
+        self._w = pq.ParquetWriter(self.path, self.schema, **options)
 
     def _write(self, t: pa.Table) -> None:
         if t.num_rows:
@@ -217,11 +246,18 @@ class JsonTableWriter(TableWriter):
 
 
 def open_writer(
-    path: Path, schema: pa.Schema, fmt: str, csv_safe: bool = True, shown: Path | None = None
+    path: Path,
+    schema: pa.Schema,
+    fmt: str,
+    csv_safe: bool = True,
+    shown: Path | None = None,
+    streamed: bool = False,
 ) -> TableWriter:
+    """streamed: the table is written batch by batch and holds about every line (see
+    ParquetTableWriter)."""
     try:
         if fmt == "parquet":
-            return ParquetTableWriter(path, schema, shown)
+            return ParquetTableWriter(path, schema, shown, streamed)
         if fmt == "csv":
             return CsvTableWriter(path, schema, csv_safe, shown)
         if fmt == "json":
@@ -259,9 +295,9 @@ def parse_to_files(
     inputs: Callable[[], list[dict[str, Any]]] | None = None,
     max_bytes: int | None = None,
 ) -> Result:
-    """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all when
-    None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak memory: one parsed
-    chunk plus the small tables.
+    """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
+    OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
+    memory: one parsed chunk plus the small tables.
 
     The directory is replaced as a whole (see atomic.py): a previous stalllog output is
     replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
@@ -335,12 +371,12 @@ def _parse_writing(
     ext = EXTENSIONS[fmt]
 
     def wanted(name: str) -> bool:
-        return out_dir is not None and (tables is None or name in tables)
+        return out_dir is not None and (name not in OPT_IN if tables is None else name in tables)
 
-    def opened(name: str, schema: pa.Schema) -> TableWriter:
+    def opened(name: str, schema: pa.Schema, streamed: bool = False) -> TableWriter:
         assert out_dir is not None and shown_dir is not None
         file = f"{name}.{ext}"
-        return open_writer(out_dir / file, schema, fmt, csv_safe, shown_dir / file)
+        return open_writer(out_dir / file, schema, fmt, csv_safe, shown_dir / file, streamed)
 
     streams: dict[str, TableWriter] = {}
     stats = LineStats()
@@ -348,7 +384,7 @@ def _parse_writing(
     try:
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
-                streams[name] = opened(name, schema)
+                streams[name] = opened(name, schema, streamed=True)
         if isinstance(sources, ParallelInputs):  # --jobs: the same items from worker processes
             it = sources.iter_parse(progress, hz, analysis, max_bytes)
         else:
@@ -359,12 +395,11 @@ def _parse_writing(
             if isinstance(item, dict):
                 result.tables = item
                 continue
-            unparsed = unparsed_of(item)
-            stats.add(item, unparsed.num_rows)
+            stats.add(item, pc.sum(item.column("unparsed")).as_py() or 0)
             if "lines" in streams:
                 streams["lines"].write(item)
             if "unparsed" in streams:
-                streams["unparsed"].write(unparsed)
+                streams["unparsed"].write(unparsed_of(item))
         for name in list(streams):
             _finish(streams.pop(name), name, fmt, result)
         for name, t in result.tables.items():

@@ -1,0 +1,66 @@
+"""Arguments and options shared by several `stalllog` commands."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+CapturesArg = Annotated[
+    list[str],
+    typer.Argument(
+        metavar="CAPTURE",
+        help="Console captures: serial logs, dmesg, /dev/kmsg, syslog, journal; gzip, xz, "
+        "bzip2 or zstd compressed. '-' reads standard input.",
+        show_default=False,
+    ),
+]
+
+MaxBytesOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-bytes",
+        min=1,
+        metavar="N",
+        help="Stop with an error when an input gives more than N bytes (after decompression). "
+        "Without it an input decompressing at more than 200:1 past 8 MiB is refused as a bomb.",
+    ),
+]
+
+HzOption = Annotated[
+    int | None,
+    typer.Option(
+        "--hz",
+        min=1,
+        help="CONFIG_HZ of the kernel, if known: kmallocwd delays are in jiffies and the kernel "
+        "never prints HZ (stalllog infers it from repeated reports where it can).",
+    ),
+]
+
+
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace DIR even if it is a non-empty directory that is not a stalllog output "
+        "(its contents are deleted).",
+    ),
+]
+
+_JOBS_HELP = (
+    "Parse up to N input files at once, one process each (default: every core); "
+    "the output is the same as with --jobs 1, which parses in this process."
+)
+JobsOption = Annotated[
+    int | None, typer.Option("--jobs", "-j", min=1, metavar="N", help=_JOBS_HELP)
+]
+
+TablesOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tables",
+        "-t",
+        help="Comma-separated tables to write (default: all but unparsed).",
+        metavar="A,B",
+    ),
+]
