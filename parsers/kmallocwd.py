@@ -62,12 +62,22 @@ from .base import (
     TableSchema,
     col,
 )
+from .kmallocwd_gens import (
+    _G_ALL,
+    _G_D1,
+    _G_D2,
+    _G_D3,
+    _G_D3_V5,
+    _G_OLD,
+    _G_S,
+    Gens,
+    _known,
+    _label,
+    task_generations,
+)
 from .meminfo import MemInfo, is_meminfo_start
 from .stacktrace import CallTrace, is_trace_start
 from .tasklines import TaskDump, is_task_line
-
-GENERATIONS = ("P0", "P1", "v1", "v2", "v3-v4", "D1", "D2", "D3", "v5-v9", "S")
-_ORDER = {g: i for i, g in enumerate(GENERATIONS)}
 
 _INFO_OLD = re.compile(
     r"^MemAlloc-Info: (?P<stalling>\d+) stalling task, (?P<dying>\d+) dying task, "
@@ -94,54 +104,19 @@ MAX_FOREIGN_RUN = 3  # foreign lines in a row accepted inside a task list withou
 # what follows the task list of a scan (show_workqueue_state, debug_show_all_locks)
 _ENDERS = ("Showing busy workqueues", "Showing all locks held", "MemAlloc")
 
-# suffixes a generation prints: u(ninterruptible), e(xiting), d(ying), v(ictim)
-_PRINTS = {
-    "P0": "",
-    "v1": "udv",  # only on the lines of dying tasks (no gfp part)
-    "v2": "udv",
-    "v3-v4": "uedv",
-    "D1": "uedv",
-    "D2": "uedv",
-    "D3": "uedv",
-    "v5-v9": "uedv",
-    "S": "u",
-}
 
-
-def _label(gens: set[str]) -> str:
-    return "|".join(sorted(gens, key=_ORDER.__getitem__))
-
-
-def scan_generations(m: re.Match[str]) -> set[str]:
+def scan_generations(m: re.Match[str]) -> Gens:
     if m.re is _INFO_OLD:
         if m["exiting"] is None:
-            return {"P0", "P1", "v1", "v2", "v3-v4"}
-        return {"D1"}
+            return _G_OLD
+        return _G_D1
     if m["comma"]:
-        return {"D2"}
+        return _G_D2
     if m["oom2"] is not None:
-        return {"D3"}
+        return _G_D3
     if m["oom"] is None:
-        return {"S"}
-    return {"D3", "v5-v9"}  # D3's trailer-less debug builds also printed `oom_count=%u/%u`
-
-
-def task_generations(m: re.Match[str]) -> set[str]:
-    if m["tag"]:
-        return {"P0"}
-    if m["switches"] is not None:
-        # S prints ` uninterruptible` only
-        return {"D3", "v5-v9"} if (m["e"] or m["d"] or m["v"]) else {"D3", "v5-v9", "S"}
-    if m["flags"] is not None:
-        return {"D2"}
-    if m["seq"] is not None:
-        # v3/v4 print the mask in hex only; D1 adds the %pGg flag names
-        return {"D1"} if m["gfp_flags"] is not None else {"v3-v4"}
-    if m["mask"] is not None:
-        return {"v2"} if (m["u"] or m["d"] or m["v"]) else {"P0", "v1", "v2"}
-    if m["e"]:
-        return {"v3-v4", "D1"}
-    return {"v1", "v2", "v3-v4", "D1"}
+        return _G_S
+    return _G_D3_V5  # D3's trailer-less debug builds also printed `oom_count=%u/%u`
 
 
 MEMALLOC = TableSchema(
@@ -252,7 +227,7 @@ def with_hz_arrow(memalloc: pa.Table, hz: int | float) -> pa.Table:
 class _Scan:
     """What a scan keeps across the blocks it is spread over."""
 
-    def __init__(self, row: dict[str, Any] | None, gens: set[str], line: Line) -> None:
+    def __init__(self, row: dict[str, Any] | None, gens: Gens, line: Line) -> None:
         self.row = row  # the memalloc_scans row (None: MemAlloc lines with no scan line)
         self.gens = gens
         self.last_ts = line.ts
@@ -331,7 +306,7 @@ class MemAllocBlock(Block):
                 trace = CallTrace(self, line, pid=last["pid"], comm=last["comm"], context="task")
                 last["stack_id"] = trace.stack_id
                 if "S" in self.scan.gens or self.scan.row is None:
-                    self._narrow(last, {"S"})
+                    self._narrow(last, _G_S)
                 self.sub = trace
                 return Feed.TAKE
         if not self.scan.meminfo_seen and is_meminfo_start(text):
@@ -346,28 +321,32 @@ class MemAllocBlock(Block):
     def task_line(self, line: Line, m: re.Match[str]) -> None:
         gens = task_generations(m)
         narrowed = gens & self.scan.gens
-        if self.scan.row is not None and not narrowed:
+        scan_row = self.scan.row
+        if scan_row is not None and not narrowed:
             self.problems.append(
                 f"MemAlloc line {line.line_no} does not fit the scan line's generation"
             )
+        tag, comm, pid, flags, switches, seq, mask, gfp_flags, order, delay = m.group(
+            "tag", "comm", "pid", "flags", "switches", "seq", "mask", "gfp_flags", "order", "delay"
+        )
         row: dict[str, Any] = {
-            "scan_id": self.scan.row["scan_id"] if self.scan.row is not None else None,
+            "scan_id": scan_row["scan_id"] if scan_row is not None else None,
             "boot": line.boot,
             "ts": line.ts,
             "line_no": line.line_no,
-            "comm": m["comm"],
-            "pid": int(m["pid"]),
-            "tag": m["tag"][1:] if m["tag"] else None,
-            "flags": int(m["flags"], 16) if m["flags"] else None,
-            "switches": int(m["switches"]) if m["switches"] else None,
-            "seq": int(m["seq"]) if m["seq"] else None,
-            "gfp_mask": int(m["mask"], 16) if m["mask"] else None,
-            "gfp_flags": m["gfp_flags"],
+            "comm": comm,
+            "pid": int(pid),
+            "tag": tag[1:] if tag else None,
+            "flags": int(flags, 16) if flags else None,
+            "switches": int(switches) if switches else None,
+            "seq": int(seq) if seq else None,
+            "gfp_mask": int(mask, 16) if mask else None,
+            "gfp_flags": gfp_flags,
             "gfp_flags_decoded": False,
-            "order": int(m["order"]) if m["order"] else None,
-            "delay_jiffies": int(m["delay"]) if m["delay"] else None,
+            "order": int(order) if order else None,
+            "delay_jiffies": int(delay) if delay else None,
             "delay_s": None,
-            "stalling": m["mask"] is not None,
+            "stalling": mask is not None,
             "pseudo_trace": None,
             "task_line_no": None,
             "task_state": None,
@@ -376,13 +355,13 @@ class MemAllocBlock(Block):
         }
         self._narrow(row, narrowed or gens)
         self.rows.append(row)
-        if self.scan.row is not None:
-            self.scan.row["n_tasks"] += 1
-        if self.pid is None and len(self.rows) == 1 and self.scan.row is None:
+        if scan_row is not None:
+            scan_row["n_tasks"] += 1
+        if self.pid is None and len(self.rows) == 1 and scan_row is None:
             self.pid, self.comm = row["pid"], row["comm"]
 
     @staticmethod
-    def _narrow(row: dict[str, Any], gens: set[str]) -> None:
+    def _narrow(row: dict[str, Any], gens: Gens) -> None:
         """Set generation and the suffix flags the fitting generations all print."""
         old = row.get("_gens")
         if old is not None and gens & old:
@@ -390,15 +369,16 @@ class MemAllocBlock(Block):
         row["_gens"] = gens
         row["generation"] = _label(gens)
         m: re.Match[str] = row["_m"]
-        for key, column in (("u", "uninterruptible"), ("e", "exiting"), ("d", "dying"),
-                            ("v", "victim")):  # fmt: skip
-            known = all(
-                key in _PRINTS[g] and not (g == "v1" and m["mask"] is not None) for g in gens
-            )
-            row[column] = (m[key] is not None) if known else None
-        if m["tag"]:
-            row["victim"] = m["tag"] == "-victim"
-            row["dying"] = m["tag"] == "-dying"
+        u, e, d, v = _known(gens, m["mask"] is not None)
+        mu, me, md, mv = m.group("u", "e", "d", "v")
+        row["uninterruptible"] = (mu is not None) if u else None
+        row["exiting"] = (me is not None) if e else None
+        row["dying"] = (md is not None) if d else None
+        row["victim"] = (mv is not None) if v else None
+        tag = m["tag"]
+        if tag:
+            row["victim"] = tag == "-victim"
+            row["dying"] = tag == "-dying"
 
     def _close_sub(self, cut: str | None) -> None:
         sub, self.sub = self.sub, None
@@ -421,9 +401,8 @@ class MemAllocBlock(Block):
         if self.rows and not math.isnan(self.rows[-1]["ts"]):
             self.scan.last_ts = self.rows[-1]["ts"]
         for row in self.rows:
-            row.pop("_m")
-            row.pop("_gens")
-            self.row("memalloc", **row)
+            del row["_m"], row["_gens"]
+            self.add_row("memalloc", row)
 
 
 class KmallocwdFamily(Family):
@@ -443,7 +422,7 @@ class KmallocwdFamily(Family):
         self._scans: dict[tuple[str, int, str | None], _Scan] = {}
         # generations of the last scan line of each boot: the same kmallocwd build prints
         # the MemAlloc lines that come without a scan line of their own
-        self._boot_gens: dict[tuple[str, int], set[str]] = {}
+        self._boot_gens: dict[tuple[str, int], Gens] = {}
 
     def start(self, line: Line, match: regex.Match[str], event_id: int, sink: Sink) -> Block | None:
         text = line.text
@@ -495,7 +474,7 @@ class KmallocwdFamily(Family):
                 and not 0 <= line.ts - last.last_ts <= MAX_JOIN_GAP_S
             )
         ):
-            gens = self._boot_gens.get((line.source, line.boot), set(GENERATIONS))
+            gens = self._boot_gens.get((line.source, line.boot), _G_ALL)
             last = _Scan(None, gens, line)
             self._scans[key] = last
         scan = last

@@ -442,7 +442,7 @@ class OomBlock(Block):
         self._group = False
 
     # sub-parsers write through the owner: their rows carry the dump's event_id
-    def row(self, table: str, **values: Any) -> None:
+    def add_row(self, table: str, values: dict[str, Any]) -> None:
         values.setdefault("event_id", self.rec.row["event_id"])
         self._sink.row(table, values)
 

@@ -124,6 +124,7 @@ _CONTEXT = {
 }
 
 
+@lru_cache(maxsize=65536)  # a storm prints the same functions over and over
 def normalize_symbol(func: str) -> str:
     """`__slab_alloc.isra.61.constprop.63` -> `__slab_alloc`; `__alloc_pages_noprof` ->
     `__alloc_pages` (6.10 allocation profiling); ppc64 ELFv1 `.dump_stack` -> `dump_stack`."""
@@ -199,20 +200,20 @@ _FAST = re.compile(
 )
 
 
-@lru_cache(maxsize=65536)
-def _symbol(func: str) -> str:
-    return normalize_symbol(func)
-
-
 def parse_frame(text: str) -> dict[str, Any] | None:
     """One frame line -> {function, symbol, offset, size, module, reliable, address, src,
     inlined, ctx (an inline <= 4.10 marker such as `IRQ`, else None)}; None if not a frame."""
+    return None if (frame := _parse_frame(text)) is None else dict(frame)  # a copy: to change
+
+
+@lru_cache(maxsize=16384)  # memoized: in a storm the same frames repeat in thousands of traces
+def _parse_frame(text: str) -> dict[str, Any] | None:
     f = _FAST.match(text)
     if f is not None:
         addr, q, func, off, size, mod = f.groups()
         return {
             "function": func,
-            "symbol": _symbol(func),
+            "symbol": normalize_symbol(func),
             "offset": int(off, 16),
             "size": int(size, 16),
             "module": mod,
@@ -244,7 +245,7 @@ def parse_frame(text: str) -> dict[str, Any] | None:
     addr = gd.get("addr")
     return {
         "function": func,
-        "symbol": _symbol(func) if not func.startswith("0x") else None,
+        "symbol": normalize_symbol(func) if not func.startswith("0x") else None,
         "offset": int(gd["offset"], 16) if gd.get("offset") else None,
         "size": int(gd["size"], 16) if gd.get("size") else None,
         "module": gd.get("module"),
@@ -438,7 +439,7 @@ class CallTrace(SubParser):
             self._add_raw(f"{wline.text.strip()} {s}", frame, wline.line_no)
         else:
             self._flush_wrapped()
-            self._add(line, frame)
+            self._add_raw(text, frame, line.line_no)
         if line.dropped:
             self.dropped = True
         self.last_line_no = line.line_no
@@ -477,9 +478,6 @@ class CallTrace(SubParser):
             return True
         return _STACK_WORDS.match(text) is not None
 
-    def _add(self, line: Line, frame: dict[str, Any]) -> None:
-        self._add_raw(line.text, frame, line.line_no)
-
     def _flush_wrapped(self) -> None:
         """An address-only frame whose symbol never came: keep it as a bare address."""
         if self._wrapped is None:
@@ -497,6 +495,7 @@ class CallTrace(SubParser):
             self.context = _CONTEXT.get(ctx, "exception")
         if not frame["reliable"]:
             self.n_unreliable += 1
+        frame["stack_id"] = self.stack_id
         frame["depth"] = len(self._frames)
         frame["context"] = self.context
         frame["line_no"] = self.first.line_no if line_no is None else line_no
@@ -522,8 +521,8 @@ class CallTrace(SubParser):
         elif self.fragment:
             # noted on the stack only: a lockdep chain is complete without a header
             problem = "no `Call Trace:` line before the frames"
-        for f in self._frames:
-            self.owner.row("frames", stack_id=self.stack_id, **f)
+        for f in self._frames:  # each built here for its row: handed over, not copied
+            self.owner.add_row("frames", f)
         self.owner.row(
             "stacks",
             stack_id=self.stack_id,
