@@ -14,8 +14,9 @@ in the same order, with the same ids: each capture is parsed alone as a part
 (engine/merge.py), the parts' small tables are merged and their post-steps (the analysis)
 run in one task, and each capture's `lines` are renumbered by a task of their own.
 
-Layout: `OUT/<table>/part.<k>.parquet`: `lines` and `unparsed` one file per capture (k is its
-place in the input order), every other table one file `part.00000.parquet`. Columns as written by
+Layout: `OUT/<table>/part.<k>.parquet`: `lines` one file per capture (k is its place in the
+input order; its `unparsed` column marks the unparsed lines), every other table one file
+`part.00000.parquet`. Columns as written by
 `stalllog parse` (dictionary columns as plain strings).
 """
 
@@ -29,10 +30,10 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from stalllog.engine.capture import LINES_ARROW, UNPARSED_ARROW, plain, unparsed_of
+from stalllog.engine.capture import LINES_ARROW, plain
 from stalllog.engine.merge import Offsets, Part, iter_part, merge, offsets
 
-BIG = ("lines", "unparsed")  # written per capture
+BIG = ("lines",)  # written per capture
 _TMP = "_stalllog_parts"  # lines with the parts' own ids, until renumbered
 
 
@@ -124,15 +125,20 @@ def _parse(name: str, lines: str, max_bytes: int | None) -> Part:
 
 
 def _renumber(lines: str, out: str, k: int, shifts: Sequence[Offsets], i: int) -> None:
-    """Task: one capture's `lines` and `unparsed` with global ids."""
+    """Task: one capture's `lines` with global ids, written batch by batch (`unparsed` is
+    the `lines.unparsed` flag, as in `stalllog parse`)."""
     import fsspec
 
-    with fsspec.open(lines, "rb") as f:
-        batches = [shifts[i].table(b) for b in pa.ipc.open_stream(f)]
-    table = pa.Table.from_batches(batches, LINES_ARROW)
-    unparsed = pa.Table.from_batches([unparsed_of(b) for b in batches], UNPARSED_ARROW)
-    for name, t in zip(BIG, (table, unparsed), strict=True):
-        _write(plain(t), f"{out}/{name}/part.{k:05d}.parquet")
+    fs, path = fsspec.core.url_to_fs(f"{out}/lines/part.{k:05d}.parquet")
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    schema = plain(LINES_ARROW.empty_table()).schema
+    with (
+        fsspec.open(lines, "rb") as f,
+        fs.open(path, "wb") as sink,
+        pq.ParquetWriter(sink, schema, compression="zstd") as writer,
+    ):
+        for batch in pa.ipc.open_stream(f):
+            writer.write_table(plain(pa.Table.from_batches([shifts[i].table(batch)])))
 
 
 def _merge_write(parts: list[Part], out: str, hz: int | None, analysis: bool) -> list[str]:
