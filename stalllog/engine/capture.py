@@ -81,6 +81,7 @@ class _BootStats:
         valid: np.ndarray = np.flatnonzero(~np.isnan(ts))
         first_valid: list[int] = np.asarray(np.searchsorted(valid, starts)).tolist()
         last_valid: list[int] = (np.asarray(np.searchsorted(valid, ends)) - 1).tolist()
+        host_of = _first_valid(batch.column("host"), order, starts, ends)
         pairs = np.unique(boot.astype(np.int64) * len(kind_names) + kind_codes[order])
         kinds_of: dict[int, list[str]] = defaultdict(list)
         for code in pairs.tolist():
@@ -90,7 +91,8 @@ class _BootStats:
             r = self.rows.setdefault(
                 b,
                 {"boot": b, "source": source, "line_start": int(line_no[s]), "n_lines": 0,
-                 "ts_first": math.nan, "ts_last": math.nan, "has_caller": False, "kinds": set()},
+                 "ts_first": math.nan, "ts_last": math.nan, "has_caller": False, "kinds": set(),
+                 "host": None},
             )  # fmt: skip
             r["line_end"] = int(line_no[e - 1])
             r["n_lines"] += e - s
@@ -100,6 +102,8 @@ class _BootStats:
                 r["ts_last"] = float(ts[valid[last_valid[k]]])
             r["has_caller"] = r["has_caller"] or bool(any_caller[k])
             r["kinds"].update(kinds_of[b])
+            if r["host"] is None and host_of is not None:
+                r["host"] = host_of[k]
 
     def table(self, family_tables: dict[str, pa.Table]) -> pa.Table:
         empty = pa.table({})
@@ -119,6 +123,22 @@ class _BootStats:
                  "prefix_kinds": ", ".join(sorted(k for k in r["kinds"] if k))}
             )  # fmt: skip
         return pa.Table.from_pylist(rows, schema=BOOTS.arrow())
+
+
+def _first_valid(
+    values: pa.Array, order: np.ndarray, starts: np.ndarray, ends: np.ndarray
+) -> list[str | None] | None:
+    """The first non-null value of each run [start, end) of `values` taken in `order`; None
+    when the batch has none (most captures have no host)."""
+    if values.null_count == len(values):
+        return None
+    values = values.take(pa.array(order))
+    valid = np.flatnonzero(np.asarray(values.is_valid().to_numpy(zero_copy_only=False)))
+    at = np.searchsorted(valid, starts)
+    ok = at < len(valid)
+    ok[ok] = valid[at[ok]] < ends[ok]
+    picked = values.take(pa.array(valid[np.minimum(at, len(valid) - 1)])).to_pylist()
+    return [v if good else None for v, good in zip(picked, ok.tolist(), strict=True)]
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, list[str]]:
@@ -261,7 +281,7 @@ def source_batches(
     """Yield one source's finished `lines` batches; return its `sources` row. The one loop of
     a parse (capture.iter_parse, and each part of engine.merge)."""
     stage.start_source(opened.name)
-    dispatcher.start_source(opened.name)
+    dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
     try:
         for chunk in iter_chunks(opened):

@@ -22,6 +22,7 @@ from stalllog.parsers.base import Block, Family, Feed, Line, written_tables
 
 MAX_BLOCK_LINES = 200_000  # a block that never ends (a runaway family) is cut here
 MAX_NESTED = 4  # blocks open at once in one stream; the outermost is cut beyond that
+_Key = tuple[int | None, str | None]  # (host stream, caller id)
 MAX_SKIPPED = 500  # a block that took none of this many lines in a row is closed
 ROW_FLUSH = 8_192  # family rows move from dicts to Arrow in batches of this size...
 ROW_WINDOW = 2_048  # ...keeping this many recent rows as dicts that families may still update
@@ -40,10 +41,12 @@ class Dispatcher:
         triggers = sorted({t for f in families for t in f.triggers})
         self._trigger_re = "|".join(re.escape(t) for t in triggers) if triggers else None
         self._glue_families = [f for f in families if type(f).glued is not Family.glued]
-        # Open blocks per stream (caller id, or None), innermost last. Without caller ids a
-        # report from another CPU can start inside an open one; it is nested, and the outer
-        # block gets the lines back when the inner one ends.
-        self.open: dict[str | None, list[tuple[Block, Family]]] = {}
+        # Open blocks per stream (host stream of the boot, caller id or None), innermost last.
+        # Without caller ids a report from another CPU can start inside an open one; it is
+        # nested, and the outer block gets the lines back when the inner one ends.
+        self.open: dict[_Key, list[tuple[Block, Family]]] = {}
+        # boot -> host stream (input.boots): two hosts' lines never meet in one block
+        self._stream_of: dict[int, int] = {}
         self._foreign: dict[int, list[int]] = defaultdict(list)
         # lines a block skipped since it last took one: foreign only if it takes a later line
         self._skipped: dict[int, list[int]] = defaultdict(list)
@@ -54,7 +57,7 @@ class Dispatcher:
         self._events_done: list[pa.RecordBatch] = []
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
-        self._drops = DropLog()
+        self._drops: dict[int | None, DropLog] = defaultdict(DropLog)  # per host stream
         # event_id -> why values of its rows were nulled (too big for their column)
         self._nulled: dict[int, list[str]] = defaultdict(list)
 
@@ -85,15 +88,18 @@ class Dispatcher:
         self.next_event_id += 1
         return self.next_event_id - 1
 
-    def _close(self, key: str | None, index: int, cut: str | None) -> None:
+    def _close(self, key: _Key, index: int, cut: str | None) -> None:
         stack = self.open[key]
         block, family = stack.pop(index)
         if not stack:
             del self.open[key]
         self._finish(block, family, cut)
 
+    def _drop_log(self, block: Block) -> DropLog:
+        return self._drops[self._stream_of.get(block.first.boot)]
+
     def _finish(self, block: Block, family: Family, cut: str | None) -> None:
-        self._drops.closed(block)
+        self._drop_log(block).closed(block)
         block.finish(cut)
         self._skipped.pop(block.event_id, None)
         foreign = self._foreign.pop(block.event_id, None)
@@ -125,8 +131,10 @@ class Dispatcher:
             self.events = []
 
     # -- driving ------------------------------------------------------------------------
-    def start_source(self, source: str) -> None:
+    def start_source(self, source: str, stream_of: dict[int, int] | None = None) -> None:
+        """stream_of: boot -> host stream, filled as boots are found (BootTracker.stream_of)."""
         self.source = source
+        self._stream_of = {} if stream_of is None else stream_of
 
     def end_source(self, truncated: bool) -> None:
         cut = "end of input (truncated capture)" if truncated else "end of input"
@@ -187,9 +195,10 @@ class Dispatcher:
         return first
 
     def _line(self, line: Line, candidate: bool, skip_feed: bool) -> int | None:
-        key = line.caller
+        stream = self._stream_of.get(line.boot)
+        key = (stream, line.caller)
         if line.dropped:
-            self._drops.marker(line.line_no, line.dropped)
+            self._drops[stream].marker(line.line_no, line.dropped)
             if line.text and not line.text.startswith("** "):
                 for family in self._glue_families:
                     glued = family.glued(line, self.next_event_id, self)
@@ -207,7 +216,7 @@ class Dispatcher:
         if new is None:
             return None
         block, family = new
-        self._drops.opened(block)
+        self._drop_log(block).opened(block)
         if not block.multiline:
             self._finish(block, family, None)
             return block.event_id
@@ -218,7 +227,7 @@ class Dispatcher:
         stack.append(new)
         return block.event_id
 
-    def _feed_stack(self, key: str | None, line: Line, skipped_by: list[Block]) -> int | None:
+    def _feed_stack(self, key: _Key, line: Line, skipped_by: list[Block]) -> int | None:
         """Offer the line to the stream's open blocks, innermost first."""
         stack = self.open[key]
         i = len(stack) - 1
@@ -229,7 +238,7 @@ class Dispatcher:
             elif block.n_lines >= MAX_BLOCK_LINES:
                 self._close(key, i, f"block longer than {MAX_BLOCK_LINES} lines")
             else:
-                self._drops.catch_up(block)
+                self._drop_log(block).catch_up(block)
                 verdict = block.feed(line)
                 if verdict is Feed.TAKE:
                     block.n_lines += 1
@@ -247,7 +256,7 @@ class Dispatcher:
             i -= 1
         return None
 
-    def _skip(self, key: str | None, block: Block, line_no: int) -> None:
+    def _skip(self, key: _Key, block: Block, line_no: int) -> None:
         pending = self._skipped[block.event_id]
         pending.append(line_no)
         if len(pending) >= MAX_SKIPPED:

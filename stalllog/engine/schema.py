@@ -133,6 +133,7 @@ BOOTS = TableSchema(
         col("cmdline", pa.string(), "", "kernel command line"),
         col("has_caller", pa.bool_(), "", "lines carry CONFIG_PRINTK_CALLER ids"),
         col("prefix_kinds", pa.string(), "", "distinct prefix kinds seen, `, `-joined"),
+        col("host", pa.string(), "", "host of its syslog/journal prefixes (boots are per host)"),
     ),
 )
 SOURCES = TableSchema(

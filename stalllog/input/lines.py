@@ -533,7 +533,7 @@ class LineStage:
             jboot[i] = bool(
                 _JOURNAL_BOOT_RE.match(buf[starts[i] : cend[i]].decode(errors="replace"))
             )
-        boot = self.boots.assign(self.source, line_no, fields.ts, banner, jboot)
+        boot = self.boots.assign(self.source, line_no, fields.ts, banner, jboot, host)
 
         eol_idx = cr.astype(np.int8)
         if tail:
