@@ -49,8 +49,14 @@ def test_reserve_is_used_only_when_every_zone_config_agrees() -> None:
     assert reserve_pages([0, 3243, 8041, 8041], printed, "Normal") == 8041
     # a DMA32 request: index 1 in every config
     assert reserve_pages([0, 3243, 8041, 8041], printed, "DMA32") == 3243
-    # made-up list where configs disagree: Movable at index 3 (8041) or 4 (9000)
-    assert reserve_pages([0, 1, 2, 8041, 9000], ["DMA", "DMA32"], "Movable") is None
+    # a list where configs disagree: with only DMA printed, Normal is index 2 (DMA, DMA32,
+    # Normal, Movable) or 1 (DMA, Normal, HighMem, Movable)
+    assert reserve_pages([0, 1, 2, 3], ["DMA"], "Normal") is None
+    # ...but no kernel has both HighMem (32-bit) and DMA32 (64-bit): i686 2.6.32.1
+    # `DMA ... lowmem_reserve[]: 0 865 1762 1762` with DMA, Normal, HighMem printed is
+    # (DMA, Normal, HighMem, Movable): a GFP_KERNEL request (Normal) reserves 865 pages
+    assert reserve_pages([0, 865, 1762, 1762], ["DMA", "Normal", "HighMem"], "Normal") == 865
+    assert reserve_pages([0, 1, 2, 8041, 9000], ["DMA", "DMA32"], "Movable") == 8041
 
 
 def test_global_oom_6_1() -> None:
@@ -104,7 +110,14 @@ def test_haproxy_slab_unreclaimable_dominates() -> None:
     assert r.allowed_zones == "DMA, DMA32, Normal"
     # Normal: free 15468 < min 45120 (node 0) and 9304 < 26788 (node 1); DMA: 15740 <
     # 80 + 8041*4; DMA32: 36536 < 18112 + 4797*4 = 37300 (reserve of the Movable request)
-    assert r.zones_below_min == "DMA, DMA32, Normal"
+    # (36536 <= 37300: the kernel's `<=`); two nodes: each node's zones named on their own
+    assert r.zones_below_min == "Node 0 Normal, Node 1 DMA, Node 1 DMA32, Node 1 Normal"
+    assert r.zones_failing_min == r.zones_below_min  # order 0: no free-area check
+    # `4194303 pages RAM` (2.6.32 counted valid pfns of the node spans) but the zones'
+    # `present:` add up to 8273920 + 15352 + 3321540 + 4912640 kB: the two disagree
+    assert r.zones_present_kb == 8273920 + 15352 + 3321540 + 4912640
+    assert not pd.isna(r.ram_matches_zones) and not r.ram_matches_zones
+    assert "pages RAM 16,777,212 kB but zones present 16,523,452 kB" in r.summary
     assert r.swap_used_kb == 32767992 - 25878484  # `Total swap = ...`, `Free swap  = ...`
     assert r.slab_unreclaimable_kb == 3898229 * 4
     assert r.ram_kb == 4194303 * 4  # `4194303 pages RAM`

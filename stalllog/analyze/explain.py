@@ -14,7 +14,9 @@ from typing import Any
 
 import pyarrow as pa
 
+from stalllog.analyze.watermark import free_area_fails, order0_fails
 from stalllog.engine.steps import post_step
+from stalllog.kernel.gfp import Version, parse_release
 from stalllog.parsers.base import Context, TableSchema, col
 
 # Zone types in kernel order (enum zone_type); a kernel configures a subsequence of them.
@@ -65,18 +67,34 @@ def allowed_zones(gfp_flags: str | None) -> tuple[str, ...] | None:
     return ZONE_ORDER[: _Z[top] + 1]
 
 
+def gfp_bits(gfp_flags: str | None) -> frozenset[str]:
+    """The `__GFP_*` bits of flag names that the watermark check looks at (zone modifiers,
+    __GFP_HIGH of GFP_ATOMIC); allowed_zones() tells whether the names are understood."""
+    bits: set[str] = set()
+    for name in (gfp_flags or "").split("|"):
+        name = name.strip()
+        bits |= _COMPOSITE_ZONE_BITS.get(name, set())
+        if name.startswith("__GFP_"):
+            bits.add(name)
+        elif name == "GFP_ATOMIC":
+            bits.add("__GFP_HIGH")
+    return frozenset(bits)
+
+
 def reserve_pages(reserve: list[int] | None, printed: list[str], top: str) -> int | None:
     """lowmem_reserve[classzone] of one zone, against allocations whose highest zone is `top`.
 
     The list has one entry per configured zone type, but which types are configured is not
     printed (HighMem, Movable, Device depend on the config). Every configuration that fits the
-    list's length and the zones printed is tried; the value counts only when they all agree."""
+    list's length and the zones printed is tried; the value counts only when they all agree.
+    HighMem exists only on 32-bit and DMA32 only on 64-bit kernels (mm/Kconfig, arch Kconfigs):
+    a dump that prints one has not the other (i686 `DMA, Normal, HighMem` + Movable)."""
     if not reserve:
         return None
     n = len(reserve)
     values = set()
     for conf in itertools.combinations(ZONE_ORDER, n):
-        if not set(printed) <= set(conf):
+        if not set(printed) <= set(conf) or {"HighMem", "DMA32"} <= set(conf):
             continue
         # gfp_zone() falls back to the highest configured zone at or below the requested one
         below = [i for i, z in enumerate(conf) if _Z[z] <= _Z[top]]
@@ -108,10 +126,20 @@ EXPLAIN = TableSchema(
             "zones_below_min",
             pa.string(),
             "",
-            "allowed zones whose free < min + lowmem_reserve[requested zone] (`, `-joined; "
-            "empty: none); NA when a zone's reserve is needed but ambiguous",
+            "allowed zones the kernel's order-0 watermark check refuses (__zone_watermark_ok: "
+            "free - unusable <= min + lowmem_reserve[requested zone]; unusable: 2^order - 1 "
+            "pages, the high-atomic reserve and free CMA where printed); `, `-joined, empty: "
+            "none, `Node N Zone` when the dump has several nodes; NA when a value is not known",
         ),
         col("zones_below_low", pa.string(), "", "the same against the low watermark"),
+        col(
+            "zones_failing_min",
+            pa.string(),
+            "",
+            "allowed zones failing the whole __zone_watermark_ok at min: below min, or for "
+            "order > 0 the free-area check of the buddy line (cumulative up to 4.3, a usable "
+            "free block of the order since 4.4); NA when the era or a value is not known",
+        ),
         col(
             "free_block_available",
             pa.bool_(),
@@ -126,6 +154,14 @@ EXPLAIN = TableSchema(
             "victim anon + file + shmem RSS (shmem was in file before 4.5)",
         ),
         col("ram_kb", pa.int64(), "kB", "`pages RAM` x page size"),
+        col("zones_present_kb", pa.int64(), "kB", "sum of the dump's zones' `present:`"),
+        col(
+            "ram_matches_zones",
+            pa.bool_(),
+            "",
+            "ram_kb equals zones_present_kb (show_mem counts the zones' present pages since "
+            "3.x; older arch code, or zones of nodes left out of the dump, can differ)",
+        ),
         col("victim_share_of_ram", pa.float64(), "fraction", "victim_rss_kb / ram_kb"),
         col("anon_kb", pa.int64(), "kB", "anon LRU (active + inactive + isolated; holds shmem)"),
         col("file_kb", pa.int64(), "kB", "page-cache LRU (active + inactive + isolated)"),
@@ -181,39 +217,68 @@ def explain_table(tables: dict[str, pa.Table]) -> pa.Table:
     zones = _rows_by(tables.get("zones"), "snapshot_id")
     buddy = _rows_by(tables.get("buddy"), "snapshot_id")
     huge = _rows_by(tables.get("hugepages"), "snapshot_id")
+    boots = tables.get("boots")
+    release = (
+        {}
+        if boots is None
+        else dict(zip(boots["boot"].to_pylist(), boots["release"].to_pylist(), strict=True))
+    )
     rows = [
         _explain(o, meminfo.get(o["meminfo_id"]), zones.get(o["meminfo_id"], []),
-                 buddy.get(o["meminfo_id"], []), huge.get(o["meminfo_id"]))
+                 buddy.get(o["meminfo_id"], []), huge.get(o["meminfo_id"]),
+                 parse_release(release.get(o["boot"]) or ""))
         for o in ooms.to_pylist()
     ]  # fmt: skip
     return pa.Table.from_pylist(rows, schema=_ARROW)
 
 
 def _zone_state(
-    zs: list[dict[str, Any]], allowed: tuple[str, ...], page_kb: int | None
-) -> tuple[str | None, str | None]:
+    zs: list[dict[str, Any]],
+    bs: list[dict[str, Any]],
+    allowed: tuple[str, ...],
+    o: dict[str, Any],
+    page_kb: int | None,
+    version: Version | None,
+) -> tuple[str | None, str | None, str | None]:
+    """Zones below min and low (the order-0 part of __zone_watermark_ok), and zones failing
+    the whole check at min (free areas too, for order > 0); each node's zones on their own."""
     printed = list(dict.fromkeys(z["zone"] for z in zs))
-    below: dict[str, list[str]] = {"min_kb": [], "low_kb": []}
+    numa = len({z["node"] for z in zs}) > 1
+    gfp, order = gfp_bits(o["gfp_flags"]), o["order"]
+    found: dict[str, list[str]] = {"min_kb": [], "low_kb": [], "fail": []}
+    unknown: set[str] = set()
     for z in zs:
         if z["zone"] not in allowed:
             continue
-        for mark, found in below.items():
-            if z["free_kb"] is None or z[mark] is None:
-                return None, None
-            if z["free_kb"] < z[mark]:
-                found.append(z["zone"])  # below even with no reserve
-                continue
-            res = reserve_pages(z["lowmem_reserve"], printed, allowed[-1])
-            if res is None or page_kb is None:
-                return None, None
-            if z["free_kb"] < z[mark] + res * page_kb:
-                found.append(z["zone"])
+        label = f"Node {z['node']} {z['zone']}" if numa else z["zone"]
+        res = reserve_pages(z["lowmem_reserve"], printed, allowed[-1])
+        mine = [b for b in bs if (b["node"], b["zone"]) == (z["node"], z["zone"])]
+        for mark in ("min_kb", "low_kb"):
+            fails = None
+            if page_kb and res is not None:
+                fails = order0_fails(z, mark, order, res, page_kb, gfp)
+            if fails is None:
+                unknown.add(mark)
+            elif fails:
+                found[mark].append(label)
+        area = free_area_fails(z, mine, order, page_kb, gfp, version) if page_kb else None
+        if label in found["min_kb"] or area:
+            found["fail"].append(label)
+        elif "min_kb" in unknown or area is None:
+            unknown.add("fail")
 
-    # one name per zone type (several NUMA nodes may list the same zone)
-    def names(m: str) -> str:
-        return ", ".join(sorted(set(below[m]), key=lambda z: _Z.get(z, len(_Z))))
+    def names(m: str) -> str | None:
+        if m in unknown:
+            return None
+        return ", ".join(dict.fromkeys(sorted(found[m], key=_zone_key)))
 
-    return names("min_kb"), names("low_kb")
+    return names("min_kb"), names("low_kb"), names("fail")
+
+
+def _zone_key(label: str) -> tuple[str, int]:
+    """Node first, then zone type order (labels `Normal` or `Node 1 Normal`)."""
+    node, _, zone = label.rpartition(" ")
+    return node, _Z.get(zone, len(_Z))
 
 
 def _explain(
@@ -222,6 +287,7 @@ def _explain(
     zs: list[dict[str, Any]],
     bs: list[dict[str, Any]],
     hs: list[dict[str, Any]] | None,
+    version: Version | None,
 ) -> dict[str, Any]:
     page_kb = o["page_kb"] or (m["page_size_kb"] if m else None)
     order = o["order"]
@@ -232,24 +298,32 @@ def _explain(
     if allowed is not None and printed:
         allowed = tuple(z for z in allowed if z in printed) or allowed
     r["allowed_zones"] = ", ".join(allowed) if allowed is not None else None
-    r["zones_below_min"] = r["zones_below_low"] = None
+    r["zones_below_min"] = r["zones_below_low"] = r["zones_failing_min"] = None
     r["free_block_available"] = None
     if allowed is not None and zs and order is not None and order >= 0:
         top = allowed_zones(o["gfp_flags"])
         assert top is not None
-        r["zones_below_min"], r["zones_below_low"] = _zone_state(zs, top, page_kb)
+        r["zones_below_min"], r["zones_below_low"], r["zones_failing_min"] = _zone_state(
+            zs, bs, top, o, page_kb, version
+        )
         mine = [b for b in bs if b["zone"] in top and b["count"] is not None]
         if mine:
             r["free_block_available"] = any(b["count"] > 0 and b["order"] >= order for b in mine)
     rss = (o["anon_rss_kb"], o["file_rss_kb"])
     # before 4.5 shmem was counted in file-rss and not printed on its own
     r["victim_rss_kb"] = None if None in rss else sum(rss) + (o["shmem_rss_kb"] or 0)
-    for k in ("swap_used_kb", "ram_kb", "victim_share_of_ram", "anon_kb", "file_kb",
+    for k in ("swap_used_kb", "ram_kb", "zones_present_kb", "ram_matches_zones",
+              "victim_share_of_ram", "anon_kb", "file_kb",
               "unevictable_kb", "shmem_kb", "slab_reclaimable_kb", "slab_unreclaimable_kb",
               "pagetables_kb", "hugepages_kb", "free_kb", "unaccounted_kb"):  # fmt: skip
         r[k] = None
     if m is not None:
         _memory(r, m, page_kb, hs)
+    present = [z["present_kb"] for z in zs]
+    if present and None not in present:
+        r["zones_present_kb"] = sum(present)
+        if r["ram_kb"] is not None:
+            r["ram_matches_zones"] = r["ram_kb"] == r["zones_present_kb"]
     r["summary"] = _sentence(o, r)
     return r
 
@@ -312,6 +386,8 @@ def _sentence(o: dict[str, Any], r: dict[str, Any]) -> str | None:
     share = _pct(r["victim_rss_kb"], r["ram_kb"])
     if o["victim_comm"] is not None and share is not None:
         parts.append(f"victim {o['victim_comm']} held {share} of RAM")
+    if r["ram_matches_zones"] is False:
+        parts.append(f"pages RAM {r['ram_kb']:,} kB but zones present {r['zones_present_kb']:,} kB")
     known = [(r[k], k) for k in _BIGGEST if r[k] is not None]
     if known and r["ram_kb"]:
         kb, k = max(known)

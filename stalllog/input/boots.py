@@ -157,11 +157,12 @@ class BootTracker:
         elif self._last_host in names:
             codes[codes < 0] = names.index(self._last_host)
         keys: list[str | None] = [*names, self._last_host]  # code -1: the host before
-        _, first = np.unique(codes, return_index=True)
+        by_code = np.argsort(codes, kind="stable")  # each host's rows, in line order
+        bounds = np.flatnonzero(np.r_[True, codes[by_code][1:] != codes[by_code][:-1], True])
+        runs = [by_code[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         groups = []
-        for row in sorted(first.tolist()):  # streams met in line order (see _stream)
-            code = int(codes[row])
-            groups.append((self._stream(keys[code]), np.flatnonzero(codes == code)))
+        for rows in sorted(runs, key=lambda r: int(r[0])):  # streams met in line order
+            groups.append((self._stream(keys[int(codes[rows[0]])]), rows))
         self._last_host = names[int(codes[-1])]
         return groups
 
