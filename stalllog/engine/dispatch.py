@@ -230,6 +230,7 @@ class Dispatcher:
     def _feed_stack(self, key: _Key, line: Line, skipped_by: list[Block]) -> int | None:
         """Offer the line to the stream's open blocks, innermost first."""
         stack = self.open[key]
+        drops = self._drops[key[0]]  # the stream's: one look-up, not one per block
         i = len(stack) - 1
         while i >= 0 and key in self.open:
             block, _ = stack[i]
@@ -238,7 +239,7 @@ class Dispatcher:
             elif block.n_lines >= MAX_BLOCK_LINES:
                 self._close(key, i, f"block longer than {MAX_BLOCK_LINES} lines")
             else:
-                self._drop_log(block).catch_up(block)
+                drops.catch_up(block)
                 verdict = block.feed(line)
                 if verdict is Feed.TAKE:
                     block.n_lines += 1
