@@ -15,12 +15,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 from conftest import SAMPLES
 
 import stalllog
+from stalllog.input.boots import BootTracker
 
 # three real syslog-prefixed captures of three hosts: rsyslog (RHEL 6, NUMA), rsyslog with
 # printk times (Ubuntu 4.15), journalctl -k (Debian 6.1 under QEMU, memcg OOMs, indented
@@ -176,3 +178,30 @@ def test_interleaving_is_real(
                              oom["line_end"].to_pylist(), strict=True)
     ]  # fmt: skip
     assert sum(n > 0 for n in inside) >= 2 and max(inside) > 50
+
+
+def _assign(tracker: BootTracker, hosts: list[str | None], ts: list[float]) -> list[int]:
+    n = len(ts)
+    line_no = np.arange(1, n + 1)
+    none = np.zeros(n, bool)
+    out = tracker.assign(
+        "s", line_no, np.array(ts, float), none, none, pa.array(hosts, pa.string())
+    )
+    return out.tolist()
+
+
+def test_boot_tracker_per_host() -> None:
+    """Line stage level: the boots of each host, across chunks."""
+    t = BootTracker()
+    t.new_source("s", 1)
+    nan = float("nan")
+    # lines before the first host go with it; a line without host continues the one before
+    assert _assign(t, [None, "a", "b", None, "a"], [nan, 5.0, 7.0, 8.0, 6.0]) == [0, 0, 1, 1, 0]
+    # b's clock starts again from 0: b reboots, a does not (its clock is still running)
+    assert _assign(t, [None, "b", "a", "b"], [9.0, 0.0, 9.5, 0.5]) == [0, 2, 0, 2]
+    assert t.stream_of[0] != t.stream_of[1] == t.stream_of[2]
+    # one host in a chunk: the whole chunk is that host's, whatever came before
+    assert _assign(t, ["a", None], [10.0, nan]) == [0, 0]
+    # a new source: new hosts, even with the same names
+    t.new_source("s2", 1)
+    assert _assign(t, ["a"], [11.0]) == [3]
