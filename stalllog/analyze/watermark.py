@@ -57,7 +57,7 @@ def free_area_fails(
         return False
     if not counts:
         return None
-    new = _any_usable_block(counts, order, gfp)
+    new = not _any_usable_block(counts, order, gfp)
     free, mark_pages = _pages(z["free_kb"], page_kb), _pages(z["min_kb"], page_kb)
     old = None
     if free is not None and mark_pages is not None and all(o in counts for o in range(order)):

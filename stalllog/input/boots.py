@@ -9,6 +9,7 @@ stream, as before hosts were told apart)."""
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,7 +160,7 @@ class BootTracker:
         keys: list[str | None] = [*names, self._last_host]  # code -1: the host before
         by_code = np.argsort(codes, kind="stable")  # each host's rows, in line order
         bounds = np.flatnonzero(np.r_[True, codes[by_code][1:] != codes[by_code][:-1], True])
-        runs = [by_code[lo:hi] for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
+        runs = [by_code[lo:hi] for lo, hi in itertools.pairwise(bounds)]
         groups = []
         for rows in sorted(runs, key=lambda r: int(r[0])):  # streams met in line order
             groups.append((self._stream(keys[int(codes[rows[0]])]), rows))
