@@ -8,6 +8,7 @@ landed in is null and its event's reason names the value.
 
 from __future__ import annotations
 
+import itertools
 import lzma
 import os
 import re
@@ -84,9 +85,15 @@ def _variants(window: bytes, claimed: list[int], every_line: bool) -> list[tuple
 def _by_source(cap: stalllog.Capture, n: int) -> list[dict[str, list[dict[str, Any]]]]:
     """Per source (= boot here), the rows of every family table and of `events`."""
     tables = cap.arrow
-    assert tables["boots"].num_rows == n  # one boot per source: windows hold no reboot
-    boot_of = dict(zip(*(tables["events"].column(c).to_pylist() for c in ("event_id", "boot")),
-                       strict=True))  # fmt: skip
+    # Each source starts a boot at its line 1; windows hold no reboot, but a digit of a
+    # syslog host name mangled (`storage8` -> `storage8x`) names another host, whose lines
+    # get a boot of their own (boots are per host) later in that source.
+    first = [ls == 1 for ls in tables["boots"].column("line_start").to_pylist()]
+    assert sum(first) == n
+    source_of = list(itertools.accumulate(first))
+    events = tables["events"]
+    pairs = zip(events["event_id"].to_pylist(), events["boot"].to_pylist(), strict=True)
+    boot_of = {e: source_of[b] - 1 for e, b in pairs}
     out: list[dict[str, list[dict[str, Any]]]] = [defaultdict(list) for _ in range(n)]
     for name, t in tables.items():
         if name not in ("lines", "unparsed", "boots", "sources") and "event_id" in t.column_names:

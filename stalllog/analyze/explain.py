@@ -255,8 +255,9 @@ def _zone_state(
         mine = [b for b in bs if (b["node"], b["zone"]) == (z["node"], z["zone"])]
         for mark in ("min_kb", "low_kb"):
             fails = None
-            if page_kb and res is not None:
-                fails = order0_fails(z, mark, order, res, page_kb, gfp)
+            if page_kb:  # an unknown reserve still decides a zone below the bare mark
+                fails = order0_fails(z, mark, order, res or 0, page_kb, gfp)
+                fails = fails if res is not None or fails else None
             if fails is None:
                 unknown.add(mark)
             elif fails:
