@@ -184,14 +184,23 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     hit = np.flatnonzero((wb == float(boot)) & (wl >= float(line)) & (wl < stop))
     if not len(hit):
         return ""
-    sel = wq.iloc[hit]
-    delays = [int(d) for p in sel["pending"] for d in _DELAY.findall(str(p))]
+    # per-row delays and the pool note are cached: storms ask this once per finding
+    delays_of = ctx.cached("vmstat_delays", lambda: [_delays(p) for p in wq["pending"]])
+    delays = [d for i in hit for d in delays_of[i]]
     biggest = f" (delay up to {max(delays)})" if delays else ""
+    last = int(hit[-1])
+    pool = ctx.cached("vmstat_pools", dict)
+    if last not in pool:
+        pool[last] = _busy_pool(ctx, wq.iloc[last])
     return (
-        f"; vmstat_update stayed pending on its workqueue in {len(sel)} dump(s){biggest}"
-        f"{_busy_pool(ctx, sel.iloc[-1])}, so the vmstat counters reclaim decides on were stale "
-        f"(line {int(sel['line_no'].iloc[0])})"
+        f"; vmstat_update stayed pending on its workqueue in {len(hit)} dump(s){biggest}"
+        f"{pool[last]}, so the vmstat counters reclaim decides on were stale "
+        f"(line {int(wl[hit[0]])})"
     )
+
+
+def _delays(pending: Any) -> list[int]:
+    return [int(d) for d in _DELAY.findall(str(pending))]
 
 
 def _floats(s: pd.Series) -> np.ndarray:
