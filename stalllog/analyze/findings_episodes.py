@@ -218,9 +218,11 @@ def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
     if wq is None:
         return ""
     busy = ctx.cached("busy_wq", lambda: _in_flight(wq))
-    same = busy[(busy["event_id"] == row["event_id"]) & (busy["pwq"] == row["pwq"])]
-    if not len(same):
+    pools = ctx.cached("busy_pools", lambda: busy.groupby(["event_id", "pwq"], sort=False).indices)
+    at = pools.get((row["event_id"], row["pwq"]))
+    if at is None:
         return ""
+    same = busy.iloc[at]
     works = ", ".join(dict.fromkeys(str(x) for x in same["in_flight"].dropna()))
     text = f" behind in-flight {works} on the same pool"
     pids = {int(p) for x in same["in_flight_pids"].dropna() for p in str(x).split(",") if p}

@@ -107,6 +107,8 @@ def scan_runs(ctx: Ctx) -> list[Row]:
     headers = lines_by_boot(oom, "line_start", oom["ts"].notna() if oom is not None else None)
     kill_rows = _kill_rows(oom)
     sysrq_f = _sysrq_f_by_boot(ctx.get("sysrq"))
+    kill_cols = ["ts_kill", "victim_comm", "victim_pid"]
+    kill_recs = records(oom[kill_cols]) if oom is not None and kill_rows else []
     for boot, b in s.groupby("boot", sort=True):
         b = b.reset_index(drop=True)
         ev = {
@@ -115,6 +117,7 @@ def scan_runs(ctx: Ctx) -> list[Row]:
             "gfp_fs": gfp_fs.get(as_int(boot), np.zeros((0, 2), dtype="int64")),
             "kill_rows": kill_rows,
             "sysrq_f": sysrq_f.get(as_int(boot)),
+            "kill_recs": kill_recs,
         }
         recs = records(b)  # row dicts: pandas row access per finding dominated storms
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
@@ -266,6 +269,7 @@ def _scan_victims(
     kill_ts = (
         oom["ts_kill"].astype("float64").to_numpy(na_value=np.nan) if oom is not None else None
     )
+    last_of = records(v[["victim", "dying", "ts", "stalling"]])
     # split at kill lines: a new kill means a new victim
     seg = np.searchsorted(ev["kills"], line_no, "left")
     for k in np.unique(seg):
@@ -278,17 +282,17 @@ def _scan_victims(
         span = float(ts[at[-1]]) - float(t0)
         if not span >= VICTIM_STUCK_S:
             continue
-        rows.append(_victim_row(boot, v.iloc[at[-1]], oom, pos, kill_line, t0, span, line_no[at]))
+        kill = ev["kill_recs"][pos] if pos is not None else None
+        rows.append(_victim_row(boot, last_of[at[-1]], kill, kill_line, t0, span, line_no[at]))
     return rows
 
 
 def _victim_row(
-    boot: Any, last: pd.Series, oom: pd.DataFrame | None, pos: int | None,
-    kill_line: int | None, t0: Any, span: float, lines: np.ndarray,
+    boot: Any, last: dict[str, Any], kill: dict[str, Any] | None, kill_line: int | None,
+    t0: Any, span: float, lines: np.ndarray,
 ) -> Row:  # fmt: skip
     """The `victim_not_exiting` finding of scans `lines`, the last one `last`."""
-    if oom is not None and pos is not None:
-        kill = oom.iloc[pos]
+    if kill is not None:
         t0 = kill["ts_kill"]
         victim = f"{kill['victim_comm']}({as_int(kill['victim_pid'])})"
         who = f"the OOM victim {victim} killed at {fmt_ts(t0)}"
