@@ -9,6 +9,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+import pandas as pd
+
 import stalllog
 from stalllog.engine.capture import Capture
 
@@ -18,6 +20,7 @@ SLUB_OLD = "posted/slub-old-gfp-paren-moby-docker-kmemcg.txt"
 COMM_PID = "lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt"
 IMUXSOCK = "posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt"
 DROPS = "lkml/printk-dropped-4.9-stalls-after-oom-short.txt"
+DECODED = "posted/decoded-5.19-rc3-lkp-sleeping-in-atomic-decode_stacktrace.txt"
 
 
 @cache
@@ -102,3 +105,24 @@ def test_imuxsock_loss_is_not_kernel_loss() -> None:
     assert list(mixed.episodes.printk_dropped) == [2416]
     loss = mixed.printk_loss
     assert list(loss.kernel_messages) == [True, False, True, True, True, True]
+
+
+def test_decode_stacktrace_output_is_one_trace() -> None:
+    # 0-day (lkp) report: 31 frame lines from `dump_stack_lvl (lib/dump_stack.c:107
+    # (discriminator 1)) ` (line 8) to `entry_SYSCALL_64_after_hwframe (…entry_64.S:115) `
+    # (line 38), decoded and undecoded (`start_flush_work+0x2a/0x680 `) frames mixed
+    c = cap(DECODED)
+    assert len(c.stacks) == 1 and c.stacks.n_frames.iloc[0] == 31
+    assert (c.stacks.pid.iloc[0], c.stacks.comm.iloc[0]) == (3796, "pty03")
+    f = c.frames.set_index("line_no")
+    assert f.loc[8, "src"] == "lib/dump_stack.c:107" and f.loc[8, "function"] == "dump_stack_lvl"
+    # several locations are one frame (inlined functions), innermost first
+    assert f.loc[36, "function"] == "__x64_sys_ioctl"
+    assert f.loc[36, "src_chain"] == "fs/ioctl.c:52 fs/ioctl.c:870 fs/ioctl.c:856 fs/ioctl.c:856"
+    assert f.loc[36, "src"] == "fs/ioctl.c:52"
+    assert f.loc[19, "src_chain"] == "kernel/workqueue.c:3074 kernel/workqueue.c:3096"
+    assert not f.loc[19, "reliable"]  # `? flush_work (…)`
+    # the module name the script prints bare after the location
+    assert (f.loc[24, "function"], f.loc[24, "module"]) == ("close_candev", "can_dev")
+    assert f.loc[10, "offset"] == 0x2A and f.loc[10, "src"] is pd.NA
+    assert c.lines.unparsed.sum() == 3  # the `BUG: sleeping function …` header lines 1-3
