@@ -14,7 +14,8 @@ import pandas as pd
 import stalllog
 from stalllog.engine.capture import Capture
 
-CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_logs"
+CORPUS = SAMPLES / "corpus"
 SLUB_612 = "posted/slub-6.12-tempesta-qemu-cpu-node-interleaved-warn_alloc.txt"
 SLUB_OLD = "posted/slub-old-gfp-paren-moby-docker-kmemcg.txt"
 COMM_PID = "lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt"
@@ -126,3 +127,48 @@ def test_decode_stacktrace_output_is_one_trace() -> None:
     assert (f.loc[24, "function"], f.loc[24, "module"]) == ("close_candev", "can_dev")
     assert f.loc[10, "offset"] == 0x2A and f.loc[10, "src"] is pd.NA
     assert c.lines.unparsed.sum() == 3  # the `BUG: sleeping function …` header lines 1-3
+
+
+QEMU_SYSRQ_OOM = SAMPLES / "qemu" / "6.12.118+deb13-amd64-sysrq-oom-serial.log"
+
+
+def _without(lines: list[bytes], i: int, new: bytes | None = None) -> bytes:
+    """The capture with line index i removed (a header lost in transit) or replaced."""
+    return b"\n".join([*lines[:i], *([] if new is None else [new]), *lines[i + 1 :]])
+
+
+def test_task_table_that_lost_its_header_reuses_the_boots_layout() -> None:
+    # two SysRq-f dumps in one boot, each with `[  pid  ]   uid  tgid total_vm      rss
+    # rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name`; the second
+    # dump's header line is dropped (as printk or a syslog rate limit drops lines)
+    lines = QEMU_SYSRQ_OOM.read_bytes().split(b"\n")
+    headers = [i for i, t in enumerate(lines) if b"]   uid  tgid total_vm" in t]
+    assert len(headers) == 2
+    clean = stalllog.parse(QEMU_SYSRQ_OOM)
+    lost = stalllog.parse(_without(lines, headers[1]))
+    want = clean.oom_tasks[clean.oom_tasks.oom_id == 1].drop(columns=["line_no", "event_id"])
+    got = lost.oom_tasks[lost.oom_tasks.oom_id == 1].drop(columns=["line_no", "event_id"])
+    assert len(got) == 5
+    assert got.reset_index(drop=True).equals(want.reset_index(drop=True))  # value for value
+    first_row = headers[1] + 1  # 1-based line number of the first row once the header is gone
+    note = f"task table header lost before line {first_row}: layout of line {headers[0] + 1} reused"
+    # the clean dump's own note (a foreign line at 442, before the header) follows
+    assert lost.oom_events.reason.iloc[1] == f"{note}; 1 foreign line(s) inside (first at line 442)"
+    assert clean.oom_events.reason.iloc[1] == "1 foreign line(s) inside (first at line 442)"
+
+
+def test_task_row_with_a_damaged_stamp_is_kept() -> None:
+    # the first row of the first table with its printk stamp damaged (`.` -> `:`): the lines
+    # layer cannot read the prefix, the row stays a row with every value and a reason
+    lines = QEMU_SYSRQ_OOM.read_bytes().split(b"\n")
+    i = next(i for i, t in enumerate(lines) if b"]   uid  tgid total_vm" in t) + 1
+    damaged = lines[i].replace(b".", b":", 1)
+    cap_ = stalllog.parse(_without(lines, i, damaged))
+    clean = stalllog.parse(QEMU_SYSRQ_OOM)
+    assert len(cap_.oom_tasks) == len(clean.oom_tasks) == 11
+    row = cap_.oom_tasks[cap_.oom_tasks.line_no == i + 1].iloc[0]
+    ref = clean.oom_tasks[clean.oom_tasks.line_no == i + 1].iloc[0]
+    for c in ("pid", "uid", "total_vm_pages", "rss_pages", "oom_score_adj", "name"):
+        assert row[c] == ref[c]
+    stamp = damaged.split(b"]")[0].decode() + "]"
+    assert row.reason == f"damaged line prefix {stamp!r}"
