@@ -21,12 +21,13 @@ import regex
 
 from .base import col
 
-_SYM = r"[A-Za-z_.$][\w.$@~-]*"
-_LOC = r"[\w./+-]+\.(?:[chS]|rs):(?:\d+|\?)"
-_DISC = r"(?: \(discriminator \d+\))?"
+# possessive (`++`, `*+`): a long line that is no frame fails in linear time
+_SYM = r"[A-Za-z_.$][\w.$@~-]*+"
+_LOC = r"(?=[\w/+-]*\.)[\w./+-]++:(?:\d++|\?)"
+_DISC = r"(?: \(discriminator \d++\))?+"
 _DECODED = regex.compile(
-    rf"^\s*(?P<q>\? )?(?P<func>{_SYM}) \((?P<locs>{_LOC}{_DISC}(?: {_LOC}{_DISC})*)\)"
-    r"(?: (?P<module>[\w-]+))?\s*$"
+    rf"^\s*+(?P<q>\? )?(?P<func>{_SYM}) \((?P<locs>{_LOC}{_DISC}(?: {_LOC}{_DISC})*+)\)"
+    r"(?: (?P<module>[\w-]++))?\s*+$"
 )
 _ONE_LOC = regex.compile(rf"(?P<loc>{_LOC}){_DISC}")
 
