@@ -25,6 +25,7 @@ from stalllog.input.reader import (
     iter_chunks,
     open_source,
 )
+from stalllog.input.structured import StructuredStage, sniff
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -42,7 +43,8 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
 
 
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
-    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out."""
+    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out (the syntax
+    lines of structured inputs have an empty text)."""
     blank = pc.equal(pc.utf8_trim_whitespace(batch.column("text")), "")
     dict_line = pc.fill_null(
         pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
@@ -263,10 +265,12 @@ def source_batches(
     stage.start_source(opened.name)
     dispatcher.start_source(opened.name)
     n_bytes = 0
+    lines: LineStage | StructuredStage | None = None
     try:
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
-            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+            lines = lines or _line_stage(opened, stage, chunk.data)
+            batch = lines.batch(chunk.data, chunk.last, truncated=opened.error is not None)
             if chunk.cut:
                 batch = _flag_last(batch, "cut")
             event_ids = dispatcher.process(batch)
@@ -280,10 +284,21 @@ def source_batches(
             yield batch
     finally:
         opened.stream.close()
+    if isinstance(lines, StructuredStage) and lines.problem():
+        opened.notes.append(lines.problem() or "")
     dispatcher.end_source(truncated=opened.error is not None)
     return {"source": opened.name, "compression": opened.compression,
             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
             "error": opened.problems()}  # fmt: skip
+
+
+def _line_stage(opened: OpenedSource, stage: LineStage, head: bytes) -> LineStage | StructuredStage:
+    """The stage that reads this source: journal JSON/export and dmesg -J have their own
+    (recognized from the first bytes); JSON of an unknown kind is read as text, with a note."""
+    fmt, warning = sniff(head)
+    if warning:
+        opened.notes.append(warning)
+    return StructuredStage(fmt, stage) if fmt else stage
 
 
 def _flag_last(batch: pa.RecordBatch, flag: str) -> pa.RecordBatch:

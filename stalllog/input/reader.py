@@ -110,10 +110,11 @@ class OpenedSource:
     cut: CutLog = field(default_factory=CutLog)
     encoding: str = "utf-8"  # "utf-16" when decoded from UTF-16 with a byte order mark
     max_bytes: int | None = None  # iter_chunks' limit unless it is given one
+    notes: list[str] = field(default_factory=list)  # what else the sources table should say
 
     def problems(self) -> str | None:
-        """`error` and the cut lines, for the sources table (None when all is well)."""
-        return "; ".join(p for p in (self.error, self.cut.text()) if p) or None
+        """`error`, the cut lines and the notes, for the sources table (None when all is well)."""
+        return "; ".join(p for p in (self.error, self.cut.text(), *self.notes) if p) or None
 
 
 def sniff_compression(head: bytes) -> str | None:
