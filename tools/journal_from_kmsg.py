@@ -27,7 +27,7 @@ import hashlib
 import lzma
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RECORD = re.compile(rb"^(\d+),(\d+),(\d+),[^;]*;(.*)$")
@@ -64,7 +64,7 @@ def export(path: Path, boot_wall: datetime, host: str) -> bytes:
     name = path.name.split(".log")[0]
     boot_id = hashlib.md5(b"boot " + name.encode()).hexdigest()
     machine_id = hashlib.md5(b"machine qemu-guest").hexdigest()
-    base = int(boot_wall.replace(tzinfo=timezone.utc).timestamp()) * 1_000_000
+    base = int(boot_wall.replace(tzinfo=UTC).timestamp()) * 1_000_000
     out = []
     for prefix, usec, text, info in records(data):
         fields = [
