@@ -105,7 +105,8 @@ def test_bad_records_are_flagged_and_counted() -> None:
     assert lines["unparsed"].to_pylist()[:3] == [False, True, True]  # 0: the banner
     assert lines["text"][1].as_py() == cut[:-1].decode()
     assert cap.sources["error"][0] == (
-        "2 journal JSON record(s) could not be read (flag bad-record; first at line 2)")
+        "2 journal JSON record(s) could not be read (flag bad-record; first at line 2)"
+    )
     assert rebuild(lines) == data
 
 

@@ -18,6 +18,7 @@ from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.input.lines import LineStage
+from stalllog.input.live import epipe_note
 from stalllog.input.reader import (
     CaptureError,
     OpenedSource,
@@ -284,6 +285,8 @@ def source_batches(
             yield batch
     finally:
         opened.stream.close()
+    live = opened.live
+    opened.notes += live.notes(opened.overwritten) if live else epipe_note(opened.overwritten)
     if isinstance(lines, StructuredStage) and lines.problem():
         opened.notes.append(lines.problem() or "")
     dispatcher.end_source(truncated=opened.error is not None)
