@@ -164,3 +164,18 @@ def test_sniff_formats() -> None:
         head = lzma.decompress((STRUCTURED / f"{MEMCG}-{form}.log.xz").read_bytes())[:65536]
         assert sniff(head) == (fmt, None)
     assert sniff(_kmsg(MEMCG).read_bytes()[:65536]) == (None, None)
+
+
+def test_export_value_past_max_line_is_a_bad_record() -> None:
+    """A binary value longer than the reader keeps of a line (MAX_LINE, 4 MiB): the line is
+    cut, the entry's framing no longer holds; flagged, no traceback, memory bounded."""
+    head = lzma.decompress((STRUCTURED / f"{MEMCG}-journal-export.log.xz").read_bytes())
+    first = head.split(b"\n\n")[0] + b"\n\n"
+    size = 5 << 20
+    big = b"__CURSOR=x\nMESSAGE\n" + size.to_bytes(8, "little") + b"a" * size + b"\n\n"
+    cap = stalllog.parse(first + big + first, analysis=False)
+    lines = cap.arrow["lines"]
+    texts = lines.filter(pc.invert(pc.equal(lines["text"], "")))["text"].to_pylist()
+    assert [t[:13] for t in texts] == ["Linux version", "Linux version"]
+    error = cap.arrow["sources"]["error"][0].as_py()
+    assert "1 journal export record(s) could not be read" in error and "cut after" in error

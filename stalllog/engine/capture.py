@@ -306,6 +306,8 @@ def _line_stage(opened: OpenedSource, stage: LineStage, head: bytes) -> LineStag
 
 def _flag_last(batch: pa.RecordBatch, flag: str) -> pa.RecordBatch:
     """`batch` with `flag` added to the flags of its last line (flags are `+`-joined)."""
+    if not batch.num_rows:  # a structured stage may hold a whole chunk back (export.py)
+        return batch
     i = batch.schema.get_field_index("flags")
     flags = batch.column(i).cast(pa.string())
     old = flags[-1].as_py()
