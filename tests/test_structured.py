@@ -179,3 +179,15 @@ def test_export_value_past_max_line_is_a_bad_record() -> None:
     assert [t[:13] for t in texts] == ["Linux version", "Linux version"]
     error = cap.arrow["sources"]["error"][0].as_py()
     assert "1 journal export record(s) could not be read" in error and "cut after" in error
+
+
+def test_message_set_twice_and_nested_arrays() -> None:
+    """A field set twice is an array of its values (each a line of the row's text); deeper
+    nesting is no journalctl output: a bad record, not a traceback."""
+    first, second = (json.loads(x) for x in _journal_lines(2))
+    twice = dict(first, MESSAGE=[first["MESSAGE"], list(second["MESSAGE"].encode())])
+    deep = dict(first, MESSAGE=[[[second["MESSAGE"]]]])
+    data = "".join(json.dumps(r) + "\n" for r in (twice, deep)).encode()
+    lines = stalllog.parse(data, analysis=False).arrow["lines"]
+    assert lines["text"][0].as_py() == first["MESSAGE"] + "\n" + second["MESSAGE"]
+    assert lines["flags"].to_pylist() == [None, "bad-record"]

@@ -41,20 +41,30 @@ class Record:
     bad: bool = False
 
 
-def journal_record(obj: dict[str, Any], get: Any = None) -> Record:
-    """A journal entry (JSON object, or export fields as text) as a record. MESSAGE is a
-    string, an array of byte values (not UTF-8), or an array of values (a field set more
-    than once: kept all, one per line); null when journalctl left out a big value."""
-    get = get or obj.get
+def _message(value: Any) -> tuple[str, bool] | None:
+    """MESSAGE as journalctl -o json writes it: a string, or an array of byte values when it
+    is not UTF-8 (journalctl's json_escape); None for anything else."""
+    if isinstance(value, str):
+        return value, True
+    if isinstance(value, list) and all(isinstance(b, int) and 0 <= b < 256 for b in value):
+        return decode(bytes(value))
+    return None
+
+
+def journal_record(obj: dict[str, Any]) -> Record:
+    """A journal entry (JSON object, or export fields as text) as a record. A field set more
+    than once is an array of its values (each kept, one per line); MESSAGE null: journalctl
+    left out a value over its size limit (a bad record)."""
+    get = obj.get
     rec = Record()
     msg = get("MESSAGE")
-    if isinstance(msg, list) and all(isinstance(b, int) and 0 <= b < 256 for b in msg):
-        rec.text, rec.utf8 = decode(bytes(msg))
-    elif isinstance(msg, list):
-        parts = [journal_record({"MESSAGE": m}) for m in msg]
-        rec.text, rec.utf8 = "\n".join(p.text for p in parts), all(p.utf8 for p in parts)
-    elif isinstance(msg, str):
-        rec.text = msg
+    one = _message(msg)
+    many = [_message(m) for m in msg] if isinstance(msg, list) and one is None else [None]
+    if one is not None:
+        rec.text, rec.utf8 = one
+    elif all(many):
+        rec.text = "\n".join(m[0] for m in many if m)
+        rec.utf8 = all(m[1] for m in many if m)
     else:
         rec.bad = True
     mono = _usec(get("_SOURCE_MONOTONIC_TIMESTAMP"))  # the kernel's own record time
@@ -64,7 +74,7 @@ def journal_record(obj: dict[str, Any], get: Any = None) -> Record:
     rec.wall = rec.wall if rec.wall is not None else _usec(get("__REALTIME_TIMESTAMP"))
     host, prio = get("_HOSTNAME"), get("PRIORITY")
     rec.host = host if isinstance(host, str) else None
-    rec.level = int(prio) if isinstance(prio, str) and prio in "01234567" and prio else -1
+    rec.level = int(prio) if isinstance(prio, str) and len(prio) == 1 and prio in "01234567" else -1
     ident, transport = get("SYSLOG_IDENTIFIER"), get("_TRANSPORT")
     # as the syslog path: a record of another program than the kernel (journalctl -k shows
     # userspace writes to /dev/kmsg, _TRANSPORT=kernel, under their own identifier)
