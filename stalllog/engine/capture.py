@@ -208,15 +208,16 @@ def iter_parse(
     analysis: bool = True,
     defer: bool = False,
     max_bytes: int | None = None,
+    follow: bool = False,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily). max_bytes: see `parse()`."""
+    lazily). max_bytes, follow: see `parse()`."""
     check_arguments(hz, max_bytes)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes)
+    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
 
 
 def check_arguments(hz: object, max_bytes: object) -> None:
@@ -236,6 +237,7 @@ def _iter_parse(
     analysis: bool,
     defer: bool,
     max_bytes: int | None,
+    follow: bool = False,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
@@ -243,7 +245,7 @@ def _iter_parse(
     stats = _BootStats()
     source_rows = []
     for src in sources:
-        opened = open_source(src)
+        opened = open_source(src, follow=follow)
         opened.max_bytes = max_bytes
         source_rows.append((yield from source_batches(opened, stage, dispatcher, stats, progress)))
     tables = dispatcher.family_tables()
@@ -329,6 +331,7 @@ def parse(
     hz: int | None = None,
     analysis: bool = True,
     max_bytes: int | None = None,
+    follow: bool = False,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -349,6 +352,9 @@ def parse(
     refused as a likely decompression bomb. Lines longer than 4 MiB are cut (flag "cut";
     the skipped bytes are counted and hashed in `sources.error`).
 
+    follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
+    are a snapshot (/dev/kmsg until drained, the others until 2 s without input).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
@@ -357,7 +363,7 @@ def parse(
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes):
+    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow):
         if isinstance(item, dict):
             other = item
         else:
