@@ -114,7 +114,7 @@ class HashedInput(io.BufferedReader):
                 self.live = LiveReader(file, shown, follow)
                 self._hasher = _HashingStream(self.live)
         raw: io.RawIOBase = self._hasher
-        super().__init__(raw, 1 << 16)
+        super().__init__(raw)
 
     @property
     def name(self) -> str:
