@@ -136,7 +136,7 @@ def open_source(src: SourceLike, name: str | None = None, follow: bool = False) 
     raw, name, size = _open_raw(src, name, follow)
     live = raw if isinstance(raw, LiveReader) else getattr(raw, "live", None)
     try:
-        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw, 1 << 16)
+        buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         head = buffered.peek(8)[:8]
     except (OSError, ValueError) as e:
         raise CaptureError(f"{name}: {getattr(e, 'strerror', None) or e}") from None
