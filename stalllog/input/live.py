@@ -32,7 +32,10 @@ KMSG_RECORD_MAX = 8192  # bytes one /dev/kmsg read may need (CONSOLE_EXT_LOG_MAX
 
 
 def is_live(fd: int) -> bool:
-    """Not a regular file (nor a directory): a pipe, FIFO, socket, terminal or device."""
+    """Not a regular file (nor a directory): a pipe, FIFO, socket, terminal or device. Not on
+    Windows, whose pipes select() cannot wait on: they are read as before, until EOF."""
+    if os.name == "nt":
+        return False
     mode = os.fstat(fd).st_mode
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISBLK(mode))
 
