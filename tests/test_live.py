@@ -24,6 +24,8 @@ import stalllog
 import stalllog.input.live as live
 from stalllog.cli import app
 
+pytestmark = pytest.mark.skipif(os.name == "nt", reason="FIFOs, ptys and select() on pipes")
+
 KMSG = SAMPLES / "qemu" / "6.1.0-56-amd64-memcg-oom-kmsg.log"
 LINES = KMSG.read_bytes().splitlines(keepends=True)[:40]  # real records, dictionary lines too
 DEADLINE = 20.0
