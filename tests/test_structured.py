@@ -191,3 +191,17 @@ def test_message_set_twice_and_nested_arrays() -> None:
     lines = stalllog.parse(data, analysis=False).arrow["lines"]
     assert lines["text"][0].as_py() == first["MESSAGE"] + "\n" + second["MESSAGE"]
     assert lines["flags"].to_pylist() == [None, "bad-record"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("form", ("journal-json", "journal-export", "dmesg-J"))
+def test_structured_time_is_linear(form: str) -> None:
+    """The memcg OOM boot's records repeated n and 8n times (a dmesg -J document after
+    another is read on as syntax lines and records): time grows linearly."""
+    from test_scaling import _assert_linear
+
+    data = lzma.decompress((STRUCTURED / f"{MEMCG}-{form}.log.xz").read_bytes())
+    records = data.split(b"\n\n")[:100] if form == "journal-export" else data.splitlines()[:500]
+    sep = b"\n\n" if form == "journal-export" else b"\n"
+    unit = sep.join(records) + sep
+    _assert_linear(lambda n: unit * n, 8)  # n // 8 = 1 unit warms the structured path up
