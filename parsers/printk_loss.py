@@ -92,7 +92,9 @@ class PrintkLossFamily(Family):
                     "",
                     "console_dropped, callbacks_suppressed, "
                     "output_lines_suppressed, messages_suppressed, panic_suppressed, rsyslog_lost, "
-                    "journald_suppressed, journald_missed_kernel",
+                    "journald_suppressed, journald_missed_kernel, kmsg_seq_gap (the /dev/kmsg "
+                    "sequence number jumped: records overwritten before they were read, a "
+                    "read that failed with EPIPE; or left out of the capture)",
                 ),
                 col("count", pa.int64(), "messages", "how many messages were lost or suppressed"),
                 col("who", pa.string(), "", "rate-limited function, writer, or collector"),
@@ -134,4 +136,12 @@ class PrintkLossFamily(Family):
         block.row("printk_loss", boot=line.boot, line_no=line.line_no, ts=float("nan"),
                   kind="console_dropped", count=line.dropped, who=None, glued=True,
                   kernel_messages=True, pid=None)  # fmt: skip
+        return block
+
+    def seq_gap(self, line: Line, count: int, event_id: int, sink: Sink) -> Block:
+        """/dev/kmsg records missing before `line` (printk.c devkmsg_read: EPIPE, and the
+        reader moves on to the oldest record left): a loss row, the line not claimed."""
+        block = LossBlock(line, event_id, sink)
+        block.row("printk_loss", boot=line.boot, line_no=line.line_no, ts=line.ts,
+                  kind="kmsg_seq_gap", count=count, who="/dev/kmsg", glued=False)  # fmt: skip
         return block
