@@ -204,6 +204,11 @@ class Family:
         """A record of this family glued in front of `line`'s text; None: not this family's."""
         return None
 
+    def seq_gap(self, line: Line, count: int, event_id: int, sink: Sink) -> Block | None:
+        """`count` /dev/kmsg records are missing right before `line` (its sequence number
+        jumped); None: not this family's business. The line is not claimed by this."""
+        return None
+
     def post(self, tables: dict[str, pa.Table], context: Context) -> dict[str, pa.Table]:
         """Adjust the finished tables (all families' tables, read-only for other families)."""
         return tables

@@ -45,6 +45,7 @@ from .base import EVENT_ID, Block, Family, Feed, Line, Problems, Sink, SubParser
 from .memcg import MemcgInfo, is_memcg_start
 from .meminfo import MemInfo, SlabInfo, is_meminfo_start, is_slabinfo_start
 from .oom_record import OomRecord
+from .oom_tasks import OOM_TASKS, TASK_ROW, Layouts, TaskTable
 from .stacktrace import (
     CallTrace,
     is_dump_stack_header,
@@ -101,7 +102,6 @@ _DUMP_PID = re.compile(r"^(?:CPU: \d+ (?:UID: \d+ )?PID: |Pid: )(?P<pid>\d+)")
 _DUMP_RELEASE = re.compile(r" (?P<release>\d+\.\d+\S*) #\S+")
 _PANIC = "Kernel panic - not syncing: "
 _NO_KILLABLE = "Out of memory and no killable processes"
-_TASK_ROW = re.compile(r"^\[\s*(?P<pid>-?\d+)\]")
 _BUDDY0 = re.compile(r"^(?:Node \d+ )?\w+: \d+\*(?P<kb>\d+)kB ")
 _KB_COLS = {
     "total-vm": "total_vm_kb",
@@ -110,23 +110,6 @@ _KB_COLS = {
     "file-rss": "file_rss_kb",
     "shmem-rss": "shmem_rss_kb",
     "pgtables": "pgtables_kb",
-}
-# task-table header word -> oom_tasks column (page counts unless named _bytes)
-_TASK_COLS = {
-    "uid": "uid",
-    "tgid": "tgid",
-    "total_vm": "total_vm_pages",
-    "rss": "rss_pages",
-    "rss_anon": "rss_anon_pages",
-    "rss_file": "rss_file_pages",
-    "rss_shmem": "rss_shmem_pages",
-    "nr_ptes": "nr_ptes_pages",
-    "nr_pmds": "nr_pmds_pages",
-    "pgtables_bytes": "pgtables_bytes",
-    "swapents": "swapents_pages",
-    "cpu": "cpu",
-    "oom_adj": "oom_adj",
-    "oom_score_adj": "oom_score_adj",
 }
 MAX_FOREIGN_RUN = 16  # unknown lines in a row before a dump without its kill is given up
 MAX_JOIN = 3  # fragments joined back onto a line cut short
@@ -242,49 +225,7 @@ OOM_EVENTS = TableSchema(
     ),
 )
 
-OOM_TASKS = TableSchema(
-    "oom_tasks",
-    "The task table of each dump (dump_tasks), one row per task, values as printed plus kB.",
-    (
-        EVENT_ID,
-        col("oom_id", pa.int64(), "", "the `oom_events` row"),
-        col("line_no", pa.int64(), "", "line of the row"),
-        col("pid", pa.int64(), "", "pid"),
-        col("uid", pa.int64(), "", "uid"),
-        col("tgid", pa.int64(), "", "thread group id"),
-        col("total_vm_pages", pa.int64(), "pages", "virtual size"),
-        col("rss_pages", pa.int64(), "pages", "resident set"),
-        col("rss_anon_pages", pa.int64(), "pages", "anonymous RSS (6.9+)"),
-        col("rss_file_pages", pa.int64(), "pages", "file RSS (6.9+)"),
-        col("rss_shmem_pages", pa.int64(), "pages", "shmem RSS (6.9+)"),
-        col("nr_ptes_pages", pa.int64(), "pages", "page-table pages (3.7-4.14)"),
-        col("nr_pmds_pages", pa.int64(), "pages", "PMD pages (4.1-4.14)"),
-        col("pgtables_bytes", pa.int64(), "bytes", "page tables (4.15+)"),
-        col("swapents_pages", pa.int64(), "pages", "swap entries (3.7+)"),
-        col("cpu", pa.int32(), "", "last CPU (<= 3.6)"),
-        col("oom_adj", pa.int32(), "", "legacy oom_adj (<= 3.6)"),
-        col("oom_score_adj", pa.int32(), "", "oom_score_adj"),
-        col("name", pa.string(), "", "comm (untrusted text, may hold spaces)"),
-        col("layout", pa.string(), "", "the table's header columns, space-joined"),
-        col("total_vm_kb", pa.int64(), "kB", "total_vm_pages × page_kb"),
-        col("rss_kb", pa.int64(), "kB", "rss_pages × page_kb"),
-        col("rss_anon_kb", pa.int64(), "kB", "rss_anon_pages × page_kb"),
-        col("rss_file_kb", pa.int64(), "kB", "rss_file_pages × page_kb"),
-        col("rss_shmem_kb", pa.int64(), "kB", "rss_shmem_pages × page_kb"),
-        col("swapents_kb", pa.int64(), "kB", "swapents_pages × page_kb"),
-        col(
-            "pgtables_kb",
-            pa.int64(),
-            "kB",
-            "pgtables_bytes / 1024, or (nr_ptes + nr_pmds) × page_kb",
-        ),
-        col("is_victim", pa.bool_(), "", "the task killed by this OOM"),
-        col("reason", pa.string(), "", "why a value is missing (unreadable field), else null"),
-    ),
-)
-
 _EVENT_COLUMNS = tuple(c.name for c in OOM_EVENTS.columns)
-_TASK_ROW_TEMPLATE: dict[str, Any] = dict.fromkeys(c.name for c in OOM_TASKS.columns)
 
 
 def _int(s: str | None) -> int | None:
@@ -300,53 +241,6 @@ def _finite(x: float) -> bool:
     return not math.isnan(x)
 
 
-class _TaskTable:
-    """Column layout of one dump_tasks table, from its header line."""
-
-    def __init__(self, header: str | None) -> None:
-        self.columns: list[str] = []
-        self.layout: str | None = None
-        if header is not None:
-            words = header.split("]", 1)[1].split()
-            if words and words[-1] == "name":
-                words = words[:-1]
-            self.columns = words
-            self.layout = " ".join(["pid", *words, "name"])
-        n = len(self.columns)
-        # `%5hd %s`: exactly one space before the name, which may itself hold spaces
-        self.rx = re.compile(r"^\[\s*(\S+)\]" + r"\s+(\S+)" * n + r" (.*)$") if n else None
-
-    def parse(self, text: str) -> dict[str, Any]:
-        row = dict(_TASK_ROW_TEMPLATE)
-        row["layout"] = self.layout
-        bad: list[str] = []
-        m = self.rx.match(text) if self.rx is not None else None
-        if m is not None:
-            row["pid"] = _int(m[1])
-            for i, name in enumerate(self.columns):
-                target = _TASK_COLS.get(name)
-                if target is None:
-                    continue
-                v = _int(m[i + 2])
-                if v is None:
-                    bad.append(name)
-                row[target] = v
-            row["name"] = m[len(self.columns) + 2]
-        else:
-            # no header, or a row whose fields do not fit it: keep what is unambiguous
-            tokens = text.split("]", 1)
-            row["pid"] = _int(tokens[0].lstrip("[").strip())
-            rest = tokens[1].split() if len(tokens) > 1 else []
-            for name, token in zip(("uid", "tgid", "total_vm", "rss"), rest, strict=False):
-                row[_TASK_COLS[name]] = _int(token)
-            row["name"] = rest[-1] if len(rest) > 4 else None
-            bad.append("row does not fit the header" if self.rx is not None else "no header")
-        if row["pid"] is None:
-            bad.append("pid")
-        row["reason"] = f"unreadable {', '.join(bad)}" if bad else None
-        return row
-
-
 def _classify(text: str, in_stack: bool = False) -> tuple[str | None, Any]:
     """What a line of a dump is, without side effects. `in_stack`: a dump_stack header was
     seen and its trace not yet, so a bare frame line opens the trace."""
@@ -356,7 +250,7 @@ def _classify(text: str, in_stack: bool = False) -> tuple[str | None, Any]:
         return "reaper", None
     c = text[0]
     if c == "[":
-        if _TASK_ROW.match(text) is not None:
+        if TASK_ROW.match(text) is not None:
             return "task_row", None
         if "uid" in text and "tgid" in text and "total_vm" in text:
             return "task_header", None
@@ -426,7 +320,7 @@ class OomBlock(Block):
         self.members: list[OomRecord] = []
         self._killed_pids: set[int] = set()
         self._sub: SubParser | None = None
-        self._tasks: _TaskTable | None = None
+        self._tasks: TaskTable | None = None
         self._partial: tuple[str, str, Line, int] | None = None  # (kind, text, first line, n)
         self._foreign_run = 0
         self._last_ts = first.ts
@@ -527,7 +421,7 @@ class OomBlock(Block):
         if kind == "task_row":
             self._task_row(line)
         elif kind in ("tasks_state", "task_header"):
-            self._tasks = _TaskTable(text if kind == "task_header" else None)
+            self._tasks = self.family.layouts.table(line, kind == "task_header")
         elif kind in ("killed", "killed_partial"):
             # cut short (wrapped): it does not end the way the kernel ends it
             if kind == "killed_partial" or not _KILLED_END.search(text.rstrip()):
@@ -755,9 +649,8 @@ class OomBlock(Block):
             self.pid, self.comm = pid, comm
 
     def _task_row(self, line: Line) -> None:
-        if self._tasks is None:
-            self._tasks = _TaskTable(None)
-            self.main.problems.append(f"task table without header (line {line.line_no})")
+        if self._tasks is None or self._tasks.layout is None:
+            self._tasks = self.family.layouts.reuse(line, self._tasks, self.main.problems)
         row = self._tasks.parse(line.text)
         row["event_id"] = self.main.row["event_id"]
         row["oom_id"] = self.main.row["oom_id"]
@@ -832,6 +725,7 @@ class OomFamily(Family):
     parts = (MemcgInfo, MemInfo, SlabInfo, CallTrace)
 
     def __init__(self) -> None:
+        self.layouts = Layouts()
         self._victims: dict[tuple[str, int], dict[int, OomRecord]] = {}
         self._pending: dict[tuple[str, int], OomRecord] = {}
 

@@ -1,9 +1,8 @@
 """Call traces (show_stack / dump_stack / show_regs) of every architecture, as `frames` rows.
 
 Other families embed traces: on a trace's first line (`is_trace_start`) they create a
-`CallTrace` sub-parser and route lines to it until it answers END. Traces that no family owns
-(a `Call Trace:` or dump_stack header outside any block) become `orphan_trace` events here, so
-their frames are not lost.
+`CallTrace` sub-parser and route lines to it until it answers END. Traces no family owns (a
+`Call Trace:` or dump_stack header outside any block) are `orphan_trace` events here.
 
 Frame shapes (FORMATS-stalls.md §6):
 
@@ -15,7 +14,7 @@ Frame shapes (FORMATS-stalls.md §6):
   (` <IRQ>` … ` </IRQ>`, ` <NMI>`, ` <#DF>`), 5.16+ ` <TASK>` … ` </TASK>` around the task
   stack, ` <SOFTIRQ>`.
 * syzbot symbolization appends ` file.c:123` and adds `func file.c:12 [inline]` rows;
-  decode_stacktrace.sh turns `+0x…/0x…` into ` (file.c:123)`.
+  decode_stacktrace.sh turns `+0x…/0x…` into ` (file.c:123 …)` (parsers/decoded_frames.py).
 * arm64: `Call trace:`; <= 4.16 `[<ffffff80080889a8>] dump_backtrace+0x0/0x1a0`, later
   ` dump_backtrace+0x0/0x1d8`; 6.14+ may append ` (P)` / ` (L)` (where the pc came from).
 * arm32: `[<c010badc>] (dump_backtrace) from [<c010bc7c>] (show_stack+0x18/0x1c)`.
@@ -35,6 +34,7 @@ import pyarrow as pa
 import regex
 
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .decoded_frames import SRC_CHAIN, decoded_frame
 
 __all__ = [
     "FRAMES",
@@ -239,7 +239,7 @@ def _parse_frame(text: str) -> dict[str, Any] | None:
         if m is not None and m["offset"] is None and m["src"] is None:
             return None
     if m is None:
-        return None
+        return decoded_frame(text, normalize_symbol)
     gd = m.groupdict()
     func = gd["func"]
     addr = gd.get("addr")
@@ -307,6 +307,7 @@ FRAMES = TableSchema(
             "",
             "syzbot `[inline]` row: a function inlined into the next frame",
         ),
+        SRC_CHAIN,
         col("line_no", pa.int64(), "", "line of the frame"),
         col("raw", pa.string(), "", "the frame line as printed"),
     ),

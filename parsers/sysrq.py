@@ -22,6 +22,7 @@ NMI backtraces (SysRq-l, hung-task / RCU / lockup all-CPU backtraces): `NMI back
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pyarrow as pa
@@ -99,6 +100,10 @@ class SysrqDumpBlock(Block):
         self.complete = True  # a dump ends wherever the tasks end
 
     def feed(self, line: Line) -> Feed:
+        if line.caller is None and math.isnan(line.ts) and not math.isnan(self.first.ts):
+            # a console line without a printk stamp inside a stamped dump: userspace writing
+            # to the serial console (or an author's snip mark), not the end of the dump
+            return Feed.SKIP
         if self.task is not None:
             verdict = self.task.feed(line)
             if verdict is not Feed.END:

@@ -16,9 +16,7 @@ Header lines, told apart by their text (FORMATS-memory.md §1):
 * vmalloc: `vmalloc: allocation failure, allocated %ld of %ld bytes` (<= 4.8, a %pV line of
   its own before the `page allocation failure` line), `<comm>: vmalloc: allocation failure:
   %lu bytes, mode:…` (4.9+), `<comm>: vmalloc error: size %lu, <reason>, mode:…` (5.x/6.x);
-* `SLUB: Unable to allocate memory on node %d, gfp=%#x(%pGg)`, then `  cache: %s, object
-  size: %u, buffer size: %u, default order: %u, min order: %u` and one `  node %d: slabs: %ld,
-  objs: %ld, free: %ld` per node.
+* SLUB's `SLUB: Unable to allocate memory …` report: parsers/slub.py.
 
 After the header: dump_stack (header, call trace: parsers/stacktrace.py) and show_mem
 (parsers/meminfo.py). Mail and syslog wraps that cut the header (`rsync: ` / `page allocation
@@ -36,9 +34,11 @@ from typing import Any
 import pyarrow as pa
 import regex
 
+from . import slub
 from .base import CPUSET_LINE as cpuset_line
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
 from .meminfo import MemInfo, is_meminfo_start
+from .slub import MASK
 from .stacktrace import (
     CallTrace,
     is_dump_stack_header,
@@ -49,9 +49,8 @@ from .stacktrace import (
     parse_frame,
 )
 
-_MASK = r"(?P<mask>0x[0-9a-fA-F]+|\d+)(?:\((?P<flags>[^)]*)\))?"
 _TAIL = (
-    rf"(?:,? ?mode:\s*{_MASK})?"
+    rf"(?:,? ?mode:\s*{MASK})?"
     r"(?:,? ?nodemask=(?P<nodemask>\(null\)|[\d,-]*))?"
     r"(?:,cpuset=(?P<cpuset>.*),mems_allowed=(?P<mems>[\d,-]*))?\s*$"
 )
@@ -69,16 +68,7 @@ _VMALLOC = re.compile(
     r"|, allocated (?P<got>\d+) of (?P<want>\d+) bytes)"
     r"| error: size (?P<esize>\d+), (?P<detail>.*?))" + _TAIL
 )
-_SLUB = re.compile(
-    r"^SLUB: Unable to allocate memory on node (?P<node>-?\d+)(?:, gfp=" + _MASK + r")?\s*$"
-)
-_SLUB_CACHE = re.compile(
-    r"^\s+cache: (?P<cache>.*), object size: (?P<obj>\d+), buffer size: (?P<buf>\d+), "
-    r"default order: (?P<dord>\d+), min order: (?P<mord>\d+)"
-)
-_SLUB_NODE = re.compile(
-    r"^\s+node (?P<node>-?\d+): slabs: (?P<slabs>\d+), objs: (?P<objs>\d+), free: (?P<free>\d+)"
-)
+_COMM_PID = re.compile(r"^(?P<comm>.*)\((?P<pid>\d{1,7})\)$")
 # <= 4.19: `%s cpuset=%s mems_allowed=%*pbl` on its own line (kernel/cgroup/cpuset.c)
 # pieces of a header that a mail or syslog wrap moved onto the next line
 _CONT = re.compile(r"^\s*(?:,|order:|mode:|nodemask=|page allocation (?:stalls|failure))")
@@ -252,7 +242,7 @@ _COMMON = (
     col("ts", pa.float64(), "s", "time of the header line (NaN if none)"),
     col("line_no", pa.int64(), "", "line of the header"),
     col("comm", pa.string(), "", "allocating task (header; dump_stack `Comm:` if cut off)"),
-    col("pid", pa.int64(), "", "its pid (dump_stack header)"),
+    col("pid", pa.int64(), "", "its pid (dump_stack header, or a `comm(pid): ` header)"),
 )
 _GFP = (
     col("order", pa.int32(), "", "allocation order (pages = 2**order)"),
@@ -305,6 +295,8 @@ ALLOC_FAILURES = TableSchema(
             "vmalloc error: the reason text (`vm_struct allocation failed`)",
         ),
         col("node", pa.int32(), "", "SLUB: node asked for (-1 = any)"),
+        col("cpu", pa.int32(), "", "SLUB 6.12+: the CPU that failed (`on CPU N`)"),
+        col("cpu_node", pa.int32(), "", "SLUB 6.12+: that CPU's node (`(of node M)`)"),
         col("slab_cache", pa.string(), "", "SLUB: the cache name"),
         col("object_size_bytes", pa.int64(), "bytes", "SLUB: object size"),
         col("buffer_size_bytes", pa.int64(), "bytes", "SLUB: object size with metadata"),
@@ -347,7 +339,7 @@ class WarnAllocBlock(Block):
         if self.fail_kind == "stall":
             m = _STALL.search(text)
         elif self.fail_kind == "slub":
-            m = _SLUB.match(text)
+            m = slub.HEADER.match(text)
         elif self.fail_kind == "vmalloc":
             m = _VMALLOC.match(text)
         else:
@@ -361,7 +353,9 @@ class WarnAllocBlock(Block):
             return  # cut short: wait for the rest
         self.header_done = True
         if g.get("comm") is not None:
-            v["comm"] = self.comm = g["comm"].strip() or None
+            c = _COMM_PID.match(g["comm"].strip())  # `comm(pid): `, a 4.10-era debug patch
+            v["comm"] = self.comm = (c["comm"] if c else g["comm"].strip()) or None
+            v["pid"] = int(c["pid"]) if c else None
         v["gfp_mask"] = _mask(g.get("mask"))
         v["gfp_flags"] = g.get("flags")
         for k in ("nodemask", "cpuset"):
@@ -378,7 +372,7 @@ class WarnAllocBlock(Block):
             v["allocated_bytes"] = _int(g["got"])
             v["detail"] = g["detail"]
         elif self.fail_kind == "slub":
-            v["node"] = int(g["node"])
+            v["node"], v["cpu"], v["cpu_node"] = int(g["node"]), _int(g["cpu"]), _int(g["cpu_node"])
         missing = []
         if v["gfp_mask"] is None and not (self.fail_kind == "vmalloc" and g.get("got")):
             missing.append("mode")
@@ -410,25 +404,12 @@ class WarnAllocBlock(Block):
             self.header_done = True
             if self.wrapped:
                 self.problems.append(f"header line {self.first.line_no} wrapped")
+        v = self.values
+        if self.fail_kind == "slub":
+            return slub.feed(v, line, opens_nothing, self.skips.n)
         verdict = self.parts.feed(line)
         if verdict is not None:
             return verdict
-        v = self.values
-        if self.fail_kind == "slub":
-            m = _SLUB_CACHE.match(text)
-            if m is not None and v["slab_cache"] is None:
-                v["slab_cache"], v["object_size_bytes"] = m["cache"], int(m["obj"])
-                v["buffer_size_bytes"] = int(m["buf"])
-                v["default_order"], v["min_order"] = int(m["dord"]), int(m["mord"])
-                return Feed.TAKE
-            m = _SLUB_NODE.match(text)
-            if m is not None:
-                for c, k in (("slabs", "slabs"), ("objs", "objs"), ("free_objs", "free")):
-                    v[c] = (v[c] or 0) + int(m[k])
-                return Feed.TAKE
-            if text.startswith("  ") and "debugging increased min order" in text:
-                return Feed.TAKE
-            return Feed.END
         m = cpuset_line.match(text)
         if m is not None and v["cpuset"] is None and self.parts.header is None:
             if v["comm"] is not None and m["comm"] != v["comm"]:
@@ -463,7 +444,9 @@ class WarnAllocBlock(Block):
         self.parts.finish(cut)
         header = self.parts.header or {}
         v = self.values
-        v["pid"] = self.pid = header.get("pid")
+        if header.get("pid") is not None:
+            v["pid"] = header["pid"]
+        self.pid = v["pid"]
         v["release"] = header.get("release")
         if v["comm"] is None and header.get("comm"):
             v["comm"] = self.comm = header["comm"]
@@ -499,11 +482,12 @@ _REPORT_MARKS = (
 def may_be_foreign(text: str) -> bool:
     """Before its trace a report without caller ids may have other CPUs' lines inside: a
     line that is no part of a report and opens none can be one of those."""
-    return (
-        DumpParts._foreign(text)
-        and start_kind(text) is None
-        and not any(mark in text for mark in _REPORT_MARKS)
-    )
+    return DumpParts._foreign(text) and opens_nothing(text)
+
+
+def opens_nothing(text: str) -> bool:
+    """The line starts no report (it may be part of one: a trace frame)."""
+    return start_kind(text) is None and not any(mark in text for mark in _REPORT_MARKS)
 
 
 def start_kind(text: str) -> str | None:
@@ -531,7 +515,7 @@ class WarnAllocFamily(Family):
     )
     pattern = regex.compile(
         r"page allocation (?:stalls for|failure[.:])|vmalloc(?:: allocation failure| error: size)"
-        r"|^SLUB: Unable to allocate memory on node"
+        r"|^SLUB: Unable to allocate memory on (?:node|CPU)"
     )
     tables = (ALLOC_STALLS, ALLOC_FAILURES)
     parts = DumpParts.parts

@@ -88,7 +88,7 @@ OVERSIZE_MODULES = {
     "parsers/kmallocwd.py": 541,
     "parsers/lockup.py": 553,
     "parsers/meminfo.py": 1069,
-    "parsers/oom.py": 1000,
+    "parsers/oom.py": 894,
     "parsers/stacktrace.py": 620,
     "parsers/warn_alloc.py": 544,
     "stalllog/input/lines.py": 737,

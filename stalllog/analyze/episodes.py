@@ -11,7 +11,7 @@ import pandas as pd
 
 from .outcome import outcome
 from .place import items, place
-from .timeline import Ctx, boot_gap, col, ctx_of, f64, get, segment, xcol
+from .timeline import Ctx, boot_gap, col, ctx_of, f64, get, kernel_loss, segment, xcol
 
 _EPISODE_COLS = ["episode", "boot", "seg", "x0", "x1", "ts0", "ts1", "l0", "l1", "clock", "gap"]
 
@@ -261,7 +261,7 @@ def _printk_dropped(tables: dict[str, pd.DataFrame], eps: pd.DataFrame, clock: p
     """printk loss (placed by line when the marker has no time of its own) from the first
     report to the last one, or to the end of the boot when the episode is still stalled there:
     the messages lost then may be the reports that would have shown it go on."""
-    pl = get(tables, "printk_loss")
+    pl = kernel_loss(get(tables, "printk_loss"))
     eps["printk_dropped"] = pd.NA
     if pl.empty:
         return

@@ -184,14 +184,23 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     hit = np.flatnonzero((wb == float(boot)) & (wl >= float(line)) & (wl < stop))
     if not len(hit):
         return ""
-    sel = wq.iloc[hit]
-    delays = [int(d) for p in sel["pending"] for d in _DELAY.findall(str(p))]
+    # per-row delays and the pool note are cached: storms ask this once per finding
+    delays_of = ctx.cached("vmstat_delays", lambda: [_delays(p) for p in wq["pending"]])
+    delays = [d for i in hit for d in delays_of[i]]
     biggest = f" (delay up to {max(delays)})" if delays else ""
+    last = int(hit[-1])
+    pool = ctx.cached("vmstat_pools", dict)
+    if last not in pool:
+        pool[last] = _busy_pool(ctx, wq.iloc[last])
     return (
-        f"; vmstat_update stayed pending on its workqueue in {len(sel)} dump(s){biggest}"
-        f"{_busy_pool(ctx, sel.iloc[-1])}, so the vmstat counters reclaim decides on were stale "
-        f"(line {int(sel['line_no'].iloc[0])})"
+        f"; vmstat_update stayed pending on its workqueue in {len(hit)} dump(s){biggest}"
+        f"{pool[last]}, so the vmstat counters reclaim decides on were stale "
+        f"(line {int(wl[hit[0]])})"
     )
+
+
+def _delays(pending: Any) -> list[int]:
+    return [int(d) for d in _DELAY.findall(str(pending))]
 
 
 def _floats(s: pd.Series) -> np.ndarray:
@@ -209,16 +218,19 @@ def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
     if wq is None:
         return ""
     busy = ctx.cached("busy_wq", lambda: _in_flight(wq))
-    same = busy[(busy["event_id"] == row["event_id"]) & (busy["pwq"] == row["pwq"])]
-    if not len(same):
+    pools = ctx.cached("busy_pools", lambda: busy.groupby(["event_id", "pwq"], sort=False).indices)
+    at = pools.get((row["event_id"], row["pwq"]))
+    if at is None:
         return ""
+    same = busy.iloc[at]
     works = ", ".join(dict.fromkeys(str(x) for x in same["in_flight"].dropna()))
     text = f" behind in-flight {works} on the same pool"
     pids = {int(p) for x in same["in_flight_pids"].dropna() for p in str(x).split(",") if p}
-    mem = ctx.cached("stalling_mem", lambda: _stalling_mem(ctx.get("memalloc")))
-    if mem is not None and pids:
-        m = mem[(mem["boot"] == row["boot"]) & mem["pid"].isin(pids)].drop_duplicates("pid")
-        for r in records(m):
+    first = ctx.cached("stalling_mem", lambda: _stalling_mem(ctx.get("memalloc")))
+    if pids:
+        boot = row["boot"]
+        hits = sorted(first[(boot, p)] for p in pids if (boot, p) in first)
+        for _, r in hits:
             gfp = r["gfp_flags"] if not pd.isna(r["gfp_flags"]) else f"gfp=0x{int(r['gfp_mask']):x}"
             text += f", whose worker {r['comm']}({r['pid']}) is stalling in an allocation ({gfp})"
     return text
@@ -230,11 +242,13 @@ def _in_flight(wq: pd.DataFrame) -> pd.DataFrame:
     return wq.loc[wq["n_in_flight"].fillna(0).astype("int64").to_numpy() > 0, cols]
 
 
-def _stalling_mem(mem: pd.DataFrame | None) -> pd.DataFrame | None:
-    """The stalling MemAlloc rows (the columns `_busy_pool` reads)."""
+def _stalling_mem(mem: pd.DataFrame | None) -> dict[tuple[Any, int], tuple[int, Row]]:
+    """(boot, pid) → (position, row) of the first stalling MemAlloc row of each task."""
     if mem is None:
-        return None
-    return mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]
+        return {}
+    m = mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]
+    m = m.dropna(subset=["boot", "pid"]).drop_duplicates(["boot", "pid"])
+    return {(r["boot"], int(r["pid"])): (i, r) for i, r in enumerate(records(m))}
 
 
 HPAGE_PMD_ORDER = 9  # a THP on x86-64 (2 MiB of 4 KiB pages); arm64 with 4K pages too

@@ -20,6 +20,7 @@ from .findings_context import (
     known,
     records,
 )
+from .timeline import kernel_loss
 
 HELD_LONG_S = 5.0  # F2: a header→kill gap over 5 s with concurrent reports
 
@@ -131,6 +132,8 @@ def _count_between(ctx: Ctx, name: str, boot: Any, lo: Any, hi: Any) -> int:
     df = ctx.get(name)
     if df is None or pd.isna(lo) or pd.isna(hi):
         return 0
+    if name == "printk_loss":
+        df = kernel_loss(df)
     return int(((df["boot"] == boot) & df["line_no"].between(lo, hi)).sum())
 
 

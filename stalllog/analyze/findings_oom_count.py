@@ -102,11 +102,13 @@ def scan_runs(ctx: Ctx) -> list[Row]:
         return []
     oom = ctx.get("oom_events")
     gfp_fs = _gfp_fs_by_boot(ctx.get("memalloc"))
-    sysrq = ctx.get("sysrq")
     rows: list[Row] = []
     kills = lines_by_boot(oom, "kill_line_no")
     headers = lines_by_boot(oom, "line_start", oom["ts"].notna() if oom is not None else None)
     kill_rows = _kill_rows(oom)
+    sysrq_f = _sysrq_f_by_boot(ctx.get("sysrq"))
+    kill_cols = ["ts_kill", "victim_comm", "victim_pid"]
+    kill_recs = records(oom[kill_cols]) if oom is not None and kill_rows else []
     for boot, b in s.groupby("boot", sort=True):
         b = b.reset_index(drop=True)
         ev = {
@@ -114,14 +116,16 @@ def scan_runs(ctx: Ctx) -> list[Row]:
             "headers": headers.get(as_int(boot), NO_LINES),
             "gfp_fs": gfp_fs.get(as_int(boot), np.zeros((0, 2), dtype="int64")),
             "kill_rows": kill_rows,
+            "sysrq_f": sysrq_f.get(as_int(boot)),
+            "kill_recs": kill_recs,
         }
-        recs = records(b)
+        recs = records(b)  # row dicts: pandas row access per finding dominated storms
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         for kind, i, j in _runs(steps):
-            row = _scan_finding(kind, boot, b.iloc[i], b.iloc[j + 1], j - i + 2, ev, sysrq)
+            row = _scan_finding(kind, boot, recs[i], recs[j + 1], j - i + 2, ev)
             if kind == "frozen":
                 row["summary"] = row["summary"][:-1] + _holder_note(
-                    ctx.get("oom_lock"), boot, b.iloc[i]["line_no"], b.iloc[j + 1]["line_no"]
+                    ctx.get("oom_lock"), boot, recs[i]["line_no"], recs[j + 1]["line_no"]
                 )
             rows.append(row)
         rows.extend(_scan_victims(boot, b, ev, oom))
@@ -137,10 +141,22 @@ def _kill_rows(oom: pd.DataFrame | None) -> dict[tuple[int, int], int]:
     return {(b, ln): int(i) for b, ln, i in zip(k["boot"], k["kill_line_no"], k.index, strict=True)}
 
 
+def _sysrq_f_by_boot(sysrq: pd.DataFrame | None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """boot → (line numbers, ts) of its SysRq-f lines, in line order."""
+    if sysrq is None or "key" not in sysrq:
+        return {}
+    f = sysrq[(sysrq["key"] == "f").fillna(False).to_numpy(bool)]
+    f = f.dropna(subset=["boot", "line_no"]).sort_values(["boot", "line_no"], kind="stable")
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    for bt, g in f.groupby("boot", sort=True):
+        ts = g["ts"].astype("float64").to_numpy(na_value=np.nan)
+        out[as_int(bt)] = (g["line_no"].astype("int64").to_numpy(), ts)
+    return out
+
+
 def _scan_finding(
-    kind: str, boot: Any, a: pd.Series, z: pd.Series, n: int, ev: dict[str, Any],
-    sysrq: pd.DataFrame | None,
-) -> Row:  # fmt: skip
+    kind: str, boot: Any, a: dict[str, Any], z: dict[str, Any], n: int, ev: dict[str, Any]
+) -> Row:
     """The finding of a run of `n` scans from `a` to `z` whose steps all say `kind`."""
     ts_a, ts_z = a["ts"], z["ts"]
     sa, sz = as_int(a["stalling"]), as_int(z["stalling"])
@@ -163,7 +179,7 @@ def _scan_finding(
         if as_int(a["victim"]) >= 1 and as_int(z["victim"]) >= 1
         else ""
     )
-    end = _what_ended(boot, int(z["line_no"]), ev, sysrq)
+    end = _what_ended(int(z["line_no"]), ev)
     if end:
         lines.append(end[1])
     return finding_row(
@@ -178,7 +194,7 @@ def _scan_finding(
 
 
 def _rise_summary(
-    kind: str, a: pd.Series, z: pd.Series, when: str, stalling: str
+    kind: str, a: dict[str, Any], z: dict[str, Any], when: str, stalling: str
 ) -> tuple[str, str, str]:
     """(finding kind, severity, summary) of oom_count rising without a kill: `livelock`,
     `exiting` or `nofs` (see `_step_kind`)."""
@@ -222,19 +238,17 @@ def _holder_note(held: pd.DataFrame | None, boot: Any, lo: Any, hi: Any) -> str:
     return f"; {who} is seen holding oom_lock meanwhile, so every trylock loses to it."
 
 
-def _what_ended(
-    boot: Any, line: int, ev: dict[str, Any], sysrq: pd.DataFrame | None
-) -> tuple[str, int] | None:
+def _what_ended(line: int, ev: dict[str, Any]) -> tuple[str, int] | None:
     """The OOM header or SysRq-f that came after a quiet stretch, if any."""
     cands: list[tuple[int, str]] = []
     h = ev["headers"][ev["headers"] > line]
     if len(h):
         cands.append((int(h[0]), f"; the next OOM header is at line {int(h[0])}"))
-    if sysrq is not None and "key" in sysrq:
-        f = sysrq[(sysrq["boot"] == boot) & (sysrq["key"] == "f") & (sysrq["line_no"] > line)]
-        if len(f):
-            r = f.iloc[0]
-            cands.append((int(r["line_no"]), f"; it ended with SysRq-f at {fmt_ts(r['ts'])}"))
+    if ev["sysrq_f"] is not None:
+        f_lines, f_ts = ev["sysrq_f"]
+        k = int(np.searchsorted(f_lines, line, "right"))
+        if k < len(f_lines):
+            cands.append((int(f_lines[k]), f"; it ended with SysRq-f at {fmt_ts(f_ts[k])}"))
     if not cands:
         return None
     first = min(cands)
@@ -250,43 +264,55 @@ def _scan_victims(
     if len(v) == 0:
         return []
     rows: list[Row] = []
+    line_no = v["line_no"].astype("int64").to_numpy()
+    ts = v["ts"].astype("float64").to_numpy()
+    kill_ts = (
+        oom["ts_kill"].astype("float64").to_numpy(na_value=np.nan) if oom is not None else None
+    )
+    last_of = records(v[["victim", "dying", "ts", "stalling"]])
     # split at kill lines: a new kill means a new victim
-    seg = np.searchsorted(ev["kills"], v["line_no"].astype("int64").to_numpy(), "left")
+    seg = np.searchsorted(ev["kills"], line_no, "left")
     for k in np.unique(seg):
-        g = v[seg == k]
+        at = np.flatnonzero(seg == k)
         kill_line = int(ev["kills"][k - 1]) if k >= 1 else None
-        kill = None
-        if kill_line is not None and oom is not None:
+        pos = None
+        if kill_line is not None and kill_ts is not None:
             pos = ev["kill_rows"].get((as_int(boot), kill_line))
-            kill = oom.iloc[pos] if pos is not None else None
-        t0 = kill["ts_kill"] if kill is not None else g["ts"].iloc[0]
-        span = float(g["ts"].iloc[-1]) - float(t0)
+        t0 = kill_ts[pos] if pos is not None and kill_ts is not None else ts[at[0]]
+        span = float(ts[at[-1]]) - float(t0)
         if not span >= VICTIM_STUCK_S:
             continue
-        if kill is not None:
-            victim = f"{kill['victim_comm']}({as_int(kill['victim_pid'])})"
-            who = f"the OOM victim {victim} killed at {fmt_ts(t0)}"
-            pid, comm = kill["victim_pid"], kill["victim_comm"]
-        else:
-            who = f"an OOM victim (counted since the scan at {fmt_ts(t0)})"
-            pid, comm = pd.NA, pd.NA
-        last = g.iloc[-1]
-        rows.append(
-            finding_row(
-                "victim_not_exiting",
-                "critical" if span >= 60 else "warning",
-                boot,
-                f"{who} has not exited {span:.0f} s later: kmallocwd still counts victim="
-                f"{as_int(last['victim'])} dying={as_int(last['dying'])} at "
-                f"{fmt_ts(last['ts'])} with {as_int(last['stalling'])} tasks stalling and no new "
-                f"kill.",
-                [*([kill_line] if kill_line else []), *g["line_no"]],
-                ts=t0,
-                pid=pid,
-                comm=comm,
-            )
-        )
+        kill = ev["kill_recs"][pos] if pos is not None else None
+        rows.append(_victim_row(boot, last_of[at[-1]], kill, kill_line, t0, span, line_no[at]))
     return rows
+
+
+def _victim_row(
+    boot: Any, last: dict[str, Any], kill: dict[str, Any] | None, kill_line: int | None,
+    t0: Any, span: float, lines: np.ndarray,
+) -> Row:  # fmt: skip
+    """The `victim_not_exiting` finding of scans `lines`, the last one `last`."""
+    if kill is not None:
+        t0 = kill["ts_kill"]
+        victim = f"{kill['victim_comm']}({as_int(kill['victim_pid'])})"
+        who = f"the OOM victim {victim} killed at {fmt_ts(t0)}"
+        pid, comm = kill["victim_pid"], kill["victim_comm"]
+    else:
+        who = f"an OOM victim (counted since the scan at {fmt_ts(t0)})"
+        pid, comm = pd.NA, pd.NA
+    return finding_row(
+        "victim_not_exiting",
+        "critical" if span >= 60 else "warning",
+        boot,
+        f"{who} has not exited {span:.0f} s later: kmallocwd still counts victim="
+        f"{as_int(last['victim'])} dying={as_int(last['dying'])} at "
+        f"{fmt_ts(last['ts'])} with {as_int(last['stalling'])} tasks stalling and no new "
+        f"kill.",
+        [*([kill_line] if kill_line else []), *lines.tolist()],
+        ts=t0,
+        pid=pid,
+        comm=comm,
+    )
 
 
 def victims(ctx: Ctx) -> list[Row]:

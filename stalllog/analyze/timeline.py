@@ -22,6 +22,14 @@ def get(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
     return df if df is not None else pd.DataFrame()
 
 
+def kernel_loss(pl: pd.DataFrame) -> pd.DataFrame:
+    """The printk_loss rows that lost kernel messages: a program's messages that rsyslog or
+    journald dropped (`kernel_messages` false or NA) say nothing about the kernel's output."""
+    if pl.empty:
+        return pl
+    return pl[pl["kernel_messages"].fillna(False).astype(bool).to_numpy()]
+
+
 def col(df: pd.DataFrame, c: str, dtype: str) -> pd.Series:
     """Column c as dtype, all NA when the table lacks it."""
     if c not in df.columns:

@@ -23,6 +23,7 @@ from stalllog import __version__
 from stalllog.cli.group import Group
 from stalllog.cli.options import (
     CapturesArg,
+    FollowOption,
     ForceOption,
     HzOption,
     JobsOption,
@@ -113,8 +114,9 @@ class _Inputs:
     """Opens the inputs one at a time as the parser asks for them and knows how far it got
     in bytes on disk (compressed inputs included), for the progress bar."""
 
-    def __init__(self, captures: list[str]) -> None:
+    def __init__(self, captures: list[str], follow: bool = False) -> None:
         self.captures = captures
+        self.follow = follow
         self.done = 0
         self.current: IO[bytes] | None = None
         self.name = ""
@@ -127,7 +129,7 @@ class _Inputs:
             self.name = _shown(path)
             try:
                 # read through sha256 for the manifest: the only read of each input
-                f = HashedInput(path, self.name)
+                f = HashedInput(path, self.name, self.follow)
             except OSError as e:
                 raise CaptureError(f"{_shown(path)}: {e.strerror or e}") from None
             self.opened.append(f)
@@ -163,6 +165,7 @@ def _run(
     force: bool = False,
     max_bytes: int | None = None,
     jobs: int | None = 1,  # None: every core
+    follow: bool = False,
 ) -> Result:
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
@@ -171,8 +174,9 @@ def _run(
     from stalllog.output.writers import parse_to_files
 
     total = _check_inputs(captures)
-    parallel = ParallelInputs.of(captures, jobs or default_jobs(), _shown)  # None: one process
-    inputs = parallel or _Inputs(captures)
+    # followed inputs are read in this process, as they come
+    parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
+    inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
     more: dict[str, Any] = {
         "hz": hz,
@@ -353,6 +357,7 @@ def parse(
     force: ForceOption = False,
     max_bytes: MaxBytesOption = None,
     jobs: JobsOption = None,
+    follow: FollowOption = False,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
@@ -360,15 +365,17 @@ def parse(
     _check_out(out)
     result = _run(
         captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes,
-        jobs,
+        jobs, follow,
     )  # fmt: skip
     _report(result, quiet)
 
 
 @app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
-def summary(captures: CapturesArg, max_bytes: MaxBytesOption = None) -> None:
+def summary(
+    captures: CapturesArg, max_bytes: MaxBytesOption = None, follow: FollowOption = False
+) -> None:
     """Parse captures and print the summary only; writes no file."""
-    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes)
+    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes, follow=follow)
     _report(result, False)
 
 
@@ -384,6 +391,7 @@ def analyze(
         ),
     ] = False,
     max_bytes: MaxBytesOption = None,
+    follow: FollowOption = False,
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
@@ -392,7 +400,8 @@ def analyze(
     from stalllog.report.analysis import analysis_json, analysis_report
     from stalllog.report.summary import source_warnings
 
-    result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes)
+    result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes,
+                  follow=follow)  # fmt: skip
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)

@@ -38,6 +38,16 @@ HzOption = Annotated[
 ]
 
 
+FollowOption = Annotated[
+    bool,
+    typer.Option(
+        "--follow",
+        help="Keep reading pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C (then "
+        "finish and report). Without it they are read as a snapshot: /dev/kmsg until drained, "
+        "others until 2 s without input.",
+    ),
+]
+
 ForceOption = Annotated[
     bool,
     typer.Option(

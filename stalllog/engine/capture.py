@@ -18,6 +18,7 @@ from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.input.lines import LineStage
+from stalllog.input.live import epipe_note
 from stalllog.input.reader import (
     CaptureError,
     OpenedSource,
@@ -25,6 +26,7 @@ from stalllog.input.reader import (
     iter_chunks,
     open_source,
 )
+from stalllog.input.structured import StructuredStage, sniff
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -42,7 +44,8 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
 
 
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
-    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out."""
+    """Lines no family claimed, blank and /dev/kmsg dictionary lines left out (the syntax
+    lines of structured inputs have an empty text)."""
     blank = pc.equal(pc.utf8_trim_whitespace(batch.column("text")), "")
     dict_line = pc.fill_null(
         pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
@@ -225,15 +228,16 @@ def iter_parse(
     analysis: bool = True,
     defer: bool = False,
     max_bytes: int | None = None,
+    follow: bool = False,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily). max_bytes: see `parse()`."""
+    lazily). max_bytes, follow: see `parse()`."""
     check_arguments(hz, max_bytes)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes)
+    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
 
 
 def check_arguments(hz: object, max_bytes: object) -> None:
@@ -253,6 +257,7 @@ def _iter_parse(
     analysis: bool,
     defer: bool,
     max_bytes: int | None,
+    follow: bool = False,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
@@ -260,7 +265,7 @@ def _iter_parse(
     stats = _BootStats()
     source_rows = []
     for src in sources:
-        opened = open_source(src)
+        opened = open_source(src, follow=follow)
         opened.max_bytes = max_bytes
         source_rows.append((yield from source_batches(opened, stage, dispatcher, stats, progress)))
     tables = dispatcher.family_tables()
@@ -283,10 +288,12 @@ def source_batches(
     stage.start_source(opened.name)
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
+    lines: LineStage | StructuredStage | None = None
     try:
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
-            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+            lines = lines or _line_stage(opened, stage, chunk.data)
+            batch = lines.batch(chunk.data, chunk.last, truncated=opened.error is not None)
             if chunk.cut:
                 batch = _flag_last(batch, "cut")
             event_ids = dispatcher.process(batch)
@@ -300,14 +307,29 @@ def source_batches(
             yield batch
     finally:
         opened.stream.close()
+    live = opened.live
+    opened.notes += live.notes(opened.overwritten) if live else epipe_note(opened.overwritten)
+    if isinstance(lines, StructuredStage) and lines.problem():
+        opened.notes.append(lines.problem() or "")
     dispatcher.end_source(truncated=opened.error is not None)
     return {"source": opened.name, "compression": opened.compression,
             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
             "error": opened.problems()}  # fmt: skip
 
 
+def _line_stage(opened: OpenedSource, stage: LineStage, head: bytes) -> LineStage | StructuredStage:
+    """The stage that reads this source: journal JSON/export and dmesg -J have their own
+    (recognized from the first bytes); JSON of an unknown kind is read as text, with a note."""
+    fmt, warning = sniff(head)
+    if warning:
+        opened.notes.append(warning)
+    return StructuredStage(fmt, stage) if fmt else stage
+
+
 def _flag_last(batch: pa.RecordBatch, flag: str) -> pa.RecordBatch:
     """`batch` with `flag` added to the flags of its last line (flags are `+`-joined)."""
+    if not batch.num_rows:  # a structured stage may hold a whole chunk back (export.py)
+        return batch
     i = batch.schema.get_field_index("flags")
     flags = batch.column(i).cast(pa.string())
     old = flags[-1].as_py()
@@ -329,6 +351,7 @@ def parse(
     hz: int | None = None,
     analysis: bool = True,
     max_bytes: int | None = None,
+    follow: bool = False,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -349,6 +372,9 @@ def parse(
     refused as a likely decompression bomb. Lines longer than 4 MiB are cut (flag "cut";
     the skipped bytes are counted and hashed in `sources.error`).
 
+    follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
+    are a snapshot (/dev/kmsg until drained, the others until 2 s without input).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
@@ -357,7 +383,7 @@ def parse(
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes):
+    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow):
         if isinstance(item, dict):
             other = item
         else:

@@ -30,8 +30,8 @@ class DropLog:
 
     def catch_up(self, block: Block) -> None:
         first = self._first.get(block.event_id)
-        if first is None:
-            return
+        if first is None or first >= len(self._lines):
+            return  # the common case: no marker since the block opened
         noted = self._noted[block.event_id]
         upto = min(len(self._lines), first + NOTED_PER_BLOCK)
         for k in range(first + noted, upto):

@@ -20,12 +20,14 @@ _LINE_DOCS = {
     "boot": (
         "",
         "boot number in the capture, from 0; a new `Linux version` banner, a clock "
-        "reset or a journal `-- Boot … --` line starts the next; every source starts one",
+        "reset, a journal `-- Boot … --` line or a new `_BOOT_ID` starts the next; every "
+        "source starts one",
     ),
     "ts": (
         "s",
         "seconds since boot from `[ 123.456789]`, /dev/kmsg usec or journal monotonic "
-        "time; NaN when the line has none",
+        "time (`_SOURCE_MONOTONIC_TIMESTAMP`, else `__MONOTONIC_TIMESTAMP`); NaN when the "
+        "line has none",
     ),
     "wall": (
         "",
@@ -40,7 +42,9 @@ _LINE_DOCS = {
         "prefix parts present, joined by `+`: " + ", ".join(KIND_BIT) + "; `none` without "
         "prefix. `kmsg_dict`: a /dev/kmsg ` KEY=value` line; `cont`: an indented continuation "
         "line of a multi-line record (util-linux dmesg, dmesg -T, journalctl), which takes the "
-        "first line's ts, wall and host",
+        "first line's ts, wall and host; `journal_json` (`journalctl -o json`/`json-seq`), "
+        "`journal_export` (`-o export`), `dmesg_json` (`dmesg -J`): every line of such an input, "
+        "the record's message on the line that carries it, the other lines flagged `structured`",
     ),
     "prefix": ("", "the prefix exactly as in the input"),
     "text": (
@@ -49,7 +53,13 @@ _LINE_DOCS = {
         "decoded (may then hold newlines)",
     ),
     "eol": ("", "line end in the input: `\\n`, `\\r\\n` (serial consoles) or empty (last line)"),
-    "flags": ("", "comma-free `+`-joined flags, null when none: " + ", ".join(FLAG_NAMES)),
+    "flags": (
+        "",
+        "comma-free `+`-joined flags, null when none: " + ", ".join(FLAG_NAMES) + ". "
+        "`structured`: a line of a journal JSON/export or `dmesg -J` input that carries no "
+        "message (syntax, other fields); `bad-record`: a record of such an input that could "
+        "not be read, kept as text and counted in `sources.error`",
+    ),
     "dropped": (
         "messages",
         "`** N printk messages dropped **` count glued in front of (or forming) this line",
@@ -63,7 +73,8 @@ _LINE_DOCS = {
     "event_id": ("", "the event that claimed this line; null when no family did"),
     "unparsed": (
         "",
-        "no family claimed the line and it is neither blank nor a /dev/kmsg dictionary line: "
+        "no family claimed the line and it is neither blank (a `structured` line's text is "
+        "empty) nor a /dev/kmsg dictionary line: "
         "the rows of the `unparsed` table",
     ),
 }
@@ -144,7 +155,14 @@ SOURCES = TableSchema(
         col("compression", pa.string(), "", "gzip, xz, bzip2, zstd, or null"),
         col("n_lines", pa.int64(), "lines", "lines read"),
         col("n_bytes", pa.int64(), "bytes", "decompressed bytes read"),
-        col("error", pa.string(), "", "why reading stopped early (truncated archive), else null"),
+        col(
+            "error",
+            pa.string(),
+            "",
+            "why reading stopped early (truncated archive), lines cut, "
+            "records of a structured input that could not be read, JSON of an unknown kind "
+            "read as text; else null",
+        ),
     ),
 )
 

@@ -44,6 +44,8 @@ from stalllog.input.prefixes import (
     MONTH,
     MONTH_WORDS,
     OTHER,
+    STRUCTURED,
+    STRUCTURED_FLAGS,
     SYSLOG_FAST,
     SYSLOG_KERNEL_TEST,
     WEEKDAY_WORDS,
@@ -70,11 +72,12 @@ FLAG_NAMES: tuple[str, ...] = (
     "cut",  # reader: over MAX_LINE bytes, the rest skipped (count + sha256 in sources.error)
     # new flags go last: the bit values of the others stay
     "bad-number",  # a prefix number (kmsg sequence, drop count) too big for int64: left null
+    *STRUCTURED_FLAGS,  # journal JSON/export and dmesg -J (structured.py)
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first
 # line's prefix (util-linux dmesg, `dmesg -T`, journalctl); it takes that line's ts/wall/host.
-KIND_BIT = {name: 1 << i for i, name in enumerate((*KIND_PARTS, "kmsg_dict", "cont"))}
+KIND_BIT = {n: 1 << i for i, n in enumerate((*KIND_PARTS, "kmsg_dict", "cont", *STRUCTURED))}
 _HEAD_BITS = sum(
     KIND_BIT[k]
     for k in ("time", "syslog", "syslog_iso", "journal_full", "journal_mono", "dmesg_ctime",
@@ -214,10 +217,7 @@ class _Fields:
         self.wall_ok = np.zeros(n, bool)
         self.nonkernel = np.zeros(n, bool)
         self.good = np.ones(n, bool)  # valid UTF-8: the bytes are the line (fixed.py may read)
-        self.strings: dict[str, list[tuple[np.ndarray, pa.Array]]] = {
-            "caller": [],
-            "host": [],
-        }
+        self.strings: dict[str, list[tuple[np.ndarray, pa.Array]]] = {"caller": [], "host": []}
 
     def merged(self, name: str) -> pa.Array:
         """One string column from the per-class pieces (blank and rows of no class: null)."""

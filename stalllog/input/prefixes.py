@@ -130,6 +130,11 @@ KIND_PARTS: tuple[str, ...] = (
     "caller",
 )
 
+# Structured inputs (structured.py): the kind of each row, and flags of their rows that
+# carry no message (JSON syntax, export fields other than MESSAGE) or could not be read.
+STRUCTURED: tuple[str, ...] = ("journal_json", "journal_export", "dmesg_json")
+STRUCTURED_FLAGS: tuple[str, ...] = ("structured", "bad-record")
+
 # group whose presence shows each part
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
     "dropped": ("ndrop",),

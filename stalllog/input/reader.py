@@ -13,6 +13,7 @@ see `CutLog`). UTF-16 files with a byte order mark are decoded to UTF-8 as they 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import os
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from stalllog.input.live import LiveReader, is_live
 from stalllog.input.streams import (
     CaptureError,
     DecompressedStream,
@@ -42,6 +44,7 @@ READ_MAX = 4 << 20  # most bytes asked of the stream per read
 BOMB_MIN_BYTES = 8 << 20
 BOMB_RATIO = 200
 CUTS_LISTED = 10  # cut lines described one by one; the others are summed up
+EPIPE_MAX = 1000  # EPIPE reads in a row before an input counts as unreadable
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 MAGIC = {
@@ -110,10 +113,13 @@ class OpenedSource:
     cut: CutLog = field(default_factory=CutLog)
     encoding: str = "utf-8"  # "utf-16" when decoded from UTF-16 with a byte order mark
     max_bytes: int | None = None  # iter_chunks' limit unless it is given one
+    live: LiveReader | None = None  # a pipe, FIFO, terminal or device (live.py)
+    overwritten: int = 0  # reads that failed with EPIPE (/dev/kmsg records overwritten)
+    notes: list[str] = field(default_factory=list)  # what else the sources table should say
 
     def problems(self) -> str | None:
-        """`error` and the cut lines, for the sources table (None when all is well)."""
-        return "; ".join(p for p in (self.error, self.cut.text()) if p) or None
+        """`error`, the cut lines and the notes, for the sources table (None when all is well)."""
+        return "; ".join(p for p in (self.error, self.cut.text(), *self.notes) if p) or None
 
 
 def sniff_compression(head: bytes) -> str | None:
@@ -123,9 +129,12 @@ def sniff_compression(head: bytes) -> str | None:
     return None
 
 
-def open_source(src: SourceLike, name: str | None = None) -> OpenedSource:
-    """Open one input. Raises CaptureError with a one-line message when it cannot be read."""
-    raw, name, size = _open_raw(src, name)
+def open_source(src: SourceLike, name: str | None = None, follow: bool = False) -> OpenedSource:
+    """Open one input. Raises CaptureError with a one-line message when it cannot be read.
+    A pipe, FIFO, terminal or device is read as a snapshot, or with `follow` until EOF or
+    Ctrl-C (live.py)."""
+    raw, name, size = _open_raw(src, name, follow)
+    live = raw if isinstance(raw, LiveReader) else getattr(raw, "live", None)
     try:
         buffered: Any = raw if hasattr(raw, "peek") else io.BufferedReader(raw)
         head = buffered.peek(8)[:8]
@@ -134,7 +143,7 @@ def open_source(src: SourceLike, name: str | None = None) -> OpenedSource:
     kind = sniff_compression(head)
     dec = DecompressedStream(kind, buffered) if kind else None
     stream: Any = dec or buffered
-    opened = OpenedSource(name, kind, stream, size, decompressed=dec)
+    opened = OpenedSource(name, kind, stream, size, decompressed=dec, live=live)
     # Windows tools save logs as UTF-16 with a byte order mark: decode them as they stream
     if _utf16_text(stream.peek(18)[:18]):
         opened.stream, opened.encoding = Utf16Stream(stream), "utf-16"  # type: ignore[assignment]
@@ -151,14 +160,17 @@ def _utf16_text(head: bytes) -> bool:
     return all(c.isascii() and (c.isprintable() or c in "\t\r") for c in first)
 
 
-def _open_raw(src: SourceLike, name: str | None) -> tuple[Any, str, int | None]:
+def _open_raw(src: SourceLike, name: str | None, follow: bool) -> tuple[Any, str, int | None]:
     """The binary stream of one input, its name, and its size on disk when known."""
     if isinstance(src, bytes | bytearray):
         return io.BytesIO(bytes(src)), name or "<bytes>", len(src)
     if isinstance(src, str | os.PathLike):
         path = os.fspath(src)
         if path == "-":
-            return sys.stdin.buffer, name or "<stdin>", None
+            stdin = sys.stdin.buffer
+            if _live_fd(stdin):
+                return LiveReader(stdin, "<stdin>", follow, close_raw=False), "<stdin>", None
+            return stdin, name or "<stdin>", None
         shown = path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
         name = name or path
         if "\x00" in path:
@@ -174,6 +186,8 @@ def _open_raw(src: SourceLike, name: str | None) -> tuple[Any, str, int | None]:
         if Path(path).is_dir():  # Windows opens directories without an error
             raw.close()
             raise CaptureError(f"{path}: is a directory, not a capture file")
+        if is_live(raw.fileno()):
+            return LiveReader(raw, name, follow), name, None
         return raw, name, st.st_size if st.st_size or os.path.isfile(path) else None
     name = name or str(getattr(src, "name", "<stream>"))
     if not hasattr(src, "read"):
@@ -187,6 +201,13 @@ def _open_raw(src: SourceLike, name: str | None) -> tuple[Any, str, int | None]:
     if not hasattr(src, "peek") and not isinstance(src, io.IOBase):
         return ReadOnly(src, name), name, None  # only read(): BufferedReader needs more
     return src, name, None
+
+
+def _live_fd(obj: Any) -> bool:
+    try:
+        return is_live(obj.fileno())
+    except (OSError, ValueError, AttributeError):  # no descriptor (a test's stdin)
+        return False
 
 
 def _reads_text(obj: object) -> bool:
@@ -214,11 +235,18 @@ class _Chunker:
         if self.pushed:
             block, self.pushed = self.pushed, b""
             return block
-        try:
-            block = self.read(size)
-        except OSError as e:
-            self.src.error = f"read error: {e.strerror or e}"
-            block = b""
+        block = b""
+        for _ in range(EPIPE_MAX):
+            try:
+                block = self.read(size)
+                break
+            except OSError as e:
+                # /dev/kmsg: records overwritten before they were read; the next read goes on
+                if e.errno == errno.EPIPE:
+                    self.src.overwritten += 1
+                    continue
+                self.src.error = f"read error: {e.strerror or e}"
+                break
         if block:
             self.total += len(block)
             self._check_size()
@@ -330,4 +358,6 @@ def iter_chunks(
     `max_line` bytes is cut (`Chunk.cut`, recorded in `src.cut`). More than `max_bytes`
     bytes, or without `max_bytes` a decompression bomb, raise CaptureError."""
     limit = src.max_bytes if max_bytes is None else max_bytes
+    if src.live is not None and src.live.follow:
+        chunk_bytes = 1  # a chunk of each burst of a followed input, as it comes
     return iter(_Chunker(src, chunk_bytes, max_line, limit))

@@ -15,6 +15,16 @@ import stat
 import sys
 from typing import IO, Any
 
+from stalllog.input.live import LiveReader, is_live
+
+
+def _has_fd(f: Any) -> bool:
+    try:
+        f.fileno()
+    except (OSError, ValueError, AttributeError):  # a test's stdin has no descriptor
+        return False
+    return True
+
 
 class _HashingFile(io.FileIO):
     def __init__(self, path: str) -> None:
@@ -53,7 +63,7 @@ class _HashingFile(io.FileIO):
 class _HashingStream(io.RawIOBase):
     """A pipe (stdin) read through sha256."""
 
-    def __init__(self, inner: IO[bytes]) -> None:
+    def __init__(self, inner: IO[bytes] | LiveReader) -> None:
         self.inner = inner
         self.sha = hashlib.sha256()
         self.n = 0
@@ -61,6 +71,11 @@ class _HashingStream(io.RawIOBase):
 
     def readable(self) -> bool:
         return True
+
+    def close(self) -> None:
+        if isinstance(self.inner, LiveReader):
+            self.inner.close()  # gives back the descriptor's blocking mode
+        super().close()
 
     def readinto(self, b: Any) -> int:
         read1 = getattr(self.inner, "read1", self.inner.read)
@@ -77,18 +92,27 @@ class HashedInput(io.BufferedReader):
     """An input file (or stdin for path '-') whose bytes are hashed as the parser reads them;
     `name` is what the parser puts in `source`."""
 
-    def __init__(self, path: str, shown: str) -> None:
+    def __init__(self, path: str, shown: str, follow: bool = False) -> None:
         self._hasher: _HashingFile | _HashingStream
+        # a pipe, FIFO, terminal or /dev/kmsg: read as a snapshot, or followed (input/live.py)
+        self.live: LiveReader | None = None
         if path == "-":
-            self._hasher = _HashingStream(sys.stdin.buffer)
+            stdin = sys.stdin.buffer
+            if _has_fd(stdin) and is_live(stdin.fileno()):
+                self.live = LiveReader(stdin, "<stdin>", follow, close_raw=False)
+            self._hasher = _HashingStream(self.live or stdin)
             self.size: int | None = None
             self._shown = "<stdin>"
         else:
-            self._hasher = _HashingFile(path)
-            st = os.fstat(self._hasher.fileno())
+            file = _HashingFile(path)
+            st = os.fstat(file.fileno())
             # a named pipe (`<(zcat log.gz)`) has no size
             self.size = st.st_size if stat.S_ISREG(st.st_mode) else None
             self._shown = shown
+            self._hasher = file
+            if is_live(file.fileno()):
+                self.live = LiveReader(file, shown, follow)
+                self._hasher = _HashingStream(self.live)
         raw: io.RawIOBase = self._hasher
         super().__init__(raw)
 
