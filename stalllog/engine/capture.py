@@ -25,6 +25,7 @@ from stalllog.input.reader import (
     iter_chunks,
     open_source,
 )
+from stalllog.input.repair import repair, restore_quotes, unquote
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -266,10 +267,15 @@ def source_batches(
     try:
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
-            batch = stage.batch(chunk.data, chunk.last, truncated=opened.error is not None)
+            data, quotes = unquote(chunk.data)
+            batch = stage.batch(data, chunk.last, truncated=opened.error is not None)
+            if quotes is not None:
+                batch = restore_quotes(batch, chunk.data, quotes)
             if chunk.cut:
                 batch = _flag_last(batch, "cut")
-            event_ids = dispatcher.process(batch)
+            fixed = repair(batch, data)
+            batch = fixed.lines
+            event_ids = fixed.claim(dispatcher.process(fixed.view))
             unparsed = unparsed_flag(batch, event_ids)
             batch = pa.RecordBatch.from_arrays(
                 [*batch.columns, event_ids, unparsed], schema=LINES_ARROW

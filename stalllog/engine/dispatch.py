@@ -318,7 +318,7 @@ def _skip_feed(flags: pa.Array) -> np.ndarray:
     return hit[codes]
 
 
-_SKIP_FLAGS = "non-kernel|kmsg-dict"
+_SKIP_FLAGS = "non-kernel|kmsg-dict|wrap-cont"
 
 
 # A printk stamp inside a line: serial consoles glue a record behind unfinished text of another

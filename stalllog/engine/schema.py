@@ -12,6 +12,7 @@ from stalllog.engine.dispatch import EVENTS_SCHEMA
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.steps import step_tables
 from stalllog.input.lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
+from stalllog.input.repair import REPAIR_FLAGS
 from stalllog.parsers.base import TableSchema, col
 
 _LINE_DOCS = {
@@ -49,7 +50,10 @@ _LINE_DOCS = {
         "decoded (may then hold newlines)",
     ),
     "eol": ("", "line end in the input: `\\n`, `\\r\\n` (serial consoles) or empty (last line)"),
-    "flags": ("", "comma-free `+`-joined flags, null when none: " + ", ".join(FLAG_NAMES)),
+    "flags": (
+        "",
+        "comma-free `+`-joined flags, null when none: " + ", ".join((*FLAG_NAMES, *REPAIR_FLAGS)),
+    ),
     "dropped": (
         "messages",
         "`** N printk messages dropped **` count glued in front of (or forming) this line",

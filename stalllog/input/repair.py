@@ -1,0 +1,325 @@
+"""Undo what mail clients, trackers and syslog did to a log before families read it.
+
+Two places, both gated on cheap per-chunk evidence so that a clean capture pays a few byte
+searches and array sums per chunk, and gets the same tables:
+
+* `unquote` (before the line stage): mail quote marks (`> `, `> > `, `>> `) are cut off the
+  lines so the printk/syslog prefix behind them is read; they are put back in front of the
+  `prefix` column (`restore_quotes`), so `lines` still gives back the input byte for byte.
+* `Repair.view` (after it): families are handed a copy of the batch whose text is repaired:
+  literal `^M`/`\\r` line ends, HTML entities, `#ooo` escapes without a syslog prefix, and
+  lines wrapped by a mail client (format=flowed soft breaks, RFC 3676, or hard wraps at
+  72-80 columns) joined into the line they were cut from. A continuation row is given to
+  families empty (flag `wrap-cont`: the dispatcher skips it) and takes the event of its line.
+
+The `lines` table keeps its text as read; each repair is a flag there (REPAIR_FLAGS).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stalllog.input.lines import LineStage
+
+REPAIR_FLAGS: tuple[str, ...] = (
+    "quoted",  # mail quote marks (`> `) in front: kept in `prefix`, the line read behind them
+    "cr-literal",  # a literal `^M` or `\r` at the end of the text, not given to families
+    "html-escaped",  # HTML entities (`&gt;` ...) that families get decoded
+    "octal-escaped",  # `#012`-style escapes without a syslog prefix, decoded for families
+    "wrapped",  # a mail client wrapped this line: families get it joined with the next
+    "wrap-cont",  # the rest of the wrapped line above (families see it there, not here)
+    "unstuffed",  # format=flowed space-stuffing: families get it one leading space shorter
+)
+
+MAX_WIDTH = 81  # mail wraps at 72-80 columns (78 recommended, RFC 5322 2.1.1), +1: flowed space
+_SPREAD = 200  # a wrapped chunk has at most 1 line in this many longer (unbreakable words)
+_MIN_JOINS = 2  # one lone join is not evidence of a wrap
+_QUOTE = ord(">")
+_CR_LITERAL = re.compile(r"(?:\^M|\\r)+$")
+_CR_ARROW = r"(?:\^M|\\r)$"
+_ENTITY_ARROW = r"&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});"
+_ENTITY_BYTES = (b"&gt;", b"&lt;", b"&amp;", b"&quot;", b"&#")
+# rsyslog EscapeControlCharactersOnReceive (see lines._OCTAL_RE), found without its prefix
+_OCTAL_RE = re.compile(r"#(0[0-3][0-7]|177)")
+_OCTAL_ARROW = r"#01[12]"
+
+
+def unquote(buf: bytes) -> tuple[bytes, np.ndarray | None]:
+    """`buf` without the quote marks at line starts, and each line's quote length (None when
+    no line starts with `>`: no kernel or syslog prefix does)."""
+    if not (buf[:1] == b">" or b"\n>" in buf):
+        return buf, None
+    arr = np.frombuffer(buf, np.uint8)
+    nl = np.flatnonzero(arr == 10)
+    starts = np.concatenate([[0], nl + 1])
+    if len(buf) and buf[-1] == 10:
+        starts = starts[:-1]
+    qlen = np.zeros(len(starts), np.int64)
+    pad = np.concatenate([arr, np.zeros(2, np.uint8)])
+    alive = np.flatnonzero(pad[starts] == _QUOTE)
+    while len(alive):  # `>` then an optional space, as often as nested
+        pos = starts[alive] + qlen[alive]
+        is_q = pad[pos] == _QUOTE
+        alive = alive[is_q]
+        pos = pos[is_q]
+        qlen[alive] += 1 + (pad[pos + 1] == 0x20)
+    keep = np.ones(len(arr), bool)
+    # mark the quote bytes: +1 at each quote start, -1 after it, cumulated
+    edge = np.zeros(len(arr) + 1, np.int64)
+    q = np.flatnonzero(qlen)
+    np.add.at(edge, starts[q], 1)
+    np.add.at(edge, starts[q] + qlen[q], -1)
+    keep[np.cumsum(edge[:-1]) > 0] = False
+    return arr[keep].tobytes(), qlen
+
+
+def restore_quotes(batch: pa.RecordBatch, buf: bytes, qlen: np.ndarray) -> pa.RecordBatch:
+    """Put the quote marks back in front of `prefix` (and `raw`) and flag the rows."""
+    rows = np.flatnonzero(qlen)
+    arr = np.frombuffer(buf, np.uint8)
+    starts = np.concatenate([[0], np.flatnonzero(arr == 10) + 1])
+    marks = [buf[s : s + k].decode() for s, k in zip(starts[rows], qlen[rows], strict=True)]
+    mask = np.zeros(batch.num_rows, bool)
+    mask[rows] = True
+    m = pa.array(mask)
+    cols = dict(zip(batch.schema.names, batch.columns, strict=True))
+    old = cols["prefix"].filter(m).to_pylist()
+    new = pa.array([a + b for a, b in zip(marks, old, strict=True)], pa.string())
+    cols["prefix"] = pc.replace_with_mask(cols["prefix"], m, new)
+    raw = cols["raw"]
+    if raw.null_count < len(raw):
+        fixed = [None if r is None else q.encode() + r for q, r in
+                 zip(marks, raw.filter(m).to_pylist(), strict=True)]  # fmt: skip
+        cols["raw"] = pc.replace_with_mask(raw, m, pa.array(fixed, pa.binary()))
+    cols["flags"] = add_flag(cols["flags"], mask, "quoted")
+    return pa.RecordBatch.from_arrays(list(cols.values()), schema=batch.schema)
+
+
+def add_flag(flags: pa.Array, mask: np.ndarray, flag: str) -> pa.Array:
+    """The dictionary `flags` column with `flag` appended on the rows of `mask`."""
+    plain = flags.cast(pa.string())
+    m = pa.array(mask)
+    old = pc.filter(plain, m)
+    new = pc.if_else(pc.is_null(old), flag, pc.binary_join_element_wise(old, flag, "+"))
+    out = pc.replace_with_mask(plain, m, new)
+    return out.dictionary_encode().cast(flags.type)
+
+
+def _np(a: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _lengths(a: pa.Array) -> np.ndarray:
+    offsets = np.frombuffer(a.buffers()[1], np.int32)[a.offset : a.offset + len(a) + 1]
+    return np.diff(offsets)
+
+
+class Repaired:
+    """A `lines` batch with its repair flags, the batch families are given, and the wrapped
+    lines' continuation rows with the row each belongs to."""
+
+    def __init__(
+        self,
+        lines: pa.RecordBatch,
+        view: pa.RecordBatch | None = None,
+        conts: np.ndarray | None = None,
+        heads: np.ndarray | None = None,
+    ) -> None:
+        self.lines = lines
+        self.view = lines if view is None else view
+        self.conts = np.zeros(0, np.int64) if conts is None else conts
+        self.heads = np.zeros(0, np.int64) if heads is None else heads
+
+    def claim(self, event_ids: pa.Array) -> pa.Array:
+        """A continuation row belongs to the event of its line."""
+        if not len(self.conts):
+            return event_ids
+        ids = pc.fill_null(event_ids, -1).to_numpy(zero_copy_only=False).copy()
+        ids[self.conts] = ids[self.heads]
+        return pa.array(ids, pa.int64(), mask=ids < 0)
+
+
+def repair(batch: pa.RecordBatch, buf: bytes) -> Repaired:
+    """Repair the text families see; `buf` is the chunk the batch was read from (gates)."""
+    text = batch.column("text")
+    texts: dict[int, str] = {}
+    marks: dict[str, np.ndarray] = {}
+
+    def fix(flag: str, pattern: str, how: re.Pattern[str] | None, sub: str = "") -> None:
+        rows = np.flatnonzero(_np(pc.match_substring_regex(text, pattern)))
+        for i in rows.tolist():
+            t = texts[i] if i in texts else text[i].as_py()
+            texts[i] = html.unescape(t) if how is None else how.sub(sub, t)
+        marks[flag] = rows
+
+    if b"^M" in buf or b"\\r" in buf:
+        fix("cr-literal", _CR_ARROW, _CR_LITERAL)
+    if any(e in buf for e in _ENTITY_BYTES):
+        fix("html-escaped", _ENTITY_ARROW, None)
+    if b"#01" in buf:
+        rows = np.flatnonzero(_np(pc.match_substring_regex(text, _OCTAL_ARROW)))
+        for i in rows.tolist():
+            t = texts[i] if i in texts else text[i].as_py()
+            texts[i] = _OCTAL_RE.sub(lambda m: chr(int(m[1], 8)), t)
+        marks["octal-escaped"] = rows
+    wraps = _Wraps(batch, texts)
+    marks.update(wraps.marks)
+    if not texts and not wraps.marks:
+        return Repaired(batch)
+    flags = batch.column("flags")
+    for flag, rows in marks.items():
+        if len(rows):
+            mask = np.zeros(batch.num_rows, bool)
+            mask[rows] = True
+            flags = add_flag(flags, mask, flag)
+    lines = batch.set_column(batch.schema.get_field_index("flags"), "flags", flags)
+    if not texts:
+        return Repaired(lines)
+    rows = sorted(texts)
+    mask = np.zeros(batch.num_rows, bool)
+    mask[rows] = True
+    new = pc.replace_with_mask(
+        text, pa.array(mask), pa.array([texts[i] for i in rows], pa.string())
+    )
+    view = lines.set_column(lines.schema.get_field_index("text"), "text", new)
+    if len(wraps.heads):
+        view = _reparse(view, np.unique(wraps.heads))
+    return Repaired(lines, view, wraps.conts, wraps.heads)
+
+
+_REPARSED = ("ts", "wall", "host", "caller", "level", "text")
+
+
+def _reparse(view: pa.RecordBatch, heads: np.ndarray) -> pa.RecordBatch:
+    """A wrap can cut a line inside its prefix (`... kernel:` | `oom-kill:...`: the space
+    that ended the prefix is gone): heads read without a prefix are read again joined."""
+    bare = heads[_np(pc.equal(view.column("prefix_kind").take(heads).cast(pa.string()), "none"))]
+    if not len(bare):
+        return view
+    joined = view.column("text").take(bare).to_pylist()
+    if any("\n" in t for t in joined):  # decoded escapes: not one physical line each
+        return view
+    stage = LineStage()
+    stage.start_source("")
+    again = stage.batch(("\n".join(joined) + "\n").encode(), last=True)
+    found = _np(pc.not_equal(again.column("prefix_kind").cast(pa.string()), "none"))
+    if again.num_rows != len(bare) or not found.any():
+        return view
+    mask = np.zeros(view.num_rows, bool)
+    mask[bare[found]] = True
+    m, take = pa.array(mask), pa.array(np.flatnonzero(found))
+    for name in _REPARSED:
+        i = view.schema.get_field_index(name)
+        column = pc.replace_with_mask(view.column(i), m, again.column(name).take(take))
+        view = view.set_column(i, name, column)
+    return view
+
+
+class _Wraps:
+    """Lines a mail client wrapped, found and joined into `texts` (row -> text families see).
+
+    Evidence, per chunk: (almost) no line is longer than MAX_WIDTH, so something wrapped it;
+    a continuation has no prefix while most lines have one, and its line was cut where its
+    first word no longer fitted the chunk's width. format=flowed (the cut lines end in a
+    space): the soft breaks are the lines ending in a space (RFC 3676 4.2), joined as they
+    are, or less that space with DelSp=yes (seen as cuts at the full width, 4.3); lines that
+    begin with a space lose the one that space-stuffing added (4.4). Hard wraps dropped the
+    space at the cut: joined with one."""
+
+    def __init__(self, batch: pa.RecordBatch, texts: dict[int, str]) -> None:
+        self.marks: dict[str, np.ndarray] = {}
+        self.conts = self.heads = np.zeros(0, np.int64)
+        prefix, text = batch.column("prefix"), batch.column("text")
+        self.kinds = batch.column("prefix_kind")
+        plen = _lengths(prefix)
+        n = len(plen)
+        lens = plen + _lengths(text)
+        raw = batch.column("raw")
+        if raw.null_count < n:  # decoded escapes: the line was as long as its bytes
+            lens = np.where(_np(pc.is_valid(raw)), _lengths(raw), lens)
+        long = lens > MAX_WIDTH
+        if n < 3 or int(long.sum()) > n // 10:  # a clean capture: over in O(1) per row
+            return
+        # a wrapper leaves a line long only where it had no space to break at
+        rows = np.flatnonzero(long)
+        whole = pc.binary_join_element_wise(prefix.take(rows), text.take(rows), "")
+        head = pc.utf8_slice_codeunits(whole, 1, MAX_WIDTH + 1)
+        if int(_np(pc.match_substring(head, " ")).sum()) > max(2, n // _SPREAD):
+            return
+        width = int(lens[~long].max())
+        bare = plen == 0  # /dev/kmsg dictionary lines have no prefix either: not bare
+        bare[_np(pc.not_equal(batch.column("prefix_kind").cast(pa.string()), "none"))] = False
+        prefixed = int((~bare).sum()) * 2 >= n
+        nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
+        if not len(nxt):
+            return
+        after = text.take(pa.array(nxt + 1))
+        word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
+        word = np.where(word < 0, _lengths(after), word)
+        cut = lens[nxt] + 1 + word > width
+        at = pa.array(nxt)
+        ends = _np(
+            pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
+        )
+        fits = nxt[cut]
+        if len(fits) and ends[cut].mean() >= 0.9:
+            self._flowed(batch, texts, nxt[ends], lens, width, prefixed)
+        elif prefixed and len(fits) >= _MIN_JOINS:
+            self._join(text, texts, fits + 1, " ", False)
+
+    def _flowed(self, batch: pa.RecordBatch, texts: dict[int, str], soft: np.ndarray,
+                lens: np.ndarray, width: int, prefixed: bool) -> None:  # fmt: skip
+        if len(soft) < _MIN_JOINS:
+            return
+        text = batch.column("text")
+        first = pc.utf8_slice_codeunits(pc.binary_join_element_wise(
+            batch.column("prefix"), text, ""), 0, 1)  # fmt: skip
+        stuffed = np.flatnonzero(_np(pc.equal(first, " ")))
+        for i in stuffed.tolist():
+            t = texts[i] if i in texts else text[i].as_py()
+            texts[i] = t[1:] if t.startswith(" ") else t
+        self.marks["unstuffed"] = stuffed
+        delsp = bool((lens[soft] == width).mean() >= 0.8)
+        self._join(text, texts, soft + 1, "", delsp)
+
+    def _join(self, text: pa.Array, texts: dict[int, str], conts: np.ndarray, sep: str,
+              delsp: bool) -> None:  # fmt: skip
+        n = len(text)
+        is_cont = np.zeros(n, bool)
+        is_cont[conts] = True
+        is_cont[0] = False  # its line is in the chunk before
+        last = np.where(is_cont, -1, np.arange(n))
+        np.maximum.accumulate(last, out=last)
+        conts = np.flatnonzero(is_cont)
+        heads = last[conts]
+        kinds = self.kinds
+        for c, h in zip(conts.tolist(), heads.tolist(), strict=True):
+            t = texts[h] if h in texts else text[h].as_py()
+            if delsp and t.endswith(" "):
+                t = t[:-1]
+            rest = texts[c] if c in texts else _as_head(text[c].as_py(), kinds[h])
+            texts[h] = t + sep + rest if t else rest  # the prefix had the cut space
+            texts[c] = ""
+        self.conts, self.heads = conts, heads
+        self.marks["wrapped"] = np.unique(heads)
+        self.marks["wrap-cont"] = conts
+
+
+_KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+
+
+def _as_head(text: str, kind: pa.Scalar) -> str:
+    """A continuation's text with the escapes its line's transport decoded (lines.py): the
+    rest of a /dev/kmsg record still has its `\\xNN`, of a syslog line its `#ooo`."""
+    k = kind.as_py() or ""
+    if "kmsg" in k and "\\x" in text:
+        raw = _KMSG_ESC_RE.sub(lambda m: bytes([int(m[1], 16)]), text.encode())
+        return raw.decode("utf-8", "backslashreplace")
+    if ("syslog" in k or "rfc5424" in k) and "#" in text:
+        return _OCTAL_RE.sub(lambda m: chr(int(m[1], 8)), text)
+    return text

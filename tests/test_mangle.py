@@ -1,0 +1,140 @@
+"""Metamorphic test of the repair layer (stalllog/input/repair.py): a real sample mangled as
+mail clients, trackers and syslog mangle logs (tests/mangle.py) gives the family tables of the
+clean sample, value for value; line numbers are mapped to the physical line each clean line
+starts on. The full matrix (every sample, every mangling) is slow; the default suite runs a
+few samples that cover the transports (serial, dmesg, dmesg -T, /dev/kmsg, journal, no
+timestamps, a posted excerpt).
+
+EXCEPTIONS lists what cannot be undone, each with its reason; nothing else may differ.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import lzma
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import mangle
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+from conftest import SAMPLES, sample_files, sample_id
+from tablecmp import differing
+
+import stalllog
+
+MANGLINGS: dict[str, Callable[[bytes], mangle.Mangled]] = {
+    "flowed72": lambda b: mangle.flowed(b, 72, delsp=False),
+    "flowed78": lambda b: mangle.flowed(b, 78, delsp=False),
+    "flowed72-delsp": lambda b: mangle.flowed(b, 72, delsp=True),
+    "flowed78-delsp": lambda b: mangle.flowed(b, 78, delsp=True),
+    "wrap72": lambda b: mangle.hard_wrap(b, 72),
+    "wrap76": lambda b: mangle.hard_wrap(b, 76),
+    "wrap80": lambda b: mangle.hard_wrap(b, 80),
+    "cr-literal": lambda b: mangle.suffix(b, "^M"),
+    "quote": lambda b: mangle.quote(b, "> "),
+    "syslog": mangle.syslog_on_stamp,
+}
+
+# (sample glob, mangling glob) -> why the tables differ
+EXCEPTIONS: dict[tuple[str, str], str] = {}
+
+# Tables that are not a family's: the lines and their bookkeeping (boots, sources) change with
+# the transport by design.
+NOT_FAMILY = {"lines", "unparsed", "boots", "sources"}
+# columns that hold a capture line number (mapped); `meminfo_alloc_tags.lineno` is a source line
+_LINE_COL = re.compile(r"(?:^|_)line_(?:no|start|end)$")
+# what the syslog prefix adds: a wall clock and a host the clean capture has not
+_SYSLOG_ADDS = {"wall", "host"}
+
+FAST = (
+    "qemu/6.1.0-56-amd64-memcg-oom-serial.log",
+    "qemu/5.10.0-46-amd64-hung-task-dmesg.log",
+    "qemu/6.1.0-56-amd64-sysrq-oom-dmesg-T.log",
+    "qemu/5.10.0-46-amd64-page-alloc-fail-kmsg.log",
+    "qemu/6.1.0-56-amd64-memcg-v1-oom-journal.log",
+    "qemu/6.1.0-56-amd64-global-oom-notime-dmesg.log",
+    "corpus/lkml/kmallocwd-2017-too_many_isolated-congestion_wait.txt",
+)
+
+
+def _read(path: Path) -> bytes:
+    data = path.read_bytes()
+    return lzma.decompress(data) if path.suffix == ".xz" else data
+
+
+@functools.cache
+def _clean(sample: str) -> tuple[bytes, dict[str, pa.Table]]:
+    data = _read(SAMPLES / sample)
+    return data, _families(data)
+
+
+def _families(data: bytes) -> dict[str, pa.Table]:
+    tables = stalllog.parse(data, analysis=False).parsed
+    return {k: v for k, v in tables.items() if k not in NOT_FAMILY}
+
+
+def _remap(tables: dict[str, pa.Table], starts: list[int]) -> dict[str, pa.Table]:
+    """The clean tables with their line numbers moved to the mangled capture's lines."""
+    where = np.asarray([0, *starts], np.int64)
+    out = {}
+    for name, t in tables.items():
+        for i, col in enumerate(t.column_names):
+            if _LINE_COL.search(col):
+                c = t[col]
+                null = pc.is_null(c).to_numpy(zero_copy_only=False)
+                moved = pa.array(where[pc.fill_null(c, 0).to_numpy()], mask=null)
+                t = t.set_column(i, col, moved.cast(c.type))
+        out[name] = t
+    return out
+
+
+def _exception(sample: str, mangling: str) -> str | None:
+    for (s, m), why in EXCEPTIONS.items():
+        if fnmatch.fnmatch(sample, s) and fnmatch.fnmatch(mangling, m):
+            return why
+    return None
+
+
+def _applies(sample: str, mangling: str, data: bytes) -> bool:
+    """A syslog prefix goes on top of a printk stamp only (what klogd/imklog read)."""
+    return mangling != "syslog" or re.match(rb"\[ *\d+\.\d{6}\] ", data) is not None
+
+
+def _check(sample: str, mangling: str) -> None:
+    data, clean = _clean(sample)
+    if not _applies(sample, mangling, data):
+        pytest.skip(f"{mangling} does not apply to this capture's form")
+    why = _exception(sample, mangling)
+    if why:
+        pytest.skip(why)
+    mangled, starts = MANGLINGS[mangling](data)
+    want = _remap(clean, starts)
+    got = _families(mangled)
+    if mangling == "syslog":
+        want = {k: t.drop_columns([c for c in t.column_names if c in _SYSLOG_ADDS])
+                for k, t in want.items()}  # fmt: skip
+        got = {k: t.drop_columns([c for c in t.column_names if c in _SYSLOG_ADDS])
+               for k, t in got.items()}  # fmt: skip
+    assert differing(want, got) == []
+
+
+def _all_samples() -> list[str]:
+    return [sample_id(p) for p in sample_files()]
+
+
+@pytest.mark.parametrize("mangling", sorted(MANGLINGS))
+@pytest.mark.parametrize("sample", FAST)
+def test_mangled_sample_gives_clean_tables(sample: str, mangling: str) -> None:
+    _check(sample, mangling)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mangling", sorted(MANGLINGS))
+@pytest.mark.parametrize("sample", _all_samples())
+def test_mangled_every_sample(sample: str, mangling: str) -> None:
+    _check(sample, mangling)
