@@ -52,7 +52,10 @@ _LINE_DOCS = {
     "eol": ("", "line end in the input: `\\n`, `\\r\\n` (serial consoles) or empty (last line)"),
     "flags": (
         "",
-        "comma-free `+`-joined flags, null when none: " + ", ".join((*FLAG_NAMES, *REPAIR_FLAGS)),
+        "comma-free `+`-joined flags, null when none: "
+        + ", ".join(FLAG_NAMES)
+        + ". Repairs of mangling by mail clients, trackers and syslog (`text` stays as read): "
+        + "; ".join(f"{k}: {v}" for k, v in REPAIR_FLAGS.items()),
     ),
     "dropped": (
         "messages",

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -26,15 +27,18 @@ import pyarrow.compute as pc
 
 from stalllog.input.lines import LineStage
 
-REPAIR_FLAGS: tuple[str, ...] = (
-    "quoted",  # mail quote marks (`> `) in front: kept in `prefix`, the line read behind them
-    "cr-literal",  # a literal `^M` or `\r` at the end of the text, not given to families
-    "html-escaped",  # HTML entities (`&gt;` ...) that families get decoded
-    "octal-escaped",  # `#012`-style escapes without a syslog prefix, decoded for families
-    "wrapped",  # a mail client wrapped this line: families get it joined with the next
-    "wrap-cont",  # the rest of the wrapped line above (families see it there, not here)
-    "unstuffed",  # format=flowed space-stuffing: families get it one leading space shorter
-)
+# flag -> what was repaired (docs/tables.md): the text families see is repaired, `text` is not
+REPAIR_FLAGS: dict[str, str] = {
+    "quoted": "mail quote marks (`> `, nested too) in front, kept in `prefix`",
+    "cr-literal": "a literal `^M` or `\\r` at the end of the text, not given to families",
+    "html-escaped": "HTML entities (`&gt;` ...), given to families decoded",
+    "octal-escaped": "`#012`-style escapes without a syslog prefix, given to families decoded",
+    "wrapped": "a mail client wrapped the line: families get it joined with the `wrap-cont` "
+    "lines after it (format=flowed soft breaks or a hard wrap)",
+    "wrap-cont": "the rest of the wrapped line above: families see it there; it takes that "
+    "line's event_id",
+    "unstuffed": "format=flowed space-stuffing: families get the text one leading space shorter",
+}
 
 MAX_WIDTH = 81  # mail wraps at 72-80 columns (78 recommended, RFC 5322 2.1.1), +1: flowed space
 _SPREAD = 200  # a wrapped chunk has at most 1 line in this many longer (unbreakable words)
@@ -148,28 +152,24 @@ def repair(batch: pa.RecordBatch, buf: bytes) -> Repaired:
     """Repair the text families see; `buf` is the chunk the batch was read from (gates)."""
     text = batch.column("text")
     texts: dict[int, str] = {}
-    marks: dict[str, np.ndarray] = {}
+    wraps = _Wraps(batch, texts)
+    marks = dict(wraps.marks)
+    home = np.arange(batch.num_rows)  # the row a line's text is given to families in
+    home[wraps.conts] = wraps.heads
 
-    def fix(flag: str, pattern: str, how: re.Pattern[str] | None, sub: str = "") -> None:
+    def fix(flag: str, pattern: str, how: Callable[[str], str]) -> None:
         rows = np.flatnonzero(_np(pc.match_substring_regex(text, pattern)))
-        for i in rows.tolist():
-            t = texts[i] if i in texts else text[i].as_py()
-            texts[i] = html.unescape(t) if how is None else how.sub(sub, t)
+        for i in np.unique(home[rows]).tolist():
+            texts[i] = how(texts[i] if i in texts else text[i].as_py())
         marks[flag] = rows
 
     if b"^M" in buf or b"\\r" in buf:
-        fix("cr-literal", _CR_ARROW, _CR_LITERAL)
+        fix("cr-literal", _CR_ARROW, lambda t: _CR_LITERAL.sub("", t))
     if any(e in buf for e in _ENTITY_BYTES):
-        fix("html-escaped", _ENTITY_ARROW, None)
+        fix("html-escaped", _ENTITY_ARROW, html.unescape)
     if b"#01" in buf:
-        rows = np.flatnonzero(_np(pc.match_substring_regex(text, _OCTAL_ARROW)))
-        for i in rows.tolist():
-            t = texts[i] if i in texts else text[i].as_py()
-            texts[i] = _OCTAL_RE.sub(lambda m: chr(int(m[1], 8)), t)
-        marks["octal-escaped"] = rows
-    wraps = _Wraps(batch, texts)
-    marks.update(wraps.marks)
-    if not texts and not wraps.marks:
+        fix("octal-escaped", _OCTAL_ARROW, lambda t: _OCTAL_RE.sub(_octal, t))
+    if not marks:
         return Repaired(batch)
     flags = batch.column("flags")
     for flag, rows in marks.items():
@@ -183,13 +183,16 @@ def repair(batch: pa.RecordBatch, buf: bytes) -> Repaired:
     rows = sorted(texts)
     mask = np.zeros(batch.num_rows, bool)
     mask[rows] = True
-    new = pc.replace_with_mask(
-        text, pa.array(mask), pa.array([texts[i] for i in rows], pa.string())
-    )
-    view = lines.set_column(lines.schema.get_field_index("text"), "text", new)
+    values = pa.array([texts[i] for i in rows], pa.string())
+    view = lines.set_column(lines.schema.get_field_index("text"), "text",
+                            pc.replace_with_mask(text, pa.array(mask), values))  # fmt: skip
     if len(wraps.heads):
         view = _reparse(view, np.unique(wraps.heads))
     return Repaired(lines, view, wraps.conts, wraps.heads)
+
+
+def _octal(m: re.Match[str]) -> str:
+    return chr(int(m[1], 8))
 
 
 _REPARSED = ("ts", "wall", "host", "caller", "level", "text")
@@ -254,7 +257,7 @@ class _Wraps:
         width = int(lens[~long].max())
         bare = plen == 0  # /dev/kmsg dictionary lines have no prefix either: not bare
         bare[_np(pc.not_equal(batch.column("prefix_kind").cast(pa.string()), "none"))] = False
-        prefixed = int((~bare).sum()) * 2 >= n
+        prefixed = int((~bare).sum()) * 4 >= n  # wrapped lines may take 2-3 rows each
         nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
         if not len(nxt):
             return
@@ -267,10 +270,13 @@ class _Wraps:
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
         )
         fits = nxt[cut]
-        if len(fits) and ends[cut].mean() >= 0.9:
+        # Prefixed: the cut lines are the wraps; flowed ended (almost) all of them in a space,
+        # a hard wrap only those cut in a run of spaces. Unprefixed, any line may look cut.
+        soft = int((ends & cut).sum())
+        if soft >= _MIN_JOINS and (ends[cut].mean() >= 0.9 or not prefixed):
             self._flowed(batch, texts, nxt[ends], lens, width, prefixed)
         elif prefixed and len(fits) >= _MIN_JOINS:
-            self._join(text, texts, fits + 1, " ", False)
+            self._join(batch, texts, fits + 1, " ", False)
 
     def _flowed(self, batch: pa.RecordBatch, texts: dict[int, str], soft: np.ndarray,
                 lens: np.ndarray, width: int, prefixed: bool) -> None:  # fmt: skip
@@ -285,10 +291,13 @@ class _Wraps:
             texts[i] = t[1:] if t.startswith(" ") else t
         self.marks["unstuffed"] = stuffed
         delsp = bool((lens[soft] == width).mean() >= 0.8)
-        self._join(text, texts, soft + 1, "", delsp)
+        self._join(batch, texts, soft + 1, "", delsp)
 
-    def _join(self, text: pa.Array, texts: dict[int, str], conts: np.ndarray, sep: str,
+    def _join(self, batch: pa.RecordBatch, texts: dict[int, str], conts: np.ndarray, sep: str,
               delsp: bool) -> None:  # fmt: skip
+        """Join each run of continuations into its line, as the bytes were (a /dev/kmsg or
+        syslog line's escapes may be cut in two), then decode its transport's escapes."""
+        text, raw, prefix = batch.column("text"), batch.column("raw"), batch.column("prefix")
         n = len(text)
         is_cont = np.zeros(n, bool)
         is_cont[conts] = True
@@ -297,14 +306,25 @@ class _Wraps:
         np.maximum.accumulate(last, out=last)
         conts = np.flatnonzero(is_cont)
         heads = last[conts]
-        kinds = self.kinds
+        parts: dict[int, list[str]] = {}
         for c, h in zip(conts.tolist(), heads.tolist(), strict=True):
-            t = texts[h] if h in texts else text[h].as_py()
+            if h not in parts:
+                r = raw[h].as_py()
+                if h in texts:
+                    parts[h] = [texts[h]]
+                elif r is not None:
+                    parts[h] = [r[len(prefix[h].as_py().encode()) :].decode("utf-8", "replace")]
+                else:
+                    parts[h] = [text[h].as_py()]
+            t = parts[h][-1]
             if delsp and t.endswith(" "):
-                t = t[:-1]
-            rest = texts[c] if c in texts else _as_head(text[c].as_py(), kinds[h])
-            texts[h] = t + sep + rest if t else rest  # the prefix had the cut space
+                parts[h][-1] = t[:-1]
+            if parts[h][-1]:  # else the prefix had the cut space
+                parts[h].append(sep)
+            parts[h].append(texts[c] if c in texts else text[c].as_py())
             texts[c] = ""
+        for h, p in parts.items():
+            texts[h] = _as_head("".join(p), self.kinds[h])
         self.conts, self.heads = conts, heads
         self.marks["wrapped"] = np.unique(heads)
         self.marks["wrap-cont"] = conts
@@ -314,12 +334,12 @@ _KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 
 
 def _as_head(text: str, kind: pa.Scalar) -> str:
-    """A continuation's text with the escapes its line's transport decoded (lines.py): the
-    rest of a /dev/kmsg record still has its `\\xNN`, of a syslog line its `#ooo`."""
+    """A joined line with the escapes of its first line's transport decoded, as lines.py
+    decodes a whole line: /dev/kmsg `\\xNN`, syslog `#ooo`."""
     k = kind.as_py() or ""
     if "kmsg" in k and "\\x" in text:
         raw = _KMSG_ESC_RE.sub(lambda m: bytes([int(m[1], 16)]), text.encode())
         return raw.decode("utf-8", "backslashreplace")
     if ("syslog" in k or "rfc5424" in k) and "#" in text:
-        return _OCTAL_RE.sub(lambda m: chr(int(m[1], 8)), text)
+        return _OCTAL_RE.sub(_octal, text)
     return text
