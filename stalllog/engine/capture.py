@@ -25,7 +25,7 @@ from stalllog.input.reader import (
     iter_chunks,
     open_source,
 )
-from stalllog.input.repair import repair, restore_quotes, unquote
+from stalllog.input.repair import repair, restore_quotes, scan, unquote
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -267,13 +267,14 @@ def source_batches(
     try:
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
-            data, quotes = unquote(chunk.data)
+            found = scan(chunk.data)
+            data, quotes = unquote(chunk.data, found)
             batch = stage.batch(data, chunk.last, truncated=opened.error is not None)
             if quotes is not None:
                 batch = restore_quotes(batch, chunk.data, quotes)
             if chunk.cut:
                 batch = _flag_last(batch, "cut")
-            fixed = repair(batch, data)
+            fixed = repair(batch, found, quotes)
             batch = fixed.lines
             event_ids = fixed.claim(dispatcher.process(fixed.view))
             unparsed = unparsed_flag(batch, event_ids)

@@ -47,16 +47,50 @@ _QUOTE = ord(">")
 _CR_LITERAL = re.compile(r"(?:\^M|\\r)+$")
 _CR_ARROW = r"(?:\^M|\\r)$"
 _ENTITY_ARROW = r"&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});"
-_ENTITY_BYTES = (b"&gt;", b"&lt;", b"&amp;", b"&quot;", b"&#")
 # rsyslog EscapeControlCharactersOnReceive (see lines._OCTAL_RE), found without its prefix
 _OCTAL_RE = re.compile(r"#(0[0-3][0-7]|177)")
 _OCTAL_ARROW = r"#01[12]"
 
 
-def unquote(buf: bytes) -> tuple[bytes, np.ndarray | None]:
+def scan(buf: bytes) -> set[str]:
+    """The repairs a chunk may need. Each kind of damage starts with a byte that is rare in
+    console logs: a one-byte search (memchr) clears most chunks, and the bytes after it are
+    looked at only where it occurs (a multi-byte `in` costs ~10x more on the common path)."""
+    found = set()
+    if buf[:1] == b">" or _followed(buf, b">", lambda i: buf[i - 1] == 10):
+        found.add("quoted")
+    if _followed(buf, b"^", lambda i: buf[i + 1 : i + 2] == b"M") or _followed(
+        buf, b"\\", lambda i: buf[i + 1 : i + 2] == b"r"
+    ):
+        found.add("cr-literal")
+    if _followed(buf, b"&", lambda i: _ENTITY_START.match(buf, i + 1) is not None):
+        found.add("html-escaped")
+    if _followed(buf, b"#", lambda i: buf[i + 1 : i + 3] == b"01"):
+        found.add("octal-escaped")
+    return found
+
+
+_ENTITY_START = re.compile(rb"(?:lt|gt|amp|quot|apos|#)")
+_MAX_VISITS = 50_000  # more occurrences: assume the damage, the row match decides
+
+
+def _followed(buf: bytes, lead: bytes, ok: Callable[[int], bool]) -> bool:
+    """Does `lead` occur in `buf` at a position where `ok` holds? (`find` is memchr; `count`
+    is not)"""
+    i = buf.find(lead)
+    for _ in range(_MAX_VISITS):
+        if i < 0:
+            return False
+        if ok(i):
+            return True
+        i = buf.find(lead, i + 1)
+    return i >= 0
+
+
+def unquote(buf: bytes, found: set[str]) -> tuple[bytes, np.ndarray | None]:
     """`buf` without the quote marks at line starts, and each line's quote length (None when
     no line starts with `>`: no kernel or syslog prefix does)."""
-    if not (buf[:1] == b">" or b"\n>" in buf):
+    if "quoted" not in found:
         return buf, None
     arr = np.frombuffer(buf, np.uint8)
     nl = np.flatnonzero(arr == 10)
@@ -148,11 +182,12 @@ class Repaired:
         return pa.array(ids, pa.int64(), mask=ids < 0)
 
 
-def repair(batch: pa.RecordBatch, buf: bytes) -> Repaired:
-    """Repair the text families see; `buf` is the chunk the batch was read from (gates)."""
+def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = None) -> Repaired:
+    """Repair the text families see; `found`: what `scan` found in the chunk, `quotes` the
+    length of each line's quote marks (`unquote`)."""
     text = batch.column("text")
     texts: dict[int, str] = {}
-    wraps = _Wraps(batch, texts)
+    wraps = _Wraps(batch, texts, quotes)
     marks = dict(wraps.marks)
     home = np.arange(batch.num_rows)  # the row a line's text is given to families in
     home[wraps.conts] = wraps.heads
@@ -163,11 +198,11 @@ def repair(batch: pa.RecordBatch, buf: bytes) -> Repaired:
             texts[i] = how(texts[i] if i in texts else text[i].as_py())
         marks[flag] = rows
 
-    if b"^M" in buf or b"\\r" in buf:
+    if "cr-literal" in found:
         fix("cr-literal", _CR_ARROW, lambda t: _CR_LITERAL.sub("", t))
-    if any(e in buf for e in _ENTITY_BYTES):
+    if "html-escaped" in found:
         fix("html-escaped", _ENTITY_ARROW, html.unescape)
-    if b"#01" in buf:
+    if "octal-escaped" in found:
         fix("octal-escaped", _OCTAL_ARROW, lambda t: _OCTAL_RE.sub(_octal, t))
     if not marks:
         return Repaired(batch)
@@ -234,7 +269,9 @@ class _Wraps:
     begin with a space lose the one that space-stuffing added (4.4). Hard wraps dropped the
     space at the cut: joined with one."""
 
-    def __init__(self, batch: pa.RecordBatch, texts: dict[int, str]) -> None:
+    def __init__(
+        self, batch: pa.RecordBatch, texts: dict[int, str], quotes: np.ndarray | None
+    ) -> None:
         self.marks: dict[str, np.ndarray] = {}
         self.conts = self.heads = np.zeros(0, np.int64)
         prefix, text = batch.column("prefix"), batch.column("text")
@@ -245,6 +282,8 @@ class _Wraps:
         raw = batch.column("raw")
         if raw.null_count < n:  # decoded escapes: the line was as long as its bytes
             lens = np.where(_np(pc.is_valid(raw)), _lengths(raw), lens)
+        if quotes is not None:  # quoted after it was wrapped: the marks took no room
+            lens = lens - quotes
         long = lens > MAX_WIDTH
         if n < 3 or int(long.sum()) > n // 10:  # a clean capture: over in O(1) per row
             return
@@ -255,8 +294,8 @@ class _Wraps:
         if int(_np(pc.match_substring(head, " ")).sum()) > max(2, n // _SPREAD):
             return
         width = int(lens[~long].max())
-        bare = plen == 0  # /dev/kmsg dictionary lines have no prefix either: not bare
-        bare[_np(pc.not_equal(batch.column("prefix_kind").cast(pa.string()), "none"))] = False
+        # no prefix but quote marks; /dev/kmsg dictionary lines have none either: not bare
+        bare = _np(pc.equal(batch.column("prefix_kind").cast(pa.string()), "none"))
         prefixed = int((~bare).sum()) * 4 >= n  # wrapped lines may take 2-3 rows each
         nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
         if not len(nxt):
@@ -270,10 +309,11 @@ class _Wraps:
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
         )
         fits = nxt[cut]
-        # Prefixed: the cut lines are the wraps; flowed ended (almost) all of them in a space,
-        # a hard wrap only those cut in a run of spaces. Unprefixed, any line may look cut.
+        # Prefixed: the cut lines are the wraps (and lines a poster wrote after a full one);
+        # flowed ended most in a space, a hard wrap only those cut in a run of spaces.
+        # Unprefixed, any line may look cut.
         soft = int((ends & cut).sum())
-        if soft >= _MIN_JOINS and (ends[cut].mean() >= 0.9 or not prefixed):
+        if soft >= _MIN_JOINS and (ends[cut].mean() >= 0.6 or not prefixed):
             self._flowed(batch, texts, nxt[ends], lens, width, prefixed)
         elif prefixed and len(fits) >= _MIN_JOINS:
             self._join(batch, texts, fits + 1, " ", False)
