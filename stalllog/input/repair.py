@@ -200,6 +200,9 @@ def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = N
 
     if "cr-literal" in found:
         fix("cr-literal", _CR_ARROW, lambda t: _CR_LITERAL.sub("", t))
+        for i in marks["cr-literal"].tolist():  # a drop marker alone is the message (lines.py)
+            if texts.get(i) == "" and batch.column("dropped")[i].is_valid:
+                texts[i] = batch.column("prefix")[i].as_py().rstrip(" ")
     if "html-escaped" in found:
         fix("html-escaped", _ENTITY_ARROW, html.unescape)
     if "octal-escaped" in found:
