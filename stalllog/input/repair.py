@@ -42,8 +42,9 @@ REPAIR_FLAGS: dict[str, str] = {
 
 MAX_WIDTH = 81  # mail wraps at 72-80 columns (78 recommended, RFC 5322 2.1.1), +1: flowed space
 _SPREAD = 200  # a wrapped chunk has at most 1 line in this many longer (unbreakable words)
-_MIN_JOINS = 2  # one lone join is not evidence of a wrap
+_MIN_JOINS = 1  # joins a chunk needs to be taken as wrapped
 _QUOTE = ord(">")
+_QUOTES = re.compile(r"^(?:> ?)+")
 _CR_LITERAL = re.compile(r"(?:\^M|\\r)+$")
 _CR_ARROW = r"(?:\^M|\\r)$"
 _ENTITY_ARROW = r"&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6});"
@@ -226,6 +227,8 @@ def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = N
                             pc.replace_with_mask(text, pa.array(mask), values))  # fmt: skip
     if len(wraps.heads):
         view = _reparse(view, np.unique(wraps.heads))
+    if len(wraps.spaceless):
+        view = _reparse(view, wraps.spaceless, " ")
     return Repaired(lines, view, wraps.conts, wraps.heads)
 
 
@@ -236,19 +239,22 @@ def _octal(m: re.Match[str]) -> str:
 _REPARSED = ("ts", "wall", "host", "caller", "level", "text")
 
 
-def _reparse(view: pa.RecordBatch, heads: np.ndarray) -> pa.RecordBatch:
+def _reparse(view: pa.RecordBatch, heads: np.ndarray, suffix: str = "") -> pa.RecordBatch:
     """A wrap can cut a line inside its prefix (`... kernel:` | `oom-kill:...`: the space
-    that ended the prefix is gone): heads read without a prefix are read again joined."""
+    that ended the prefix is gone): heads read without a prefix are read again joined.
+    With `suffix`: lines that lost the space after their prefix, read again with it."""
     bare = heads[_np(pc.equal(view.column("prefix_kind").take(heads).cast(pa.string()), "none"))]
     if not len(bare):
         return view
-    joined = view.column("text").take(bare).to_pylist()
+    joined = [t + suffix for t in view.column("text").take(bare).to_pylist()]
     if any("\n" in t for t in joined):  # decoded escapes: not one physical line each
         return view
     stage = LineStage()
     stage.start_source("")
     again = stage.batch(("\n".join(joined) + "\n").encode(), last=True)
     found = _np(pc.not_equal(again.column("prefix_kind").cast(pa.string()), "none"))
+    if suffix:  # only a prefix alone (an empty message) lost its space
+        found &= _np(pc.equal(again.column("text"), ""))
     if again.num_rows != len(bare) or not found.any():
         return view
     mask = np.zeros(view.num_rows, bool)
@@ -276,7 +282,7 @@ class _Wraps:
         self, batch: pa.RecordBatch, texts: dict[int, str], quotes: np.ndarray | None
     ) -> None:
         self.marks: dict[str, np.ndarray] = {}
-        self.conts = self.heads = np.zeros(0, np.int64)
+        self.conts = self.heads = self.spaceless = np.zeros(0, np.int64)
         prefix, text = batch.column("prefix"), batch.column("text")
         self.kinds = batch.column("prefix_kind")
         plen = _lengths(prefix)
@@ -298,15 +304,26 @@ class _Wraps:
             return
         width = int(lens[~long].max())
         # no prefix but quote marks; /dev/kmsg dictionary lines have none either: not bare
-        bare = _np(pc.equal(batch.column("prefix_kind").cast(pa.string()), "none"))
+        kind = batch.column("prefix_kind").cast(pa.string())
+        bare = _np(pc.equal(kind, "none"))
+        # a cut that starts with `<48>` (a Code: line's bytes) reads as a level prefix: where
+        # that prefix is not the capture's own
+        level = _np(pc.equal(kind, "level"))
+        if level.any() and level.sum() * 100 < n:
+            bare |= level
         prefixed = int((~bare).sum()) * 4 >= n  # wrapped lines may take 2-3 rows each
         nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
         if not len(nxt):
             return
-        after = text.take(pa.array(nxt + 1))
+        at_next = pa.array(nxt + 1)
+        after = pc.binary_join_element_wise(
+            pc.replace_substring_regex(prefix.take(at_next), _QUOTES.pattern, ""),
+            text.take(at_next),
+            "",
+        )  # the continuation as printed: `<48> 3d ...` begins with `<48>`
         word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
         word = np.where(word < 0, _lengths(after), word)
-        cut = lens[nxt] + 1 + word > width
+        cut = (lens[nxt] + 1 + word > width) & (_lengths(after) > 0)  # never an empty rest
         at = pa.array(nxt)
         ends = _np(
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
@@ -333,8 +350,16 @@ class _Wraps:
             t = texts[i] if i in texts else text[i].as_py()
             texts[i] = t[1:] if t.startswith(" ") else t
         self.marks["unstuffed"] = stuffed
-        delsp = bool((lens[soft] == width).mean() >= 0.8)
+        # DelSp=yes cuts at the full width whatever the words; a few lines cannot tell
+        delsp = len(soft) >= 3 and bool((lens[soft] == width).mean() >= 0.8)
         self._join(batch, texts, soft + 1, "", delsp)
+        # RFC 3676 4.2: trailing spaces of hard breaks are removed, also the one that ended
+        # the prefix of an empty message (`... kernel: `)
+        bare = _np(pc.equal(batch.column("prefix_kind").cast(pa.string()), "none"))
+        bare[self.conts] = False
+        cand = np.flatnonzero(bare)
+        ends = pc.utf8_slice_codeunits(text.take(pa.array(cand)), -1)
+        self.spaceless = cand[_np(pc.is_in(ends, pa.array([":", "]"])))]
 
     def _join(self, batch: pa.RecordBatch, texts: dict[int, str], conts: np.ndarray, sep: str,
               delsp: bool) -> None:  # fmt: skip
@@ -364,7 +389,8 @@ class _Wraps:
                 parts[h][-1] = t[:-1]
             if parts[h][-1]:  # else the prefix had the cut space
                 parts[h].append(sep)
-            parts[h].append(texts[c] if c in texts else text[c].as_py())
+            rest = texts[c] if c in texts else text[c].as_py()
+            parts[h].append(_QUOTES.sub("", prefix[c].as_py()) + rest)  # `<48>` is text
             texts[c] = ""
         for h, p in parts.items():
             texts[h] = _as_head("".join(p), self.kinds[h])
