@@ -22,10 +22,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from conftest import SAMPLES, sample_files, sample_id
+from conftest import SAMPLES, rebuild, sample_files, sample_id
 from tablecmp import differing
 
 import stalllog
+from stalllog.input.repair import REPAIR_FLAGS
 
 MANGLINGS: dict[str, Callable[[bytes], mangle.Mangled]] = {
     "flowed72": lambda b: mangle.flowed(b, 72, delsp=False),
@@ -80,12 +81,22 @@ def _read(path: Path) -> bytes:
 @functools.cache
 def _clean(sample: str) -> tuple[bytes, dict[str, pa.Table]]:
     data = _read(SAMPLES / sample)
-    return data, _families(data)
+    tables = _families(data)
+    return data, tables
 
 
-def _families(data: bytes) -> dict[str, pa.Table]:
-    tables = stalllog.parse(data, analysis=False).parsed
+def _parse(data: bytes) -> dict[str, pa.Table]:
+    return stalllog.parse(data, analysis=False).parsed
+
+
+def _families(data: bytes, tables: dict[str, pa.Table] | None = None) -> dict[str, pa.Table]:
+    tables = _parse(data) if tables is None else tables
     return {k: v for k, v in tables.items() if k not in NOT_FAMILY}
+
+
+def _repair_flags(lines: pa.Table) -> set[str]:
+    flags = pc.unique(lines["flags"].cast(pa.string())).drop_null().to_pylist()
+    return {f for joined in flags for f in joined.split("+")} & set(REPAIR_FLAGS)
 
 
 def _remap(tables: dict[str, pa.Table], starts: list[int]) -> dict[str, pa.Table]:
@@ -132,7 +143,9 @@ def _check(sample: str, mangling: str) -> None:
         pytest.skip(why)
     mangled, starts = MANGLINGS[mangling](data)
     want = _remap(clean, starts)
-    got = _families(mangled)
+    tables = _parse(mangled)
+    assert rebuild(tables["lines"]) == mangled  # one row per line, byte for byte
+    got = _families(mangled, tables)
     if mangling == "syslog":
         want = {k: t.drop_columns([c for c in t.column_names if c in _SYSLOG_ADDS])
                 for k, t in want.items()}  # fmt: skip
@@ -156,3 +169,19 @@ def test_mangled_sample_gives_clean_tables(sample: str, mangling: str) -> None:
 @pytest.mark.parametrize("sample", _all_samples())
 def test_mangled_every_sample(sample: str, mangling: str) -> None:
     _check(sample, mangling)
+
+
+@pytest.mark.parametrize("sample", FAST)
+def test_clean_sample_gets_no_repair(sample: str) -> None:
+    """No repair fires on a clean capture (tools/table_hashes.py checks every sample)."""
+    assert _repair_flags(_parse(_read(SAMPLES / sample))["lines"]) == set()
+
+
+def test_repairs_are_flagged() -> None:
+    """Each mangling is undone with its flag in `lines` (nothing repaired silently)."""
+    data = _read(SAMPLES / FAST[0])
+    want = {"flowed72": {"wrapped", "wrap-cont", "unstuffed"}, "wrap76": {"wrapped", "wrap-cont"},
+            "cr-literal": {"cr-literal"}, "quote": {"quoted"}}  # fmt: skip
+    for mangling, flags in want.items():
+        lines = _parse(MANGLINGS[mangling](data)[0])["lines"]
+        assert _repair_flags(lines) == flags, mangling

@@ -219,10 +219,10 @@ def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = N
     lines = batch.set_column(batch.schema.get_field_index("flags"), "flags", flags)
     if not texts:
         return Repaired(lines)
-    rows = sorted(texts)
+    changed = sorted(texts)
     mask = np.zeros(batch.num_rows, bool)
-    mask[rows] = True
-    values = pa.array([texts[i] for i in rows], pa.string())
+    mask[changed] = True
+    values = pa.array([texts[i] for i in changed], pa.string())
     view = lines.set_column(lines.schema.get_field_index("text"), "text",
                             pc.replace_with_mask(text, pa.array(mask), values))  # fmt: skip
     if len(wraps.heads):
