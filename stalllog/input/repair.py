@@ -323,7 +323,8 @@ class _Wraps:
         )  # the continuation as printed: `<48> 3d ...` begins with `<48>`
         word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
         word = np.where(word < 0, _lengths(after), word)
-        cut = (lens[nxt] + 1 + word > width) & (_lengths(after) > 0)  # never an empty rest
+        # the space at a hard cut is dropped: the rest never starts with one, nor is empty
+        cut = (lens[nxt] + 1 + word > width) & (word > 0)
         at = pa.array(nxt)
         ends = _np(
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
