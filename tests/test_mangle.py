@@ -43,12 +43,31 @@ MANGLINGS: dict[str, Callable[[bytes], mangle.Mangled]] = {
 
 # (sample glob, mangling glob) -> why the tables differ
 _NO_PREFIX = (
-    "a hard wrap leaves no mark: where no line has a prefix, a continuation cannot be told "
+    "a hard wrap leaves no mark: where lines have no prefix, a continuation cannot be told "
     "from a line"
+)
+_EDITED = (
+    "the poster wrote unprefixed lines between the kernel's (`(...snipped...)`): after a line "
+    "that ends near the wrap width such a line reads as its continuation"
+)
+_SYZKALLER = (
+    "syzkaller interleaves its own unprefixed lines (programs, headers) with the console: a "
+    "wrap's continuation cannot be told from them"
+)
+_POSTED = (
+    "posted already mangled (corpus/lkml/INDEX.md: flowed, hard-wrapped, split by netconsole): "
+    "the repair of that first mangling and a second one on top do not compose exactly"
 )
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("qemu/*-notime-dmesg.log*", "wrap*"): _NO_PREFIX,
     ("qemu/*-notime-serial.log*", "wrap*"): _NO_PREFIX,
+    ("corpus/*-nots.txt", "wrap*"): _NO_PREFIX,
+    ("corpus/*-no-timestamps.txt", "wrap*"): _NO_PREFIX,
+    ("corpus/*snipped*", "wrap*"): _EDITED,
+    ("corpus/syzkaller/*", "wrap*"): _SYZKALLER,
+    ("corpus/lkml/*-flowed.txt", "*"): _POSTED,
+    ("corpus/lkml/hungtask-stall-4.12-sle15-*", "*"): _POSTED,
+    ("corpus/lkml/warnalloc-stall-4.9-rsync-*", "*"): _POSTED,
 }
 
 # Tables that are not a family's: the lines and their bookkeeping (boots, sources) change with
@@ -130,8 +149,11 @@ def _exception(sample: str, mangling: str) -> str | None:
 
 
 def _applies(sample: str, mangling: str, data: bytes) -> bool:
-    """A syslog prefix goes on top of a printk stamp only (what klogd/imklog read)."""
-    return mangling != "syslog" or re.match(rb"\[ *\d+\.\d{6}\] ", data) is not None
+    """A syslog prefix goes on top of a printk stamp only (what klogd/imklog read), and
+    never on a `** N printk messages dropped **` marker (printed to consoles only)."""
+    if mangling != "syslog":
+        return True
+    return re.match(rb"\[ *\d+\.\d{6}\] ", data) is not None and b"messages dropped **" not in data
 
 
 def _check(sample: str, mangling: str) -> None:

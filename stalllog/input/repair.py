@@ -323,8 +323,13 @@ class _Wraps:
         )  # the continuation as printed: `<48> 3d ...` begins with `<48>`
         word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
         word = np.where(word < 0, _lengths(after), word)
-        # the space at a hard cut is dropped: the rest never starts with one, nor is empty
-        cut = (lens[nxt] + 1 + word > width) & (word > 0)
+        # A rest is never empty; one indented as deep as the prefix above is a multi-line
+        # record's continuation (dmesg -T, journal), not a wrap's (cut in a run of spaces).
+        lead = _lengths(after) - _lengths(pc.utf8_ltrim(after, " "))
+        above = np.where(plen > 0, np.arange(n), 0)
+        np.maximum.accumulate(above, out=above)
+        indented = (lead > 0) & (lead >= plen[above[nxt]])
+        cut = (lens[nxt] + 1 + word > width) & (_lengths(after) > 0) & ~indented
         at = pa.array(nxt)
         ends = _np(
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
