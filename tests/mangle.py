@@ -15,10 +15,12 @@ can map the line numbers of the clean tables. They follow the software they imit
 * `suffix`: a literal `^M` (or `\\r`) kept where a pasted serial log had its carriage return.
 * `quote`: a reply's quote marks: `> ` (`>` alone on an empty line), nested `> > ` or `>> `.
 * `syslog_on_stamp`: rsyslog/klogd in front of the printk stamp (`Mmm dd hh:mm:ss host kernel:`).
+* `html`: a tracker page saved as text with its entities left in (`&lt;TASK&gt;`).
 """
 
 from __future__ import annotations
 
+import html as htmlmod
 import re
 from collections.abc import Callable
 
@@ -124,3 +126,7 @@ def syslog_on_stamp(data: bytes) -> Mangled:
         return [head + line]
 
     return _wrapped(data, wrap)
+
+
+def html(data: bytes) -> Mangled:
+    return _wrapped(data, lambda line: [htmlmod.escape(line, quote=False)], keep_cr=False)

@@ -156,14 +156,16 @@ def _applies(sample: str, mangling: str, data: bytes) -> bool:
     return re.match(rb"\[ *\d+\.\d{6}\] ", data) is not None and b"messages dropped **" not in data
 
 
-def _check(sample: str, mangling: str) -> None:
+def _check(
+    sample: str, mangling: str, how: Callable[[bytes], mangle.Mangled] | None = None
+) -> None:
     data, clean = _clean(sample)
     if not _applies(sample, mangling, data):
         pytest.skip(f"{mangling} does not apply to this capture's form")
     why = _exception(sample, mangling)
     if why:
         pytest.skip(why)
-    mangled, starts = MANGLINGS[mangling](data)
+    mangled, starts = (how or MANGLINGS[mangling])(data)
     want = _remap(clean, starts)
     tables = _parse(mangled)
     assert rebuild(tables["lines"]) == mangled  # one row per line, byte for byte
@@ -178,6 +180,21 @@ def _check(sample: str, mangling: str) -> None:
 
 def _all_samples() -> list[str]:
     return [sample_id(p) for p in sample_files()]
+
+
+# more of what mail clients and trackers do, on the FAST samples only
+MANGLINGS_MORE: dict[str, Callable[[bytes], mangle.Mangled]] = {
+    "quote-nested": lambda b: mangle.quote(b, "> > "),
+    "quote-tight": lambda b: mangle.quote(b, ">> "),
+    "cr-backslash": lambda b: mangle.suffix(b, "\\r"),
+    "html": mangle.html,
+}
+
+
+@pytest.mark.parametrize("mangling", sorted(MANGLINGS_MORE))
+@pytest.mark.parametrize("sample", FAST[:3])
+def test_more_manglings(sample: str, mangling: str) -> None:
+    _check(sample, mangling, MANGLINGS_MORE[mangling])
 
 
 @pytest.mark.parametrize("mangling", sorted(MANGLINGS))
