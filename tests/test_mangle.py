@@ -61,6 +61,10 @@ _FEW_SOFT = (
 # Not analysed yet (issue 10): these differ and the reason is not known; each is a bug until
 # shown otherwise.
 _OPEN = "open: differs, cause not analysed yet"
+_SYZKALLER = (
+    "syzkaller interleaves its own unprefixed lines (programs, headers) with the console: a "
+    "wrap's continuation cannot be told from them"
+)
 # one entry per (sample, mangling) that differs, from a run without exceptions
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("corpus/lkml/kmallocwd-4.4-vmstat-wq-pending-oldformat.txt", "wrap76"): _EDITED,
