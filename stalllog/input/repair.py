@@ -315,21 +315,7 @@ class _Wraps:
         nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
         if not len(nxt):
             return
-        at_next = pa.array(nxt + 1)
-        after = pc.binary_join_element_wise(
-            pc.replace_substring_regex(prefix.take(at_next), _QUOTES.pattern, ""),
-            text.take(at_next),
-            "",
-        )  # the continuation as printed: `<48> 3d ...` begins with `<48>`
-        word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
-        word = np.where(word < 0, _lengths(after), word)
-        # A rest is never empty; one indented as deep as the prefix above is a multi-line
-        # record's continuation (dmesg -T, journal), not a wrap's (cut in a run of spaces).
-        lead = _lengths(after) - _lengths(pc.utf8_ltrim(after, " "))
-        above = np.where(plen > 0, np.arange(n), 0)
-        np.maximum.accumulate(above, out=above)
-        indented = (lead > 0) & (lead >= plen[above[nxt]])
-        cut = (lens[nxt] + 1 + word > width) & (_lengths(after) > 0) & ~indented
+        cut = self._cut(prefix, text, nxt, lens, plen, width)
         at = pa.array(nxt)
         ends = _np(
             pc.ends_with(pc.binary_join_element_wise(prefix.take(at), text.take(at), ""), " ")
@@ -343,6 +329,27 @@ class _Wraps:
             self._flowed(batch, texts, nxt[ends], lens, width, prefixed)
         elif prefixed and len(fits) >= _MIN_JOINS:
             self._join(batch, texts, fits + 1, " ", False)
+
+    @staticmethod
+    def _cut(prefix: pa.Array, text: pa.Array, nxt: np.ndarray, lens: np.ndarray,
+             plen: np.ndarray, width: int) -> np.ndarray:  # fmt: skip
+        """Which rows of `nxt` look cut: the next row's first word did not fit `width`."""
+        at_next = pa.array(nxt + 1)
+        after = pc.binary_join_element_wise(
+            pc.replace_substring_regex(prefix.take(at_next), _QUOTES.pattern, ""),
+            text.take(at_next),
+            "",
+        )  # the continuation as printed: `<48> 3d ...` begins with `<48>`
+        size = _lengths(after)
+        word = pc.find_substring(after, " ").to_numpy(zero_copy_only=False)
+        word = np.where(word < 0, size, word)
+        # A rest is never empty; one indented as deep as the prefix above is a multi-line
+        # record's continuation (dmesg -T, journal), not a wrap's (cut in a run of spaces).
+        lead = size - _lengths(pc.utf8_ltrim(after, " "))
+        above = np.where(plen > 0, np.arange(len(plen)), 0)
+        np.maximum.accumulate(above, out=above)
+        indented = (lead > 0) & (lead >= plen[above[nxt]])
+        return (lens[nxt] + 1 + word > width) & (size > 0) & ~indented
 
     def _flowed(self, batch: pa.RecordBatch, texts: dict[int, str], soft: np.ndarray,
                 lens: np.ndarray, width: int, prefixed: bool) -> None:  # fmt: skip
