@@ -21,11 +21,13 @@ from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
 from stalllog.input.reader import (
     CaptureError,
+    Chunk,
     OpenedSource,
     SourceLike,
     iter_chunks,
     open_source,
 )
+from stalllog.input.repair import Repaired, repair, restore_quotes, scan, unquote
 from stalllog.input.structured import StructuredStage, sniff
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
@@ -293,10 +295,9 @@ def source_batches(
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
             lines = lines or _line_stage(opened, stage, chunk.data)
-            batch = lines.batch(chunk.data, chunk.last, truncated=opened.error is not None)
-            if chunk.cut:
-                batch = _flag_last(batch, "cut")
-            event_ids = dispatcher.process(batch)
+            fixed = _read_chunk(lines, chunk, opened.error is not None)
+            batch = fixed.lines
+            event_ids = fixed.claim(dispatcher.process(fixed.view))
             unparsed = unparsed_flag(batch, event_ids)
             batch = pa.RecordBatch.from_arrays(
                 [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
@@ -315,6 +316,20 @@ def source_batches(
     return {"source": opened.name, "compression": opened.compression,
             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
             "error": opened.problems()}  # fmt: skip
+
+
+def _read_chunk(lines: LineStage | StructuredStage, chunk: Chunk, truncated: bool) -> Repaired:
+    """One chunk's `lines` batch, with the view families see: mail/tracker/syslog mangling
+    repaired (input/repair.py); structured inputs carry their messages unmangled."""
+    if isinstance(lines, StructuredStage):
+        batch = lines.batch(chunk.data, chunk.last, truncated=truncated)
+        return Repaired(_flag_last(batch, "cut") if chunk.cut else batch)
+    found = scan(chunk.data)
+    data, quotes = unquote(chunk.data, found)
+    batch = lines.batch(data, chunk.last, truncated=truncated)
+    if quotes is not None:
+        batch = restore_quotes(batch, chunk.data, quotes)
+    return repair(_flag_last(batch, "cut") if chunk.cut else batch, found, quotes)
 
 
 def _line_stage(opened: OpenedSource, stage: LineStage, head: bytes) -> LineStage | StructuredStage:

@@ -362,7 +362,8 @@ def _skip_feed(flags: pa.Array) -> np.ndarray:
     return hit[codes]
 
 
-_SKIP_FLAGS = "non-kernel|kmsg-dict|structured"  # structured: a JSON/export syntax line
+# structured: a JSON/export syntax line; wrap-cont: its text was joined to the line above
+_SKIP_FLAGS = "non-kernel|kmsg-dict|structured|wrap-cont"
 
 
 # A printk stamp inside a line: serial consoles glue a record behind unfinished text of another

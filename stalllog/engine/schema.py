@@ -12,6 +12,7 @@ from stalllog.engine.dispatch import EVENTS_SCHEMA
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.steps import step_tables
 from stalllog.input.lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
+from stalllog.input.repair import REPAIR_FLAGS
 from stalllog.parsers.base import TableSchema, col
 
 _LINE_DOCS = {
@@ -55,10 +56,13 @@ _LINE_DOCS = {
     "eol": ("", "line end in the input: `\\n`, `\\r\\n` (serial consoles) or empty (last line)"),
     "flags": (
         "",
-        "comma-free `+`-joined flags, null when none: " + ", ".join(FLAG_NAMES) + ". "
-        "`structured`: a line of a journal JSON/export or `dmesg -J` input that carries no "
+        "comma-free `+`-joined flags, null when none: "
+        + ", ".join(FLAG_NAMES)
+        + ". `structured`: a line of a journal JSON/export or `dmesg -J` input that carries no "
         "message (syntax, other fields); `bad-record`: a record of such an input that could "
-        "not be read, kept as text and counted in `sources.error`",
+        "not be read, kept as text and counted in `sources.error`. "
+        + "Repairs of mangling by mail clients, trackers and syslog (`text` stays as read): "
+        + "; ".join(f"{k}: {v}" for k, v in REPAIR_FLAGS.items()),
     ),
     "dropped": (
         "messages",
