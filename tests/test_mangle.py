@@ -126,6 +126,12 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("corpus/posted/memcg-oom-4.19.4-elrepo-docker-header-syslog-truncated.txt", "wrap*"): _OPEN,
     ("corpus/syzkaller/1000", "flowed78"): _OPEN,
     ("qemu/6.12.118+deb13-amd64-global-oom-journal.log.xz", "wrap72"): _OPEN,
+    ("corpus/lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt", "wrap*"): _EDITED,
+    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "flowed*"): _OPEN,
+    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "wrap*"): _OPEN,
+    ("corpus/posted/slub-old-gfp-paren-moby-docker-kmemcg.txt", "wrap*"): _OPEN,
+    ("corpus/posted/slub-old-gfp-paren-moby-docker-kmemcg.txt", "flowed72"): _OPEN,
+    ("corpus/posted/slub-old-gfp-paren-moby-docker-kmemcg.txt", "flowed78"): _OPEN,
     ("qemu/6.12.118+deb13-amd64-global-oom-notime-journal.log.xz", "wrap72"): _OPEN,
     ("qemu/6.12.118+deb13-amd64-memcg-oom-journal.log", "wrap72"): _OPEN,
     ("qemu/6.12.118+deb13-amd64-sysrq-dmesg.log", "wrap80"): _OPEN,
@@ -283,7 +289,10 @@ def _exception(sample: str, mangling: str) -> str | None:
 
 def _applies(sample: str, mangling: str, data: bytes) -> bool:
     """A syslog prefix goes on top of a printk stamp only (what klogd/imklog read), and
-    never on a `** N printk messages dropped **` marker (printed to consoles only)."""
+    never on a `** N printk messages dropped **` marker (printed to consoles only). Journal
+    JSON/export and `dmesg -J` files are not pasted into mail as such: not mangled."""
+    if sample.startswith("structured/"):
+        return False
     if mangling != "syslog":
         return True
     return re.match(rb"\[ *\d+\.\d{6}\] ", data) is not None and b"messages dropped **" not in data
