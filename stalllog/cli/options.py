@@ -44,7 +44,7 @@ FollowOption = Annotated[
         "--follow",
         help="Keep reading pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C (then "
         "finish and report). Without it they are read as a snapshot: /dev/kmsg until drained, "
-        "others until 2 s without input.",
+        "others until 5 s without input.",
     ),
 ]
 

@@ -388,7 +388,7 @@ def parse(
     the skipped bytes are counted and hashed in `sources.error`).
 
     follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
-    are a snapshot (/dev/kmsg until drained, the others until 2 s without input).
+    are a snapshot (/dev/kmsg until drained, the others until 5 s without input).
 
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """

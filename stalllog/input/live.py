@@ -25,7 +25,8 @@ import select
 import stat
 from typing import Any
 
-IDLE_S = 2.0  # a snapshot ends after this long without input ...
+# `journalctl -k | stalllog parse -` pauses seconds while journalctl seeks a big journal
+IDLE_S = 5.0  # a snapshot ends after this long without input ...
 FIRST_S = 10.0  # ... or this long before the first byte (a writer still starting up)
 KMSG_RDEV = os.makedev(1, 11)  # /dev/kmsg: character device 1:11 (drivers/char/mem.c)
 KMSG_RECORD_MAX = 8192  # bytes one /dev/kmsg read may need (CONSOLE_EXT_LOG_MAX)
