@@ -267,6 +267,25 @@ def _reparse(view: pa.RecordBatch, heads: np.ndarray, suffix: str = "") -> pa.Re
     return view
 
 
+def _prefix_alone(text: pa.Array, rows: np.ndarray) -> np.ndarray:
+    """The `rows` whose text is a prefix alone that lost the space after it (`... kernel:`):
+    read again with that space, they are a prefix with an empty message."""
+    ends = pc.utf8_slice_codeunits(text.take(pa.array(rows)), -1)
+    cand = rows[_np(pc.is_in(ends, pa.array([":"])))]
+    if not len(cand):
+        return cand
+    joined = [t + " " for t in text.take(pa.array(cand)).to_pylist()]
+    if any("\n" in t for t in joined):  # decoded escapes: not one physical line each
+        return cand[:0]
+    stage = LineStage()
+    stage.start_source("")
+    again = stage.batch(("\n".join(joined) + "\n").encode(), last=True)
+    if again.num_rows != len(cand):
+        return cand[:0]
+    found = _np(pc.not_equal(again.column("prefix_kind").cast(pa.string()), "none"))
+    return cand[found & _np(pc.equal(again.column("text"), ""))]
+
+
 class _Wraps:
     """Lines a mail client wrapped, found and joined into `texts` (row -> text families see).
 
@@ -311,6 +330,9 @@ class _Wraps:
         level = _np(pc.equal(kind, "level"))
         if level.any() and level.sum() * 100 < n:
             bare |= level
+        # a wrap cut at the space that ended a prefix (`... kernel:` | `oom-kill:...`): that
+        # row is the line's head, not the rest of the line above
+        bare[_prefix_alone(text, np.flatnonzero(bare))] = False
         prefixed = int((~bare).sum()) * 4 >= n  # wrapped lines may take 2-3 rows each
         nxt = np.flatnonzero(bare[1:])  # rows whose next row is bare
         if not len(nxt):
