@@ -43,6 +43,7 @@ REPAIR_FLAGS: dict[str, str] = {
 MAX_WIDTH = 81  # mail wraps at 72-80 columns (78 recommended, RFC 5322 2.1.1), +1: flowed space
 _SPREAD = 200  # a wrapped chunk has at most 1 line in this many longer (unbreakable words)
 _MIN_JOINS = 1  # joins a chunk needs to be taken as wrapped
+_PEEK = 16  # long lines looked at to tell a clean chunk with many
 _QUOTE = ord(">")
 _QUOTES = re.compile(r"^(?:> ?)+")
 _CR_LITERAL = re.compile(r"(?:\^M|\\r)+$")
@@ -286,6 +287,13 @@ def _prefix_alone(text: pa.Array, rows: np.ndarray) -> np.ndarray:
     return cand[found & _np(pc.equal(again.column("text"), ""))]
 
 
+def _spaced(prefix: pa.Array, text: pa.Array, rows: np.ndarray) -> int:
+    """How many of the long `rows` have a space a wrapper could have cut at."""
+    whole = pc.binary_join_element_wise(prefix.take(rows), text.take(rows), "")
+    head = pc.utf8_slice_codeunits(whole, 1, MAX_WIDTH + 1)
+    return int(_np(pc.match_substring(head, " ")).sum())
+
+
 class _Wraps:
     """Lines a mail client wrapped, found and joined into `texts` (row -> text families see).
 
@@ -313,13 +321,15 @@ class _Wraps:
         if quotes is not None:  # quoted after it was wrapped: the marks took no room
             lens = lens - quotes
         long = lens > MAX_WIDTH
-        if n < 3 or int(long.sum()) > n // 10:  # a clean capture: over in O(1) per row
+        if n < 3:
             return
-        # a wrapper leaves a line long only where it had no space to break at
+        # a wrapper leaves a line long only where it had no space to break at (a word longer
+        # than the width: a slab cache's name, a path); many long lines: a clean capture,
+        # told by the first few (O(1) per chunk), unless all of them are such words
         rows = np.flatnonzero(long)
-        whole = pc.binary_join_element_wise(prefix.take(rows), text.take(rows), "")
-        head = pc.utf8_slice_codeunits(whole, 1, MAX_WIDTH + 1)
-        if int(_np(pc.match_substring(head, " ")).sum()) > max(2, n // _SPREAD):
+        if len(rows) > n // 10 and _spaced(prefix, text, rows[:_PEEK]) > 0:
+            return
+        if _spaced(prefix, text, rows) > max(2, n // _SPREAD):
             return
         width = int(lens[~long].max())
         # no prefix but quote marks; /dev/kmsg dictionary lines have none either: not bare
