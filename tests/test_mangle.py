@@ -121,8 +121,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "corpus/posted/kmallocwd-next-20160209-D1-too_many_isolated-185-stalling.txt",
         "wrap76",
     ): _OPEN,
-    ("corpus/posted/kmallocwd-next-20160209-D2-header-comma-zone-isolated.txt", "flowed72"): _OPEN,
-    ("corpus/posted/kmallocwd-next-20160209-D2-header-comma-zone-isolated.txt", "flowed78"): _OPEN,
     ("corpus/syzkaller/1000", "flowed78"): _OPEN,
     ("corpus/lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt", "wrap*"): _EDITED,
     ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "flowed*"): _OPEN,

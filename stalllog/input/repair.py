@@ -40,6 +40,7 @@ REPAIR_FLAGS: dict[str, str] = {
     "unstuffed": "format=flowed space-stuffing: families get the text one leading space shorter",
 }
 
+MIN_WIDTH = 72  # the narrowest a mail client wraps at
 MAX_WIDTH = 81  # mail wraps at 72-80 columns (78 recommended, RFC 5322 2.1.1), +1: flowed space
 _SPREAD = 200  # a wrapped chunk has at most 1 line in this many longer (unbreakable words)
 _MIN_JOINS = 1  # joins a chunk needs to be taken as wrapped
@@ -395,8 +396,11 @@ class _Wraps:
             t = texts[i] if i in texts else text[i].as_py()
             texts[i] = t[1:] if t.startswith(" ") else t
         self.marks["unstuffed"] = stuffed
-        # DelSp=yes cuts at the full width whatever the words; a few lines cannot tell
-        delsp = len(soft) >= 3 and bool((lens[soft] == width).mean() >= 0.8)
+        # DelSp=yes cuts at the full width whatever the words; a few lines cannot tell, nor
+        # can lines of one length that is no mail width (a message repeated, cut at a space)
+        delsp = (
+            len(soft) >= 3 and width >= MIN_WIDTH and bool((lens[soft] == width).mean() >= 0.8)
+        )
         self._join(batch, texts, soft + 1, "", delsp)
         # RFC 3676 4.2: trailing spaces of hard breaks are removed, also the one that ended
         # the prefix of an empty message (`... kernel: `)
