@@ -47,8 +47,8 @@ _NO_PREFIX = (
     "from a line"
 )
 _EDITED = (
-    "the poster wrote unprefixed lines between the kernel's (`(...snipped...)`): after a line "
-    "that ends near the wrap width such a line reads as its continuation"
+    "the poster wrote unprefixed lines between the kernel's (`(...snipped...)`, grep's `--`): "
+    "after a line that ends near the wrap width such a line reads as its continuation"
 )
 _POSTED = (
     "posted already mangled (corpus/lkml/INDEX.md: flowed, hard-wrapped, split by netconsole): "
@@ -57,6 +57,14 @@ _POSTED = (
 _FEW_SOFT = (
     "DelSp=yes is a mail header; the body tells it by cuts at the full width, which a few "
     "soft breaks cannot show: the deleted space stays"
+)
+_FEW_SOFT_EVEN = (
+    "three soft breaks at one length (the same prefix and words) read as DelSp=yes cuts at the "
+    "full width: the space of each break is deleted"
+)
+_ONE_LINE = (
+    "one line wrapped in two: nothing tells the wrap width, the second row reads as a line the "
+    "poster wrote"
 )
 # Not analysed yet (issue 10): these differ and the reason is not known; each is a bug until
 # shown otherwise.
@@ -110,9 +118,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("corpus/lkml/hungtask-5.16-next-syzbot-cant-die-memcg-reclaim_throttle.txt", "wrap*"): _OPEN,
     ("corpus/lkml/kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt", "wrap72"): _OPEN,
     ("corpus/lkml/kmallocwd-2017-wq-mem-reclaim-186-tasks-list.txt", "wrap76"): _OPEN,
-    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "flowed72"): _OPEN,
-    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "flowed72-delsp"): _OPEN,
-    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "wrap72"): _OPEN,
+    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "flowed72"): _EDITED,
+    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "flowed72-delsp"): _EDITED,
+    ("corpus/posted/kmallocwd-4.3-rc-P0-grep-sync4.txt", "wrap72"): _EDITED,
     (
         "corpus/posted/kmallocwd-next-20160209-D1-too_many_isolated-185-stalling.txt",
         "wrap72",
@@ -121,10 +129,10 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "corpus/posted/kmallocwd-next-20160209-D1-too_many_isolated-185-stalling.txt",
         "wrap76",
     ): _OPEN,
-    ("corpus/syzkaller/1000", "flowed78"): _OPEN,
+    ("corpus/syzkaller/1000", "flowed78"): _FEW_SOFT_EVEN,
     ("corpus/lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt", "wrap*"): _EDITED,
-    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "flowed*"): _OPEN,
-    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "wrap*"): _OPEN,
+    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "flowed*"): _ONE_LINE,
+    ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "wrap*"): _ONE_LINE,
     ("qemu/6.12.118+deb13-amd64-sysrq-dmesg.log", "wrap80"): _OPEN,
     ("qemu/6.12.118+deb13-amd64-sysrq-serial.log", "wrap80"): _OPEN,
     ("corpus/lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt", "cr-literal"): _POSTED,
