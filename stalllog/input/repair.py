@@ -295,6 +295,15 @@ def _spaced(prefix: pa.Array, text: pa.Array, rows: np.ndarray) -> int:
     return int(_np(pc.match_substring(head, " ")).sum())
 
 
+def _width(prefix: pa.Array, text: pa.Array, lens: np.ndarray, long: np.ndarray) -> int:
+    """The width the chunk was wrapped at: its longest line that could have been cut. A word
+    longer than the width stays whole (`gfp=0x...(GFP_NOFS|...)`), so lines without a space
+    after their first character do not tell it."""
+    whole = pc.binary_join_element_wise(prefix, text, "")
+    cuttable = ~long & _np(pc.match_substring(pc.utf8_slice_codeunits(whole, 1), " "))
+    return int(lens[cuttable if cuttable.any() else ~long].max())
+
+
 class _Wraps:
     """Lines a mail client wrapped, found and joined into `texts` (row -> text families see).
 
@@ -332,7 +341,7 @@ class _Wraps:
             return
         if _spaced(prefix, text, rows) > max(2, n // _SPREAD):
             return
-        width = int(lens[~long].max())
+        width = _width(prefix, text, lens, long)
         # no prefix but quote marks; /dev/kmsg dictionary lines have none either: not bare
         kind = batch.column("prefix_kind").cast(pa.string())
         bare = _np(pc.equal(kind, "none"))
@@ -398,9 +407,7 @@ class _Wraps:
         self.marks["unstuffed"] = stuffed
         # DelSp=yes cuts at the full width whatever the words; a few lines cannot tell, nor
         # can lines of one length that is no mail width (a message repeated, cut at a space)
-        delsp = (
-            len(soft) >= 3 and width >= MIN_WIDTH and bool((lens[soft] == width).mean() >= 0.8)
-        )
+        delsp = len(soft) >= 3 and width >= MIN_WIDTH and bool((lens[soft] == width).mean() >= 0.8)
         self._join(batch, texts, soft + 1, "", delsp)
         # RFC 3676 4.2: trailing spaces of hard breaks are removed, also the one that ended
         # the prefix of an empty message (`... kernel: `)
