@@ -368,3 +368,12 @@ def test_repairs_are_flagged() -> None:
     for mangling, flags in want.items():
         lines = _parse(MANGLINGS[mangling](data)[0])["lines"]
         assert _repair_flags(lines) == flags, mangling
+
+
+def test_no_line_a_wrapper_could_cut() -> None:
+    """A chunk of long lines without a space (a TSV file: tabs only) tells no wrap width: read
+    as it is, not a traceback (it once raised in the width estimate)."""
+    data = (SAMPLES / "qemu/MANIFEST.tsv").read_bytes()
+    lines = _parse(data)["lines"]
+    assert rebuild(lines) == data
+    assert _repair_flags(lines) == set()

@@ -331,7 +331,7 @@ class _Wraps:
         if quotes is not None:  # quoted after it was wrapped: the marks took no room
             lens = lens - quotes
         long = lens > MAX_WIDTH
-        if n < 3:
+        if n < 3 or long.all():  # no line a wrapper could have cut: nothing tells a width
             return
         # a wrapper leaves a line long only where it had no space to break at (a word longer
         # than the width: a slab cache's name, a path); many long lines: a clean capture,
