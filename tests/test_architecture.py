@@ -31,9 +31,10 @@ LAYERS: dict[str, set[str]] = {
     "engine": {"parsers", "input"},
     "kernel": {"engine", "parsers"},
     "analyze": {"engine", "parsers", "kernel"},
-    "report": {"engine", "parsers", "kernel", "analyze", "output"},
+    "plot": {"engine", "parsers", "kernel", "analyze"},  # stalllog.plot: matplotlib, lazily
+    "report": {"engine", "parsers", "kernel", "analyze", "output", "plot"},
     "output": {"engine", "parsers", "input"},
-    "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output"},
+    "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output", "plot"},
     "dask": {"engine", "parsers", "input", "output"},  # stalllog.dask, the optional extra
 }
 TOP = {"__init__", "__main__"}  # the composition root may import anything
