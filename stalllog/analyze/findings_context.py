@@ -82,13 +82,17 @@ _RECLAIM_FUNCS = ["shrink_page_list", "shrink_folio_list", "shrink_slab", "super
 
 def has_gfp_fs(flags: pd.Series) -> pd.Series:
     """True/False when the `|`-joined gfp names say whether `__GFP_FS` is set; NA otherwise."""
-    tokens = flags.astype("string").str.split("|")
-    has = tokens.map(lambda t: bool(_FS_NAMES.intersection(t)) if isinstance(t, list) else None)
-    nofs = tokens.map(lambda t: bool(_NOFS_NAMES.intersection(t)) if isinstance(t, list) else None)
-    out = pd.Series(pd.NA, index=flags.index, dtype="boolean")
-    out[has.eq(True)] = True
-    out[has.eq(False) & nofs.eq(True)] = False
-    return out
+    # a storm repeats a handful of masks over many rows: judge each distinct mask once
+    codes, masks = pd.factorize(flags.astype("string"))
+    verdicts = [_gfp_fs_verdict(str(m).split("|")) for m in masks]
+    values = pd.array([*verdicts, pd.NA], dtype="boolean")  # code -1 (missing) → NA
+    return pd.Series(values.take(codes), index=flags.index, dtype="boolean")
+
+
+def _gfp_fs_verdict(names: list[str]) -> bool | None:
+    if _FS_NAMES.intersection(names):
+        return True
+    return False if _NOFS_NAMES.intersection(names) else None
 
 
 def line_ranges(lines: Iterable[Any]) -> str:
