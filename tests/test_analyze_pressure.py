@@ -36,7 +36,10 @@ def _only_row(sample: str) -> pd.Series:
 def test_one_row_per_episode_with_the_schema(sample: str) -> None:
     pressure, episodes = _tables(sample)
     cols = SCHEMA["episode_pressure"]
-    assert list(pressure.columns) == [c for c, *_ in cols]
+    # the analysis' columns, and `source` before `boot`: the line key (engine/keys.py)
+    keyed = [c for c, *_ in cols]
+    keyed.insert(keyed.index("boot"), "source")
+    assert list(pressure.columns) == keyed
     assert pressure["episode"].tolist() == episodes["episode"].tolist()
     assert pressure["boot"].tolist() == episodes["boot"].tolist()
     # counts are never missing; only peak_direct_reclaimers is NA (no trace in the episode)

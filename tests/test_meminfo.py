@@ -337,7 +337,7 @@ def test_qemu_transports_agree(boot: str) -> None:
         (path,) = QEMU.glob(f"{boot}-{form}.log*")
         cap = parse(path)
         got[form] = {
-            t: cap.tables[t].drop(columns=["event_id", "line_start", "line_end", "ts", "boot"],
+            t: cap.tables[t].drop(columns=["event_id", "line_start", "line_end", "ts", "boot", "source"],
                                   errors="ignore").astype(str).values.tolist()
             for t in ("meminfo", "meminfo_nodes", "zones", "buddy", "hugepages")
         }  # fmt: skip

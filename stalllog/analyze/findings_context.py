@@ -215,7 +215,10 @@ class Ctx:
             sc = sc[rows]
             if not len(sc):
                 return None
-        return sc.merge(stack_times(self.t), on="stack_id", how="left")
+        times = stack_times(self.t)
+        # a parsed capture's stack_classes already carry the line key (engine/keys.py)
+        sc = sc.drop(columns=[c for c in times.columns if c != "stack_id" and c in sc])
+        return sc.merge(times, on="stack_id", how="left")
 
     def cached(self, key: str, make: Callable[[], Any]) -> Any:
         """`make()`, computed once per findings run under `key`."""

@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.keys import add_keys
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
@@ -195,7 +196,7 @@ class Capture:
 
     def _run_pending(self) -> None:
         while self._pending:
-            self._arrow = self._pending.pop(0).run(self._arrow, self._context)
+            self._arrow = add_keys(self._pending.pop(0).run(self._arrow, self._context))
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:

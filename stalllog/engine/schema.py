@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from stalllog.engine.dispatch import EVENTS_SCHEMA
+from stalllog.engine.keys import keyed
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.steps import step_tables
 from stalllog.input.lines import FLAG_NAMES, KIND_BIT, LINES_SCHEMA
@@ -176,9 +177,45 @@ CORE_TABLES = (LINES, EVENTS, UNPARSED, BOOTS, SOURCES)
 def all_schemas() -> list[TableSchema]:
     out = list(CORE_TABLES)
     for family in families_or_all(None):
-        out.extend(family.tables)
-    out.extend(step_tables())
+        out.extend(keyed(t) for t in family.tables)
+    out.extend(keyed(t) for t in step_tables())
     return out
+
+
+JOIN_MAP = [
+    "## How the tables join",
+    "",
+    "**The line key.** Every table but `sources` carries `boot` and `source` (the input; in "
+    "`stalled_tasks` and `oom_lock`, whose `source` names the kind of evidence, the input is "
+    "`boots.source` of the row's `boot`); a row printed on one line has `line_no`, a block "
+    "`line_start`/`line_end`. Join any row to the kernel's text on `lines` (`source`, "
+    "`line_no`); `boot` numbers are unique in a capture and each boot lies in one input, so "
+    "(`boot`, `line_no`) is a key too.",
+    "",
+    "| from | to | on |",
+    "|---|---|---|",
+    "| any family table | `events` (the block the row came from) | `event_id` |",
+    "| `oom_tasks`, `oom_explain` | `oom_events` | `oom_id` |",
+    "| `oom_events`, `alloc_stalls`, `alloc_failures`, `memalloc_scans` `.meminfo_id` | "
+    "`meminfo`, `meminfo_nodes`, `zones`, `buddy`, `zone_pcp`, `hugepages`, "
+    "`meminfo_alloc_tags`, `slab_unreclaimable` | `meminfo_id` = `snapshot_id` |",
+    "| any `stack_id` (`oom_events`, `memalloc`, `alloc_*`, `hung_tasks`, `tasks`, `lockups`, "
+    "`nmi_backtraces`, `stack_classes`) | `stacks` (one row), `frames` (one per frame) | "
+    "`stack_id` |",
+    "| `memalloc` | `memalloc_scans` | `scan_id` |",
+    "| `tasks` | `sysrq`, `hung_tasks` (the dump they belong to) | `dump_id` |",
+    "| `stalled_tasks`, `reclaim`, `episode_pressure`, `findings` | `episodes` | "
+    "(`boot`, `episode`) |",
+    "",
+    "```python",
+    'cap = stalllog.parse("console.log")',
+    'kills = cap.oom_events.merge(cap.lines, left_on=["source", "kill_line_no"],',
+    '                             right_on=["source", "line_no"])  # the `Killed process` text',
+    'zones = cap.oom_events.merge(cap.zones, left_on="meminfo_id", right_on="snapshot_id")',
+    "trace = cap.frames[cap.frames.stack_id == cap.oom_events.stack_id.iloc[0]]",
+    "```",
+    "",
+]
 
 
 def render_markdown() -> str:
@@ -189,6 +226,7 @@ def render_markdown() -> str:
         "`tests/test_docs.py` fails when this file is stale. Column and table names are public "
         "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA, never 0.",
         "",
+        *JOIN_MAP,
     ]
     for t in all_schemas():
         out += [

@@ -72,7 +72,9 @@ def run_steps(
     plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
         tables = run(tables, context)
-    return tables
+    from stalllog.engine.keys import add_keys  # pyarrow: not at import time
+
+    return add_keys(tables)
 
 
 def step_tables() -> list[TableSchema]:

@@ -1,0 +1,72 @@
+"""The line key on every table: each row says which input (`source`) and which `boot` it came
+from, so that any row joins `lines` on (`source`, `line_no`) — or on (`boot`, `line_no`): boot
+numbers are unique in a capture and every boot lies in one source.
+
+Families write rows without them (a family knows its event, not its input); they are filled
+here once the tables are final, from `events` (by `event_id`) or `boots` (by `boot`), in one
+vectorized look-up per table. `keyed` says the same for the docs (docs/tables.md).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from stalllog.parsers.base import TableSchema, col
+
+SOURCE_TYPE = pa.dictionary(pa.int32(), pa.string())  # one path repeated over many rows
+_SOURCE = col("source", SOURCE_TYPE, "", "the input the row came from (line key, see the top)")
+_BOOT = col("boot", pa.int32(), "", "boot number in the capture (line key, see the top)")
+CORE = frozenset({"lines", "events", "unparsed", "boots", "sources"})
+
+
+def _missing(names: list[str]) -> list[str]:
+    """The key columns a table with these columns gets, in order."""
+    if "event_id" in names:
+        return [k for k in ("source", "boot") if k not in names]
+    return ["source"] if "boot" in names and "source" not in names else []
+
+
+def _position(names: list[str]) -> int:
+    """Where they go: after `event_id`, else before `boot`."""
+    return names.index("event_id") + 1 if "event_id" in names else names.index("boot")
+
+
+def keyed(schema: TableSchema) -> TableSchema:
+    """`schema` with the key columns `add_keys` gives its table."""
+    names = [c.name for c in schema.columns]
+    missing = _missing(names) if schema.name not in CORE else []
+    if not missing:
+        return schema
+    at = _position(names)
+    added = tuple(_SOURCE if k == "source" else _BOOT for k in missing)
+    columns = (*schema.columns[:at], *added, *schema.columns[at:])
+    return TableSchema(schema.name, schema.doc, columns)
+
+
+def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Every table but the core ones with `source` and `boot` (idempotent)."""
+    events, boots = tables.get("events"), tables.get("boots")
+    out = dict(tables)
+    for name, t in tables.items():
+        missing = _missing(t.column_names) if name not in CORE else []
+        if not missing:
+            continue
+        if "event_id" in t.column_names:
+            if events is None:
+                continue
+            at = pc.index_in(t.column("event_id"), value_set=events.column("event_id"))
+            values = {"source": events.column("source"), "boot": events.column("boot")}
+        else:
+            if boots is None:
+                continue
+            at = pc.index_in(t.column("boot"), value_set=boots.column("boot"))
+            values = {"source": boots.column("source")}
+        pos = _position(t.column_names)
+        for i, key in enumerate(missing):
+            column = values[key].take(at)
+            if key == "source":
+                column = pc.dictionary_encode(column).cast(SOURCE_TYPE)
+            t = t.add_column(pos + i, pa.field(key, column.type), column)
+        out[name] = t
+    return out
