@@ -319,7 +319,7 @@ def test_qemu_sysrq_action_line_left_to_the_sysrq_family() -> None:
     assert ev.kind[lines.event_id[394]] == "sysrq_show_mem"  # `Mem-Info:`
 
 
-_NOT_COMPARED = ["event_id", "line_start", "line_end", "ts", "boot", "source"]
+_SKIP = ["event_id", "line_start", "line_end", "ts", "boot", "source"]
 
 
 @pytest.mark.parametrize(
@@ -340,7 +340,7 @@ def test_qemu_transports_agree(boot: str) -> None:
         (path,) = QEMU.glob(f"{boot}-{form}.log*")
         cap = parse(path)
         got[form] = {
-            t: cap.tables[t].drop(columns=_NOT_COMPARED, errors="ignore").astype(str).values.tolist()
+            t: cap.tables[t].drop(columns=_SKIP, errors="ignore").astype(str).values.tolist()
             for t in ("meminfo", "meminfo_nodes", "zones", "buddy", "hugepages")
         }  # fmt: skip
         assert len(got[form]["meminfo"]) > 0
