@@ -1,10 +1,11 @@
-"""The `stalllog` command group: Typer's, minus one start-up cost."""
+"""The `stalllog` command group: Typer's, minus one start-up cost and its type names in help."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from typer.core import TyperGroup
+import click
+from typer.core import TyperArgument, TyperGroup, TyperOption
 
 
 class Group(TyperGroup):
@@ -16,3 +17,36 @@ class Group(TyperGroup):
         if option is not None and option.default is None:
             option.default = False
         return option
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            for param in command.params:
+                plain_metavar(param)
+        return command
+
+
+def plain_metavar(param: click.Parameter) -> None:
+    """Typer 0.29 shows Python types in help (`CAPTURE <list[str]>`, `--out <path>`,
+    `--hz <int range>`): arguments show their name only, options their metavar (the choices of
+    an enum, else the option's name in capitals). Done for every command, so a command added
+    later needs no metavar of its own."""
+    if isinstance(param, TyperArgument):
+        param.display_type_rich = _no_type  # type: ignore[method-assign]
+        param._usage_display_name = _usage_name.__get__(param)  # type: ignore[method-assign]
+    elif isinstance(param, TyperOption) and param.metavar is None and not param.is_flag:
+        choices = param.type_descriptor.choices if param.type_descriptor.is_choice else None
+        if choices:
+            param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
+        else:
+            param.metavar = (param.name or "value").upper()
+
+
+def _no_type(ctx: click.Context) -> None:
+    return None
+
+
+def _usage_name(self: TyperArgument) -> str:
+    """`CAPTURE...` for a required argument, `[NAME]` for an optional one (Typer: `{CAPTURE}`)."""
+    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+    return name + ("..." if self.nargs != 1 else "")

@@ -32,6 +32,7 @@ HzOption = Annotated[
     typer.Option(
         "--hz",
         min=1,
+        metavar="HZ",
         help="CONFIG_HZ of the kernel, if known: kmallocwd delays are in jiffies and the kernel "
         "never prints HZ (stalllog infers it from repeated reports where it can).",
     ),
@@ -72,5 +73,13 @@ TablesOption = Annotated[
         "-t",
         help="Comma-separated tables to write (default: all but unparsed).",
         metavar="A,B",
+    ),
+]
+
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the summary's facts as one JSON object instead (keys: docs/outputs.md).",
     ),
 ]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
+from stalllog.engine.views import view
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
 from stalllog.input.reader import (
@@ -215,6 +218,26 @@ class Capture:
 
     def __dir__(self) -> Iterable[str]:
         return [*super().__dir__(), *self._names()]
+
+    @property
+    def hz(self) -> int | None:
+        """CONFIG_HZ as given to `parse(hz=)`."""
+        return self._context.hz
+
+    def summary(self) -> Any:
+        """The facts of `stalllog summary --json` (docs/outputs.md) as a `Summary`: `["oom"]`,
+        `.facts` (a dict), `.to_json()`; printed, a few lines of text."""
+        return view("summary")(self)
+
+    def to_parquet(self, directory: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the files `stalllog parse -o DIR` writes (every table but `unparsed`, and
+        manifest.json), replacing DIR as a whole (docs/outputs.md; a non-empty DIR that is
+        not a stalllog output only with `force`). Returns DIR."""
+        return view("to_parquet")(self, Path(directory), force=force)  # type: ignore[no-any-return]
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: inputs, boots, kernels, tables with row counts, top findings."""
+        return view("repr_html")(self)  # type: ignore[no-any-return]
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self._arrow.items() if t.num_rows)
