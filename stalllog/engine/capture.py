@@ -22,6 +22,7 @@ from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.views import view
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
+from stalllog.input.paths import NoMatchError, expand
 from stalllog.input.reader import (
     CaptureError,
     Chunk,
@@ -394,7 +395,9 @@ def parse(
     """Parse captures into tables.
 
     sources: paths (str/Path; "-" is stdin), bytes, or binary/text file objects; compressed
-    inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes.
+    inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes. Also lists of them,
+    directories (every file in it, sorted; hidden files and subdirectories skipped) and glob
+    patterns (`"logs/*.log.gz"`, sorted): see stalllog/input/paths.py.
 
     >>> cap = stalllog.parse("sample_logs/qemu/6.1.0-56-amd64-global-oom-serial.log.xz")
     >>> cap.lines, cap.events, cap.unparsed, cap.boots
@@ -416,6 +419,10 @@ def parse(
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
+    try:
+        sources = tuple(expand(sources))
+    except NoMatchError as e:
+        raise CaptureError(str(e)) from None
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []
