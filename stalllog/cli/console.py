@@ -23,7 +23,7 @@ def print_trimmed(renderable: RenderableType, stderr: bool = False) -> None:
     Console(
         file=buf,
         width=real.width,
-        color_system=real.color_system,
+        color_system="auto" if real.color_system else None,
         force_terminal=real.is_terminal,
         highlight=False,
     ).print(renderable)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import click
 from typer.core import TyperArgument, TyperGroup, TyperOption
 
 
@@ -18,7 +17,7 @@ class Group(TyperGroup):
             option.default = False
         return option
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
         if command is not None:
             for param in command.params:
@@ -26,14 +25,13 @@ class Group(TyperGroup):
         return command
 
 
-def plain_metavar(param: click.Parameter) -> None:
+def plain_metavar(param: Any) -> None:
     """Typer 0.29 shows Python types in help (`CAPTURE <list[str]>`, `--out <path>`,
     `--hz <int range>`): arguments show their name only, options their metavar (the choices of
     an enum, else the option's name in capitals). Done for every command, so a command added
     later needs no metavar of its own."""
     if isinstance(param, TyperArgument):
-        param.display_type_rich = _no_type  # type: ignore[method-assign]
-        param._usage_display_name = _usage_name.__get__(param)  # type: ignore[method-assign]
+        param.__class__ = _PlainArgument
     elif isinstance(param, TyperOption) and param.metavar is None and not param.is_flag:
         choices = param.type_descriptor.choices if param.type_descriptor.is_choice else None
         if choices:
@@ -42,11 +40,11 @@ def plain_metavar(param: click.Parameter) -> None:
             param.metavar = (param.name or "value").upper()
 
 
-def _no_type(ctx: click.Context) -> None:
-    return None
+class _PlainArgument(TyperArgument):
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
 
-
-def _usage_name(self: TyperArgument) -> str:
-    """`CAPTURE...` for a required argument, `[NAME]` for an optional one (Typer: `{CAPTURE}`)."""
-    name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
-    return name + ("..." if self.nargs != 1 else "")
+    def _usage_display_name(self) -> str:
+        """`CAPTURE...` when required, `[NAME]` when optional (Typer: `{CAPTURE}...`)."""
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")

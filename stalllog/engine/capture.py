@@ -234,11 +234,11 @@ class Capture:
         """Write the files `stalllog parse -o DIR` writes (every table but `unparsed`, and
         manifest.json), replacing DIR as a whole (docs/outputs.md; a non-empty DIR that is
         not a stalllog output only with `force`). Returns DIR."""
-        return view("to_parquet")(self, Path(directory), force=force)  # type: ignore[no-any-return]
+        return view("to_parquet")(self, Path(directory), force=force)
 
     def _repr_html_(self) -> str:
         """Jupyter's view: inputs, boots, kernels, tables with row counts, top findings."""
-        return view("repr_html")(self)  # type: ignore[no-any-return]
+        return view("repr_html")(self)
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self._arrow.items() if t.num_rows)

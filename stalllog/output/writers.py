@@ -346,7 +346,7 @@ def parse_to_files(
             options={"format": fmt, "tables": None if tables is None else sorted(tables),
                      "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
                      "max_bytes": max_bytes},
-            inputs=inputs() if inputs is not None else _hash_again(result.tables.get("sources")),
+            inputs=inputs() if inputs is not None else hash_again(result.tables.get("sources")),
             tables=result.entries,
             started=started,
             analysis=analysis,
@@ -362,7 +362,8 @@ def parse_to_files(
     return result
 
 
-def _hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
+def hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
+    """The manifest's `inputs` when the inputs were not read through HashedInput."""
     out = []
     for name in [] if sources is None else sources.column("source").to_pylist():
         if os.path.isfile(name):
