@@ -30,6 +30,7 @@ from stalllog.cli.options import (
     JobsOption,
     JsonOption,
     MaxBytesOption,
+    OutOption,
     TablesOption,
 )
 from stalllog.cli.tables_cmd import tables_cmd
@@ -183,14 +184,8 @@ def _run(
     parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
     inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
-    more: dict[str, Any] = {
-        "hz": hz,
-        "analysis": analysis,
-        "force": force,
-        "inputs": inputs.records,
-        "max_bytes": max_bytes,
-        "stream": stream,
-    }
+    more: dict[str, Any] = {"hz": hz, "analysis": analysis, "force": force, "stream": stream,
+                            "inputs": inputs.records, "max_bytes": max_bytes}  # fmt: skip
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
@@ -331,17 +326,7 @@ def _check_out(out: Path, fmt: Format | None) -> None:
 )
 def parse(
     captures: CapturesArg,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            metavar="DIR",
-            help="Directory for the table files and manifest.json; replaced as a whole, never "
-            "mixed with an earlier run's tables. '-': every row as JSON Lines on standard "
-            'output, {"table": NAME, ...}; the summary goes to standard error.',
-        ),
-    ] = Path("stalllog-out"),
+    out: OutOption = Path("stalllog-out"),
     fmt: Annotated[
         Format | None,
         typer.Option(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -81,5 +82,17 @@ JsonOption = Annotated[
     typer.Option(
         "--json",
         help="Print the summary's facts as one JSON object instead (keys: docs/outputs.md).",
+    ),
+]
+
+OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Directory for the table files and manifest.json; replaced as a whole, never "
+        "mixed with an earlier run's tables. '-': every row as JSON Lines on standard "
+        'output, {"table": NAME, ...}; the summary goes to standard error.',
     ),
 ]

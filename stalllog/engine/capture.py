@@ -22,7 +22,7 @@ from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.views import view
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
-from stalllog.input.paths import NoMatchError, expand
+from stalllog.input.paths import expand
 from stalllog.input.reader import (
     CaptureError,
     Chunk,
@@ -419,10 +419,7 @@ def parse(
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
-    try:
-        sources = tuple(expand(sources))
-    except NoMatchError as e:
-        raise CaptureError(str(e)) from None
+    sources = tuple(expand(sources))
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []

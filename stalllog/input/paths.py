@@ -19,15 +19,14 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from stalllog.input.reader import CaptureError
+
 _GLOB_CHARS = frozenset("*?[")
 
 
-class NoMatchError(ValueError):
-    """A glob pattern or a directory that gives no file."""
-
-
 def expand(sources: Iterable[Any]) -> list[Any]:
-    """The single inputs that `sources` name (see the module doc)."""
+    """The single inputs that `sources` name (see the module doc); CaptureError for a glob
+    pattern or a directory that gives no file."""
     return list(_expand(sources))
 
 
@@ -40,7 +39,7 @@ def _expand(sources: Iterable[Any]) -> Iterator[Any]:
         elif isinstance(src, str) and _GLOB_CHARS & set(src) and not os.path.lexists(src):
             matches = sorted(glob.glob(src, recursive=True))
             if not matches:
-                raise NoMatchError(f"{src}: no file matches this pattern")
+                raise CaptureError(f"{src}: no file matches this pattern")
             yield from _expand(matches)
         else:
             yield src
@@ -51,5 +50,5 @@ def _directory(directory: Path) -> list[str]:
         e.path for e in os.scandir(directory) if not e.name.startswith(".") and e.is_file()
     )
     if not files:
-        raise NoMatchError(f"{directory}: a directory with no file to read")
+        raise CaptureError(f"{directory}: a directory with no file to read")
     return files
