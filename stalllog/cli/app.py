@@ -332,9 +332,9 @@ def parse(
         typer.Option(
             "--format",
             "-f",
-            help="parquet (types kept), csv (strings quoted, formula-like cells prefixed "
-            "with '), or json (JSON Lines, .jsonl).",
-            show_default="parquet",
+            help="parquet (types kept; the default), csv (strings quoted, formula-like cells "
+            "prefixed with '), or json (JSON Lines, .jsonl; the only one with -o -).",
+            show_default=False,
         ),
     ] = None,
     tables: TablesOption = None,

@@ -8,14 +8,16 @@ from typer.core import TyperArgument, TyperGroup, TyperOption
 
 
 class Group(TyperGroup):
-    def get_help_option(self, ctx: Any) -> Any:
-        option = super().get_help_option(ctx)
-        # Typer 0.29 coerces the group's --help, when not given (None), through a pydantic
-        # TypeAdapter: 0.3 s of imports before `stalllog parse --help` can answer. Not given
-        # means False, a bool, which Typer passes through.
-        if option is not None and option.default is None:
-            option.default = False
-        return option
+    def get_params(self, ctx: Any) -> Any:
+        params = super().get_params(ctx)
+        # Typer 0.29 coerces a flag of the group that is not given and defaults to None (its
+        # --help, --install-completion, --show-completion) through a pydantic TypeAdapter:
+        # 0.1-0.3 s of imports before `stalllog parse --help` can answer. Not given means
+        # False, a bool, which Typer passes through.
+        for param in params:
+            if isinstance(param, TyperOption) and param.is_flag and param.default is None:
+                param.default = False
+        return params
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
         command = super().get_command(ctx, cmd_name)
