@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from stalllog.engine import steps
+from stalllog.engine import steps, views
 
 if TYPE_CHECKING:
     from stalllog.engine.capture import Capture, iter_parse, parse
@@ -24,6 +24,12 @@ __version__ = "0.1.0"
 
 # The post-steps of these packages (stalllog/engine/steps.py) register on the first parse.
 steps.provided_by("stalllog.kernel", "stalllog.analyze")
+# Capture.summary(), .to_parquet() and ._repr_html_() (stalllog/engine/views.py)
+views.provided_by(
+    summary="stalllog.report.facts:capture_summary",
+    to_parquet="stalllog.output.capture_files:write_capture",
+    repr_html="stalllog.report.notebook:capture_html",
+)
 
 _LAZY = {
     "Capture": "stalllog.engine.capture",

@@ -11,6 +11,7 @@ import gzip
 import json
 import math
 import random
+import re
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
+import typer.main
 from typer.testing import CliRunner
 
 import stalllog
@@ -355,3 +357,165 @@ def test_tables_command() -> None:
 def test_version() -> None:
     r = runner.invoke(app, ["--version"])
     assert r.exit_code == 0 and r.stdout == f"stalllog {stalllog.__version__}\n"
+
+
+# --- command-line habits (issue 11, item 5) ------------------------------------------------
+
+GLOBAL_OOM = LKML.parent.parent / "qemu" / "6.1.0-56-amd64-global-oom-serial.log.xz"
+KMALLOCWD = LKML / "kmallocwd-2017-too_many_isolated-congestion_wait.txt"
+# what Typer 0.29 prints for a parameter's Python type: `<list[str]>`, `<int range>`,
+# `<parquet|csv|json>`, and `{CAPTURE}` for a required argument
+TYPE_NAME = re.compile(r"<(list\[\w+\]|str|int|float|bool|path|\w+ range|\w+(\|\w+)+)>|\{[A-Z]+\}")
+COMMANDS = sorted(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("cmd", ["", *COMMANDS])
+def test_h_is_help_and_help_names_no_python_type(cmd: str) -> None:
+    args = [cmd] if cmd else []
+    long = runner.invoke(app, [*args, "--help"], env={"COLUMNS": "100"})
+    short = runner.invoke(app, [*args, "-h"], env={"COLUMNS": "100"})
+    assert long.exit_code == short.exit_code == 0
+    assert short.stdout == long.stdout
+    assert TYPE_NAME.search(long.stdout) is None, long.stdout
+
+
+def test_help_metavars() -> None:
+    out = runner.invoke(app, ["parse", "-h"], env={"COLUMNS": "100"}).stdout
+    assert out.startswith("Usage: stalllog parse [OPTIONS] CAPTURE...\n")
+    for shown in ("-o, --out DIR", "-f, --format [parquet|csv|json]", "--hz HZ", "-j, --jobs N"):
+        assert shown in out
+    assert "Usage: stalllog tables [OPTIONS] [NAME]" in runner.invoke(app, ["tables", "-h"]).stdout
+
+
+def test_shell_completion() -> None:
+    r = runner.invoke(app, ["--show-completion", "bash"])
+    assert r.exit_code == 0
+    assert "complete -o default -F _stalllog_completion stalllog" in r.stdout
+
+
+def _facts(*args: str) -> dict[str, Any]:
+    r = runner.invoke(app, list(args))
+    assert r.exit_code == 0, r.output
+    facts: dict[str, Any] = json.loads(r.stdout)
+    return facts
+
+
+def test_summary_json() -> None:
+    # grep on the capture: 2,741 lines, 32 `invoked oom-killer`, 32 `Killed process NNN (hog)`,
+    # one `Linux version 6.1.0-56-amd64` banner
+    facts = _facts("summary", "--json", str(GLOBAL_OOM))
+    assert facts["lines"]["total"] == 2741
+    assert facts["kernels"] == ["6.1.0-56-amd64"]
+    assert facts["boots"]["count"] == 1
+    assert facts["oom"]["invocations"] == 32 and facts["oom"]["kills"] == 32
+    assert facts["oom"]["top_victims"] == [{"comm": "hog", "kills": 32}]
+    assert facts["inputs"][0]["compression"] == "xz"
+    assert facts["findings"]["total"] == sum(facts["findings"]["by_severity"].values()) >= 1
+    assert facts["verdict"] in ("critical", "warning", "info")
+    assert facts["written"] is None and facts["warnings"] == []
+    # the same facts from Python
+    assert stalllog.parse(GLOBAL_OOM).summary().facts == facts
+
+
+def test_parse_json_names_the_files_written(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    facts = _facts("parse", "--json", str(DROPPED), "-o", str(out), "--tables", "events,boots")
+    assert facts["written"] == {
+        "events": str(out / "events.parquet"),
+        "boots": str(out / "boots.parquet"),
+        "manifest": str(out / "manifest.json"),
+    }
+    unparsed = len(stalllog.parse(DROPPED).unparsed)
+    assert facts["lines"] == {"total": 21, "unparsed": unparsed, "flags": {"dropped-before": 5}}
+
+
+def test_summary_hz_gives_kmallocwd_delays_in_seconds() -> None:
+    # the longest `delay=` of the capture is 52772 jiffies: 211.1 s at HZ=250
+    r = runner.invoke(app, ["summary", "--hz", "250", str(KMALLOCWD)], env={"COLUMNS": "200"})
+    assert "longest delay 52,772 jiffies (211.1 s)" in r.stdout
+    r = runner.invoke(app, ["summary", str(KMALLOCWD)], env={"COLUMNS": "200"})
+    assert "longest delay 52,772 jiffies;" in r.stdout
+    assert _facts("summary", "--json", "--hz", "250", str(KMALLOCWD))["hz"] == 250
+
+
+def test_tables_json() -> None:
+    described = _facts("tables", "--json")
+    assert [t["name"] for t in described] == [t.name for t in all_schemas()]
+    sources = _facts("tables", "sources", "--json")
+    assert [c["name"] for c in sources["columns"]][:2] == ["source", "compression"]
+    assert sources["file_names"] == ["sources.parquet", "sources.csv", "sources.jsonl"]
+
+
+def test_parse_to_stdout_streams_json_lines() -> None:
+    r = runner.invoke(app, ["parse", str(DROPPED), "-o", "-"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["table"]] = counts.get(row["table"], 0) + 1
+    cap = stalllog.parse(DROPPED)
+    expected = {n: t.num_rows for n, t in cap.arrow.items() if t.num_rows and n != "unparsed"}
+    assert counts == expected
+    # the rows are the table's rows, `table` first
+    boots = [row for row in rows if row["table"] == "boots"]
+    assert list(boots[0])[:3] == ["table", "boot", "source"]
+    assert boots[0]["line_end"] == 21
+    assert "1 input(s), 21 lines" in r.stderr  # the summary, off stdout
+    r = runner.invoke(app, ["parse", str(DROPPED), "-o", "-", "-t", "boots", "--json"])
+    assert [json.loads(line)["table"] for line in r.stdout.splitlines()] == ["boots"]
+    assert json.loads(r.stderr)["written"] is None
+
+
+def test_rerun_into_the_same_directory_leaves_no_stale_table(tmp_path: Path) -> None:
+    """The issue's complaint ("re-running into the same output directory leaves stale tables
+    beside new ones") does not hold: the directory is replaced as a whole."""
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(out)]).exit_code == 0
+    assert len(list(out.iterdir())) > 10
+    r = runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(out), "-t", "boots"])
+    assert r.exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["boots.parquet", "manifest.json"]
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "todo.txt").write_text("keep me")
+    r = runner.invoke(app, ["parse", "-q", str(DROPPED), "-o", str(foreign)])
+    assert r.exit_code == 1 and (foreign / "todo.txt").exists()
+
+
+def test_oom_without_memory_dump_is_not_none() -> None:
+    # the capture starts at the kill lines of one OOM: no Mem-Info dump to explain it
+    text = runner.invoke(
+        app, ["summary", str(LKML / "kmallocwd-4.4-vmstat-wq-pending-oldformat.txt")]
+    ).stdout
+    assert "None" not in text
+    assert "1 without a Mem-Info dump to explain them" in text
+
+
+@pytest.mark.parametrize("columns", [60, 80, 120])
+@pytest.mark.parametrize("cmd", ["summary", "analyze", "tables"])
+def test_no_trailing_padding_and_no_line_wider_than_the_terminal(cmd: str, columns: int) -> None:
+    args = [cmd] if cmd == "tables" else [cmd, str(KMALLOCWD), str(GLOBAL_OOM)]
+    r = runner.invoke(app, args, env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.output
+    lines = r.stdout.splitlines()
+    assert len(lines) > 5
+    assert [line for line in lines if line != line.rstrip()] == []
+    assert max(len(line) for line in lines) <= columns
+
+
+def test_many_boots_are_aggregated() -> None:
+    """41 syzkaller reports, one boot each: counts and the worst boots, not 41 listings."""
+    syzkaller = sorted((LKML.parent / "syzkaller").iterdir())
+    r = runner.invoke(app, ["summary", *map(str, syzkaller)], env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.output
+    boots = r.stdout[r.stdout.index("\nboots ") : r.stdout.index("\nlines ")].splitlines()[1:]
+    assert boots[0].split() == ["boots", str(len(syzkaller))]
+    assert boots[3].strip() == "worst 5 (findings, kills, events):"
+    assert len(boots) == 4 + 5
+    assert "cmdline: " not in r.stdout  # sample 127 has one: not listed
+    facts = _facts("summary", "--json", *map(str, syzkaller))
+    assert facts["boots"]["count"] == len(syzkaller) == len(facts["inputs"])
+    # the boots of the two warnings (oom_lock held by a task printing) rank first
+    worst = [int(line.split()[0].lstrip("#")) for line in boots[4:]]
+    warned = [f["boot"] for f in facts["findings"]["worst"] if f["severity"] == "warning"]
+    assert len(warned) == 2 and set(worst[:2]) == set(warned)

@@ -5,13 +5,16 @@ has imported, not by timing; the post-steps still register, on the first parse."
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 from conftest import SAMPLES
 
-HEAVY = ("pandas", "pyarrow", "numpy", "matplotlib")
+DATA_LIBS = ("pandas", "pyarrow", "numpy", "matplotlib")
+# pydantic: Typer coerces some values through it (stalllog/cli/group.py)
+HEAVY = (*DATA_LIBS, "pydantic")
 SAMPLE = SAMPLES / "qemu" / "5.10.0-46-amd64-hung-task-serial.log"
 
 # runs `python -m stalllog ARGS` in this interpreter, then reports what it imported
@@ -42,7 +45,16 @@ def test_import_stalllog_is_light() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["parse", "--help"], ["analyze", "--help"], ["tables", "--help"]],
+    [
+        ["--help"],
+        ["-h"],
+        ["--version"],
+        ["parse", "--help"],
+        ["analyze", "--help"],
+        ["tables", "--help"],
+        ["summary", "-h"],
+        ["--show-completion", "bash"],
+    ],
     ids=" ".join,
 )
 def test_help_is_light(args: list[str]) -> None:
@@ -68,3 +80,26 @@ print(len(cap.hung_tasks))
     done = _python(code)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) >= 1
+
+
+def test_completion_is_light() -> None:
+    """What the shell runs on TAB (the `stalllog` script): the choices of --format, without
+    the data libraries (Typer coerces the words typed so far through pydantic: ~0.2 s)."""
+    code = f"""
+import json, sys
+from stalllog.cli import main
+sys.argv = ["stalllog"]
+try:
+    main()
+except SystemExit as e:
+    code = e.code or 0
+print(json.dumps({{"code": code, "heavy": sorted(m for m in {DATA_LIBS!r} if m in sys.modules)}}),
+      file=sys.stderr)
+"""
+    env = {**os.environ, "_STALLLOG_COMPLETE": "complete_bash",
+           "COMP_WORDS": "stalllog parse --format ", "COMP_CWORD": "3"}  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False
+    )
+    assert json.loads(done.stderr.splitlines()[-1]) == {"code": 0, "heavy": []}, done.stderr
+    assert done.stdout.split() == ["parquet", "csv", "json"]

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from stalllog import __version__
+from stalllog.cli.console import print_trimmed
 from stalllog.cli.group import Group
 from stalllog.cli.options import (
     CapturesArg,
@@ -27,9 +28,12 @@ from stalllog.cli.options import (
     ForceOption,
     HzOption,
     JobsOption,
+    JsonOption,
     MaxBytesOption,
+    OutOption,
     TablesOption,
 )
+from stalllog.cli.tables_cmd import tables_cmd
 from stalllog.output.hashing import HashedInput
 
 # pyarrow, pandas, rich and the parsers are imported by the commands that use them, so that
@@ -47,7 +51,8 @@ app = typer.Typer(
     help="Parse Linux kernel console captures about memory pressure (OOM killer, warn_alloc, "
     "kmallocwd, hung tasks, SysRq dumps) into tables.",
     epilog="Example: stalllog parse console.log.xz -o out  (then: stalllog summary console.log.xz)",
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -166,6 +171,7 @@ def _run(
     max_bytes: int | None = None,
     jobs: int | None = 1,  # None: every core
     follow: bool = False,
+    stream: IO[str] | None = None,
 ) -> Result:
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
@@ -178,13 +184,8 @@ def _run(
     parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
     inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
-    more: dict[str, Any] = {
-        "hz": hz,
-        "analysis": analysis,
-        "force": force,
-        "inputs": inputs.records,
-        "max_bytes": max_bytes,
-    }
+    more: dict[str, Any] = {"hz": hz, "analysis": analysis, "force": force, "stream": stream,
+                            "inputs": inputs.records, "max_bytes": max_bytes}  # fmt: skip
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
@@ -232,10 +233,16 @@ def _terminal() -> bool:
     return sys.stderr.isatty()
 
 
-def _report(result: Result, quiet: bool) -> None:
-    from rich.console import Console
+def _report(
+    result: Result, quiet: bool, as_json: bool = False, hz: int | None = None,
+    stderr: bool = False,
+) -> None:  # fmt: skip
+    """Warnings, then the summary (text, or JSON facts) on stdout, or stderr when stdout
+    carries the tables (`parse -o -`)."""
+    from rich.console import Group
     from rich.text import Text
 
+    from stalllog.report.facts import facts_json, summary_facts
     from stalllog.report.summary import source_warnings, summarize
 
     if "sources" in result.tables:
@@ -245,16 +252,19 @@ def _report(result: Result, quiet: bool) -> None:
         _warn(str(left), "left over from an interrupted stalllog run (see docs/outputs.md)")
     if quiet:
         return
-    console = Console(highlight=False)
-    console.print(summarize(result.tables, result.stats))
+    if as_json:
+        written = None
+        if result.manifest is not None:
+            written = {**result.paths, "manifest": result.manifest}
+        facts = summary_facts(result.tables, result.stats, hz, written)
+        (sys.stderr if stderr else sys.stdout).write(facts_json(facts) + "\n")
+        return
+    shown = summarize(result.tables, result.stats)
     if result.paths:
         directory = next(iter(result.paths.values())).parent
-        console.print(
-            Text(
-                f"wrote {len(result.paths)} table(s) and manifest.json to {_safe(directory)}/",
-                style="bold",
-            )
-        )
+        wrote = f"wrote {len(result.paths)} table(s) and manifest.json to {_safe(directory)}/"
+        shown = Group(shown, Text(wrote, style="bold"))
+    print_trimmed(shown, stderr)
 
 
 def _table_names() -> list[str]:
@@ -298,13 +308,14 @@ def _main(
     kmallocwd, hung tasks, SysRq dumps) into tables."""
 
 
-def _check_out(out: Path) -> None:
+def _check_out(out: Path, fmt: Format | None) -> None:
     """Usage errors of -o (exit 2); the rest is checked by the output layer (exit 1)."""
     if str(out) == "-":
-        raise typer.BadParameter(
-            "'-': the output is a directory of table files, not standard output",
-            param_hint="--out",
-        )
+        if fmt not in (None, Format.json):
+            raise typer.BadParameter(
+                "'-' streams JSON Lines: no --format, or --format json", param_hint="--out"
+            )
+        return
     if os.path.exists(out) and not os.path.isdir(out):  # these two never raise
         raise typer.BadParameter(f"{_safe(out)} exists and is not a directory", param_hint="--out")
 
@@ -315,24 +326,17 @@ def _check_out(out: Path) -> None:
 )
 def parse(
     captures: CapturesArg,
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out",
-            "-o",
-            help="Directory for the table files and manifest.json; replaced as a whole, never "
-            "mixed with an earlier run's tables.",
-        ),
-    ] = Path("stalllog-out"),
+    out: OutOption = Path("stalllog-out"),
     fmt: Annotated[
-        Format,
+        Format | None,
         typer.Option(
             "--format",
             "-f",
-            help="parquet (types kept), csv (strings quoted, formula-like cells prefixed "
-            "with '), or json (JSON Lines, .jsonl).",
+            help="parquet (types kept; the default), csv (strings quoted, formula-like cells "
+            "prefixed with '), or json (JSON Lines, .jsonl; the only one with -o -).",
+            show_default=False,
         ),
-    ] = Format.parquet,
+    ] = None,
     tables: TablesOption = None,
     no_lines: Annotated[
         bool, typer.Option("--no-lines", help="Do not write the (big) lines table.")
@@ -358,25 +362,33 @@ def parse(
     max_bytes: MaxBytesOption = None,
     jobs: JobsOption = None,
     follow: FollowOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
-    _check_out(out)
+    _check_out(out, fmt)
+    to_stdout = str(out) == "-"
+    fmt_name = "json" if to_stdout else (fmt or Format.parquet).value
     result = _run(
-        captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes,
-        jobs, follow,
+        captures, None if to_stdout else out, fmt_name, chosen, not csv_raw, quiet, hz,
+        not no_analysis, force, max_bytes, jobs, follow, stream=sys.stdout if to_stdout else None,
     )  # fmt: skip
-    _report(result, quiet)
+    _report(result, quiet, as_json, hz, stderr=to_stdout)
 
 
-@app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
+@app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz   (or --json for scripts)")
 def summary(
-    captures: CapturesArg, max_bytes: MaxBytesOption = None, follow: FollowOption = False
+    captures: CapturesArg,
+    hz: HzOption = None,
+    as_json: JsonOption = False,
+    max_bytes: MaxBytesOption = None,
+    follow: FollowOption = False,
 ) -> None:
     """Parse captures and print the summary only; writes no file."""
-    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes, follow=follow)
-    _report(result, False)
+    result = _run(captures, None, "parquet", None, True, False, hz, max_bytes=max_bytes,
+                  follow=follow)  # fmt: skip
+    _report(result, False, as_json, hz)
 
 
 @app.command(epilog="Example: stalllog analyze serial.log.xz   (or --json for scripts)")
@@ -395,8 +407,6 @@ def analyze(
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
-    from rich.console import Console
-
     from stalllog.report.analysis import analysis_json, analysis_report
     from stalllog.report.summary import source_warnings
 
@@ -408,53 +418,12 @@ def analyze(
     if as_json:
         sys.stdout.write(analysis_json(result.tables) + "\n")
         return
-    Console(highlight=False).print(analysis_report(result.tables))
+    print_trimmed(analysis_report(result.tables))
 
 
-@app.command(name="tables", epilog="Example: stalllog tables   (or: stalllog tables events)")
-def tables_cmd(
-    name: Annotated[
-        str | None, typer.Argument(help="Show this table's columns.", show_default=False)
-    ] = None,
-) -> None:
-    """List the tables `parse` writes (file DIR/<table>.<ext>), or one table's columns."""
-    import pyarrow as pa
-    from rich.console import Console
-    from rich.table import Table
-    from rich.text import Text
-
-    from stalllog.engine.schema import all_schemas
-    from stalllog.output.writers import EXTENSIONS
-
-    console = Console(highlight=False)
-    schemas = {t.name: t for t in all_schemas()}
-    if name is None:
-        grid = Table.grid(padding=(0, 2))
-        for t in schemas.values():
-            grid.add_row(Text(t.name, style="bold"), Text(_first_sentence(t.doc)))
-        console.print(grid)
-        console.print(
-            f"file names: <table>.{{{','.join(EXTENSIONS.values())}}}; "
-            "columns: stalllog tables NAME"
-        )
-        return
-    if name not in schemas:
-        raise typer.BadParameter(
-            f"no table {name!r}; one of {', '.join(schemas)}", param_hint="NAME"
-        )
-    t = schemas[name]
-    console.print(Text(t.doc))
-    grid = Table("column", "type", "unit", "meaning", box=None, padding=(0, 2, 0, 0))
-    for c in t.columns:
-        shown = c.type.value_type if pa.types.is_dictionary(c.type) else c.type
-        # Text, not markup: a plug-in family's schema is not ours
-        grid.add_row(Text(c.name), Text(str(shown)), Text(c.unit), Text(c.meaning))
-    console.print(grid)
-
-
-def _first_sentence(doc: str) -> str:
-    end = doc.find(". ")
-    return doc if end < 0 else doc[: end + 1]
+app.command(name="tables", epilog="Example: stalllog tables   (or: stalllog tables events)")(
+    tables_cmd
+)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -32,6 +33,7 @@ HzOption = Annotated[
     typer.Option(
         "--hz",
         min=1,
+        metavar="HZ",
         help="CONFIG_HZ of the kernel, if known: kmallocwd delays are in jiffies and the kernel "
         "never prints HZ (stalllog infers it from repeated reports where it can).",
     ),
@@ -72,5 +74,25 @@ TablesOption = Annotated[
         "-t",
         help="Comma-separated tables to write (default: all but unparsed).",
         metavar="A,B",
+    ),
+]
+
+JsonOption = Annotated[
+    bool,
+    typer.Option(
+        "--json",
+        help="Print the summary's facts as one JSON object instead (keys: docs/outputs.md).",
+    ),
+]
+
+OutOption = Annotated[
+    Path,
+    typer.Option(
+        "--out",
+        "-o",
+        metavar="DIR",
+        help="Directory for the table files and manifest.json; replaced as a whole, never "
+        "mixed with an earlier run's tables. '-': every row as JSON Lines on standard "
+        'output, {"table": NAME, ...}; the summary goes to standard error.',
     ),
 ]

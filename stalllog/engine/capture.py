@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -18,8 +20,10 @@ from stalllog.engine.keys import add_keys
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
+from stalllog.engine.views import view
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
+from stalllog.input.paths import expand
 from stalllog.input.reader import (
     CaptureError,
     Chunk,
@@ -217,6 +221,26 @@ class Capture:
     def __dir__(self) -> Iterable[str]:
         return [*super().__dir__(), *self._names()]
 
+    @property
+    def hz(self) -> int | None:
+        """CONFIG_HZ as given to `parse(hz=)`."""
+        return self._context.hz
+
+    def summary(self) -> Any:
+        """The facts of `stalllog summary --json` (docs/outputs.md) as a `Summary`: `["oom"]`,
+        `.facts` (a dict), `.to_json()`; printed, a few lines of text."""
+        return view("summary")(self)
+
+    def to_parquet(self, directory: str | os.PathLike[str], *, force: bool = False) -> Path:
+        """Write the files `stalllog parse -o DIR` writes (every table but `unparsed`, and
+        manifest.json), replacing DIR as a whole (docs/outputs.md; a non-empty DIR that is
+        not a stalllog output only with `force`). Returns DIR."""
+        return view("to_parquet")(self, Path(directory), force=force)
+
+    def _repr_html_(self) -> str:
+        """Jupyter's view: inputs, boots, kernels, tables with row counts, top findings."""
+        return view("repr_html")(self)
+
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={t.num_rows}" for n, t in self._arrow.items() if t.num_rows)
         later = " (analysis on first use)" if self._pending else ""
@@ -372,7 +396,9 @@ def parse(
     """Parse captures into tables.
 
     sources: paths (str/Path; "-" is stdin), bytes, or binary/text file objects; compressed
-    inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes.
+    inputs (gzip, xz, bzip2, zstd) are recognized by their magic bytes. Also lists of them,
+    directories (every file in it, sorted; hidden files and subdirectories skipped) and glob
+    patterns (`"logs/*.log.gz"`, sorted): see stalllog/input/paths.py.
 
     >>> cap = stalllog.parse("sample_logs/qemu/6.1.0-56-amd64-global-oom-serial.log.xz")
     >>> cap.lines, cap.events, cap.unparsed, cap.boots
@@ -394,6 +420,7 @@ def parse(
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
+    sources = tuple(expand(sources))
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []

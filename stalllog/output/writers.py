@@ -32,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -222,27 +222,50 @@ class JsonTableWriter(TableWriter):
         self._f: IO[str] = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
 
     def _write(self, t: pa.Table) -> None:
-        if not t.num_rows:
-            return
-        t = _text_columns(t, for_csv=False)
-        names = t.schema.names
-        cols: list[list[Any]] = []
-        for f, c in zip(t.schema, t.columns, strict=True):
-            if pa.types.is_timestamp(f.type):
-                c = pc.replace_substring(c.cast(pa.string()), " ", "T", max_replacements=1)
-            elif pa.types.is_floating(f.type):
-                c = pc.if_else(pc.is_nan(c), pa.scalar(None, f.type), c)
-            elif pa.types.is_nested(f.type):
-                cols.append([_no_nan(v) for v in c.to_pylist()])
-                continue
-            cols.append(c.to_pylist())
-        dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
-        self._f.writelines(
-            dumps(dict(zip(names, row, strict=True))) + "\n" for row in zip(*cols, strict=True)
-        )
+        self._f.writelines(json_lines(t))
 
     def _close(self) -> None:
         self._f.close()
+
+
+class JsonStreamWriter(TableWriter):
+    """A table's rows as JSON Lines on an open text stream shared by all tables (`parse -o
+    -`), each row `{"table": name, ...columns}`."""
+
+    def __init__(self, stream: IO[str], name: str, schema: pa.Schema) -> None:
+        super().__init__(Path("-"), schema, Path("<stdout>"))
+        self._f = stream
+        self._head = {"table": name}
+
+    def _write(self, t: pa.Table) -> None:
+        self._f.writelines(json_lines(t, self._head))
+
+    def _close(self) -> None:
+        self._f.flush()
+
+    def abort(self) -> None:
+        """Rows already written stay written: a stream cannot be taken back."""
+
+
+def json_lines(t: pa.Table, head: dict[str, Any] | None = None) -> Iterator[str]:
+    """One JSON object per row (`head`'s keys first), as JSON Lines (see the module doc)."""
+    if not t.num_rows:
+        return
+    t = _text_columns(t, for_csv=False)
+    names = t.schema.names
+    cols: list[list[Any]] = []
+    for f, c in zip(t.schema, t.columns, strict=True):
+        if pa.types.is_timestamp(f.type):
+            c = pc.replace_substring(c.cast(pa.string()), " ", "T", max_replacements=1)
+        elif pa.types.is_floating(f.type):
+            c = pc.if_else(pc.is_nan(c), pa.scalar(None, f.type), c)
+        elif pa.types.is_nested(f.type):
+            cols.append([_no_nan(v) for v in c.to_pylist()])
+            continue
+        cols.append(c.to_pylist())
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    for row in zip(*cols, strict=True):
+        yield dumps({**(head or {}), **dict(zip(names, row, strict=True))}) + "\n"
 
 
 def open_writer(
@@ -294,10 +317,12 @@ def parse_to_files(
     force: bool = False,
     inputs: Callable[[], list[dict[str, Any]]] | None = None,
     max_bytes: int | None = None,
+    stream: IO[str] | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
     OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
-    memory: one parsed chunk plus the small tables.
+    memory: one parsed chunk plus the small tables. With `stream` (and no `out_dir`) the
+    same tables go to that text stream as JSON Lines, `{"table": name, ...}` per row.
 
     The directory is replaced as a whole (see atomic.py): a previous stalllog output is
     replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
@@ -307,8 +332,9 @@ def parse_to_files(
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if out_dir is None:
+        # stream: every table as JSON Lines on it (see JsonStreamWriter), nothing on disk
         return _parse_writing(
-            sources, None, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
+            sources, stream, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
         )
     target = check_target(out_dir, force)
     started = manifest.now()
@@ -320,7 +346,7 @@ def parse_to_files(
             options={"format": fmt, "tables": None if tables is None else sorted(tables),
                      "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
                      "max_bytes": max_bytes},
-            inputs=inputs() if inputs is not None else _hash_again(result.tables.get("sources")),
+            inputs=inputs() if inputs is not None else hash_again(result.tables.get("sources")),
             tables=result.entries,
             started=started,
             analysis=analysis,
@@ -336,7 +362,8 @@ def parse_to_files(
     return result
 
 
-def _hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
+def hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
+    """The manifest's `inputs` when the inputs were not read through HashedInput."""
     out = []
     for name in [] if sources is None else sources.column("source").to_pylist():
         if os.path.isfile(name):
@@ -352,13 +379,15 @@ def _finish(w: TableWriter, name: str, fmt: str, result: Result) -> None:
     except BaseException:
         w.abort()
         raise
+    if isinstance(w, JsonStreamWriter):
+        return  # no file
     result.paths[name] = w.path
     result.entries.append(table_entry(name, w.path.name, fmt, w.rows, w.schema))
 
 
 def _parse_writing(
     sources: Iterable[SourceLike],
-    out_dir: Path | None,
+    out_dir: Path | IO[str] | None,
     shown_dir: Path | None,
     fmt: str,
     tables: Collection[str] | None,
@@ -374,6 +403,8 @@ def _parse_writing(
         return out_dir is not None and (name not in OPT_IN if tables is None else name in tables)
 
     def opened(name: str, schema: pa.Schema, streamed: bool = False) -> TableWriter:
+        if out_dir is not None and not isinstance(out_dir, Path):
+            return JsonStreamWriter(out_dir, name, schema)
         assert out_dir is not None and shown_dir is not None
         file = f"{name}.{ext}"
         return open_writer(out_dir / file, schema, fmt, csv_safe, shown_dir / file, streamed)

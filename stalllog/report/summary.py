@@ -15,6 +15,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Mapping
 from pathlib import PurePath
+from typing import Any
 
 import pyarrow as pa
 from rich.console import Console, Group, JustifyMethod, RenderableType
@@ -29,7 +30,9 @@ from stalllog.report.analysis import verdict
 CORE = ("lines", "unparsed", "events", "boots", "sources")
 CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
 TOP_NAMES = 3  # most frequent task names shown per event kind
-MAX_LISTED = 10  # inputs and boots listed one by one
+MAX_LISTED = 10  # inputs listed one by one
+BOOTS_LISTED = 3  # more boots than this are aggregated: counts, rates and the worst few
+WORST_BOOTS = 5
 MAX_OOMS = 5  # OOMs explained one by one
 
 Section = Callable[[pa.Table], RenderableType | None]
@@ -122,12 +125,14 @@ def _sources(t: pa.Table, stats: LineStats) -> RenderableType:
     return _block("sources", head, g)
 
 
-def _boots(t: pa.Table) -> RenderableType:
+def _boots(t: pa.Table, tables: Mapping[str, pa.Table]) -> RenderableType:
     rows = t.to_pylist()
+    if len(rows) > BOOTS_LISTED:
+        return _block("boots", _n(len(rows)), _boots_aggregated(rows, tables))
     # line numbers count per input: name the input when there are several
     several = len({r["source"] for r in rows}) > 1
     g = _grid("right", "left")
-    for r in rows[:MAX_LISTED]:
+    for r in rows:
         desc = Text(_t(r["release"]) if r["release"] else "(release unknown)")
         where = f" of {_t(PurePath(r['source']).name)}" if several else ""
         desc.append(f"  lines {_n(r['line_start'])}-{_n(r['line_end'])}{where}")
@@ -140,9 +145,50 @@ def _boots(t: pa.Table) -> RenderableType:
         if r["cmdline"]:
             desc.append("\ncmdline: " + _shorten(_t(r["cmdline"]), CMDLINE_SHOWN), "dim")
         g.add_row(f"#{r['boot']}", desc)
-    if len(rows) > MAX_LISTED:
-        g.add_row("", Text(f"... {len(rows) - MAX_LISTED} more (boots table)", style="dim"))
     return _block("boots", str(len(rows)), g)
+
+
+def _per_boot(t: pa.Table | None, keep: Callable[[dict[str, Any]], bool]) -> Counter[int]:
+    rows = [] if t is None else t.to_pylist()
+    return Counter(r["boot"] for r in rows if keep(r))
+
+
+def _boots_aggregated(rows: list[dict[str, Any]], tables: Mapping[str, pa.Table]) -> Text:
+    """Many boots (a fuzzer's or a fleet's logs): kernels, time logged, OOM kill rate, and the
+    boots with the most severe findings, kills and events."""
+    releases = Counter(r["release"] for r in rows if r["release"])
+    kernels = ", ".join(f"{_t(k)} ×{n}" if n > 1 else _t(k) for k, n in releases.most_common(3))
+    if len(releases) > 3:
+        kernels += f" and {len(releases) - 3} more"
+    unknown = len(rows) - releases.total()
+    text = Text(f"kernels: {kernels}; {unknown} unknown" if unknown else f"kernels: {kernels}")
+    spans = [r["ts_last"] - r["ts_first"] for r in rows if not math.isnan(r["ts_first"])]
+    hours = sum(spans) / 3600
+    text.append(f"\ntime logged: {hours:,.2f} h in {len(spans)} timed boot(s)")
+    hosts = {r["host"] for r in rows if r["host"]}
+    if hosts:
+        text.append(f"; {len(hosts)} host(s)")
+    kills = _per_boot(tables.get("oom_events"), lambda r: r["victim_pid"] is not None)
+    if kills:
+        rate = f", {kills.total() / hours:,.1f} per hour logged" if hours else ""
+        text.append(f"\nOOM kills: {kills.total()} in {len(kills)} boot(s){rate}")
+    findings = tables.get("findings")
+    ranks = {
+        "critical finding(s)": _per_boot(findings, lambda r: r["severity"] == "critical"),
+        "warning finding(s)": _per_boot(findings, lambda r: r["severity"] == "warning"),
+        "OOM kill(s)": kills,
+        "event(s)": _per_boot(tables.get("events"), lambda r: True),
+    }
+    worst = sorted(rows, key=lambda r: (*(-n[r["boot"]] for n in ranks.values()), r["boot"]))
+    text.append(f"\nworst {min(WORST_BOOTS, len(worst))} (findings, kills, events):", "bold")
+    for r in worst[:WORST_BOOTS]:
+        counts = ", ".join(f"{n[r['boot']]} {what}" for what, n in ranks.items() if n[r["boot"]])
+        text.append(
+            f"\n#{r['boot']} {_t(r['release'] or '(release unknown)')}, lines "
+            f"{_n(r['line_start'])}-{_n(r['line_end'])} of {_t(PurePath(r['source']).name)}: "
+            + (counts or "nothing found")
+        )
+    return text
 
 
 def _events(t: pa.Table) -> RenderableType:
@@ -234,12 +280,15 @@ def _oom_events(t: pa.Table) -> RenderableType | None:
 
 @section("oom_explain")
 def _oom_explain(t: pa.Table) -> RenderableType | None:
-    """One plain-words line per OOM (the first few): request, zones, swap, victim, memory."""
-    lines = [f"#{i}: {_t(s)}" for i, s in zip(
-        t.column("oom_id").to_pylist()[:MAX_OOMS], t.column("summary").to_pylist(), strict=False
-    )]  # fmt: skip
-    if t.num_rows > MAX_OOMS:
-        lines.append(f"... {t.num_rows - MAX_OOMS} more (oom_explain table)")
+    """One plain-words line per OOM (the first few): request, zones, swap, victim, memory.
+    An OOM without a Mem-Info dump (a kill line alone) has no explanation: counted, not shown."""
+    ids, summaries = t.column("oom_id").to_pylist(), t.column("summary").to_pylist()
+    explained = [(i, s) for i, s in zip(ids, summaries, strict=True) if s]
+    lines = [f"#{i}: {_t(s)}" for i, s in explained[:MAX_OOMS]]
+    if len(explained) > MAX_OOMS:
+        lines.append(f"... {len(explained) - MAX_OOMS} more (oom_explain table)")
+    if len(explained) < t.num_rows:
+        lines.append(f"{t.num_rows - len(explained)} without a Mem-Info dump to explain them")
     return Text("\n".join(lines), style="dim")
 
 
@@ -260,10 +309,13 @@ def _alloc_failures(t: pa.Table) -> RenderableType | None:
 
 @section("memalloc")
 def _memalloc(t: pa.Table) -> RenderableType | None:
-    """kmallocwd: how many distinct tasks stalled and the longest delay (jiffies: HZ unknown)."""
-    d = t.select(["pid", "comm", "delay_jiffies"]).to_pydict()
-    longest = _max(d["delay_jiffies"])
+    """kmallocwd: how many distinct tasks stalled and the longest delay (in jiffies, and in
+    seconds when HZ is known: `--hz` or inferred)."""
+    d = t.select(["pid", "comm", "delay_jiffies", "delay_s"]).to_pydict()
+    longest, seconds = _max(d["delay_jiffies"]), _max(d["delay_s"])
     delay = f"; longest delay {longest:,.0f} jiffies" if longest is not None else ""
+    if seconds is not None:
+        delay += f" ({seconds:,.1f} s)"
     return Text(f"{_n(len(set(d['pid'])))} distinct tasks{delay}; {_top(d['comm'])}", style="dim")
 
 
@@ -298,7 +350,7 @@ def summarize(
     if "sources" in tables:
         parts.append(_sources(tables["sources"], stats))
     if "boots" in tables and tables["boots"].num_rows:
-        parts.append(_boots(tables["boots"]))
+        parts.append(_boots(tables["boots"], tables))
     parts.append(_lines(stats))
     if "events" in tables and tables["events"].num_rows:
         parts.append(_events(tables["events"]))
