@@ -71,7 +71,7 @@ def plot(
     (no OOM kill for victims_rss, ...) is an error (exit 1) and writes no file."""
     fmt = _format_of(out)
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         _fail("stalllog plot needs matplotlib: pip install 'stalllog[plot]'")
     from stalllog.engine.capture import Capture
@@ -88,8 +88,9 @@ def plot(
     except NoData as e:
         _fail(f"{e}: no {kind.value} plot written")
     buf = io.BytesIO()
-    # no date in SVG/PDF metadata: the same capture gives the same file
-    fig.savefig(buf, format=fmt, dpi=DPI, metadata={"Date": None} if fmt != "png" else None)
+    # no date in SVG/PDF metadata, fixed SVG ids: the same capture gives the same file
+    with matplotlib.rc_context({"svg.hashsalt": "stalllog"}):
+        fig.savefig(buf, format=fmt, dpi=DPI, metadata={"Date": None} if fmt != "png" else None)
     try:
         write_file(out, buf.getvalue())
     except OutputError as e:

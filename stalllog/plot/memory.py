@@ -54,7 +54,7 @@ def memory(
     was below min. Log scale: DMA and Normal differ by orders of magnitude. A boot with one
     snapshot gets one bar per zone instead, red where free < min."""
     fig, ax = figure_for(ax)
-    z, boot = zone_rows(data, boot)
+    z, shown_boot = zone_rows(data, boot)
     if z.empty:
         no_data(ax, f"no zone lines (Mem-Info dumps) {where(boot)}", strict)
         return fig
@@ -62,7 +62,8 @@ def memory(
     if n == 1:
         handles = _one_snapshot(ax, z)
     else:
-        handles = _snapshots(ax, z, Clock(of_boot(table(data, "events"), boot), [floats(z, "ts")]))
+        events = of_boot(table(data, "events"), shown_boot)
+        handles = _snapshots(ax, z, Clock(events, [floats(z, "ts")]))
     n_below = int((floats(z, "free_kb") < floats(z, "min_kb")).sum())
     handles += [
         Line2D([], [], color="gray", linestyle="--", marker="_", label="min watermark"),
@@ -80,7 +81,7 @@ def memory(
     ax.set_yscale("log")
     ax.set_ylabel("kB (log scale)")
     ax.set_title(
-        f"Free memory per zone, {n} Mem-Info snapshot{'s' if n != 1 else ''} of boot {boot}"
+        f"Free memory per zone, {n} Mem-Info snapshot{'s' if n != 1 else ''} of boot {shown_boot}"
     )
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return fig
