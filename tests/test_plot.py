@@ -7,12 +7,15 @@ from __future__ import annotations
 import functools
 import io
 import lzma
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
-from conftest import SAMPLES
+from conftest import ROOT, SAMPLES
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -65,6 +68,9 @@ def test_timeline_has_one_marker_per_kill(path: Path) -> None:
     assert kills.get_label() == f"OOM kill ({_kills(cap)})"
     ts = cap.oom_events["ts_kill"].to_numpy(dtype=float, na_value=np.nan)
     assert np.allclose(np.sort(kills.get_xdata()), np.sort(ts[~np.isnan(ts)]))
+    if path == GLOBAL_OOM:  # no stall report: the left axis counts the kills
+        assert list(_line(fig, "kills so far").get_ydata()) == list(range(1, 33))
+        assert fig.axes[0].get_ylabel() == "OOM kills so far"
 
 
 def test_timeline_shades_each_oom_lock_interval() -> None:
@@ -154,7 +160,7 @@ def test_task_stalls_bars_and_unknown_delays() -> None:
         assert widths[f"{comm}({pid})"] == delay
     notes = [t.get_text() for t in ax.texts]
     assert len(notes) == cap.stalled_tasks["max_delay_s"].isna().sum() == 5
-    assert all(n.startswith(" delay not printed") for n in notes)
+    assert all(n.startswith("  delay not printed") for n in notes)
 
 
 def test_reclaim_classes_stack_the_reclaim_table() -> None:
@@ -272,3 +278,15 @@ def test_cli_unwritable_output(tmp_path: Path) -> None:
     r = runner.invoke(app, ["plot", str(GLOBAL_OOM), "-o", str(out)])
     assert r.exit_code == 1
     assert f"stalllog: {out}: No such file or directory" in r.output
+
+
+def test_gallery_is_complete_and_shown_in_the_readme() -> None:
+    """Every PNG tools/gallery.py makes is committed, small, and shown in the README."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "gallery.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    shown = set(re.findall(r"\(docs/gallery/([^)]+\.png)\)", (ROOT / "README.md").read_text()))
+    assert shown == {p.name for p in (ROOT / "docs" / "gallery").glob("*.png")}
+    assert len(shown) == 11

@@ -7,6 +7,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.ticker import MaxNLocator
 
 from .common import (
     NO_TRACE,
@@ -60,15 +61,12 @@ def task_stalls(
     y = np.arange(len(shown))
     ax.barh(y, shown[value].fillna(0), color=[class_color(c) for c in shown["cls"]])
     for i in np.flatnonzero(shown[value].isna().to_numpy()):
-        ax.text(
-            0,
-            y[i],
-            f" delay not printed ({int(shown['reports'].iloc[i])} reports)",
-            va="center",
-            fontsize="small",
-            color="dimgray",
-        )
+        # no bar to color: the class shows as a square where the bar would start
+        ax.plot(0, y[i], "s", color=class_color(shown["cls"].iloc[i]), clip_on=False)
+        note = f"  delay not printed ({_reports(shown['reports'].iloc[i])})"
+        ax.text(0, y[i], note, va="center", fontsize="small", color="dimgray")
     ax.set_yticks(y, names, fontsize="small")
+    ax.margins(x=0.05)
     ax.set_xlabel(
         "longest stall (s)"
         if by_delay
@@ -108,6 +106,10 @@ def _per_task(st: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def _reports(n: float) -> str:
+    return "1 report" if n == 1 else f"{int(n)} reports"
+
+
 def _most_common(s: pd.Series) -> str:
     return str(s.value_counts(sort=True).index[0])
 
@@ -144,6 +146,7 @@ def reclaim_classes(
     ax.set_xticks(x, ticks, fontsize="small" if len(x) < 30 else "x-small")
     ax.set_xlabel("stall episode (start: seconds since boot)")
     ax.set_ylabel("stalled tasks")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_title(f"What the stalled tasks were doing, per episode{_boots_note(rc, boot)}")
     ax.legend(title="stuck in", loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize="small")
     return fig
@@ -187,6 +190,7 @@ def victims_rss(
         ax.barh(y, width, left=left, color=f"C{j}", label=name)
         left += width
     ax.set_yticks(y, names, fontsize="small" if len(y) <= 25 else "x-small")
+    ax.margins(x=0.05)
     ax.set_xlabel("RSS at the kill (MiB)")
     more = f"the {len(keep)} largest of {len(oe)}" if len(oe) > len(keep) else f"{len(oe)}"
     ax.set_title(f"OOM victims{_boots_note(oe, boot)}: {more} kills")

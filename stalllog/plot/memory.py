@@ -66,7 +66,6 @@ def memory(
         handles = _snapshots(ax, z, Clock(events, [floats(z, "ts")]))
     n_below = int((floats(z, "free_kb") < floats(z, "min_kb")).sum())
     handles += [
-        Line2D([], [], color="gray", linestyle="--", marker="_", label="min watermark"),
         Patch(color="gray", alpha=0.2, label="low..high watermarks"),
         Line2D(
             [],
@@ -101,6 +100,7 @@ def _snapshots(ax: Axes, z: pd.DataFrame, clock: Clock) -> list:
             x, floats(rows, "free_kb"), "-o", markersize=4, color=color, label=f"{key} free"
         )
         handles.append(free)
+    handles.append(Line2D([], [], color="gray", linestyle="--", label="min watermark"))
     below = z[floats(z, "free_kb") < floats(z, "min_kb")]
     ax.plot(
         below["x"],
@@ -120,7 +120,7 @@ def _one_snapshot(ax: Axes, z: pd.DataFrame) -> list:
     x = np.arange(len(z))
     free, low, high = floats(z, "free_kb"), floats(z, "low_kb"), floats(z, "high_kb")
     below = free < floats(z, "min_kb")
-    colors = [BELOW_MIN_COLOR if b else f"C{i % 10}" for i, b in enumerate(below)]
+    colors = [BELOW_MIN_COLOR if b else "C0" for b in below]
     ax.bar(x, free, width=0.6, color=colors, alpha=0.8, label="free")
     ax.bar(x, high - low, bottom=low, width=0.9, color="gray", alpha=0.2)
     ax.plot(x, floats(z, "min_kb"), "_", color="black", markersize=30, markeredgewidth=2)
@@ -133,4 +133,16 @@ def _one_snapshot(ax: Axes, z: pd.DataFrame) -> list:
         fontsize="small",
     )
     ax.set_xlabel(f"zone (the Mem-Info dump at line {int(z['line_start'].iloc[0])})")
-    return [Patch(color="C0", alpha=0.8, label="free (bar per zone)")]
+    return [
+        Patch(color="C0", alpha=0.8, label="free (bar per zone)"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="_",
+            linestyle="none",
+            markersize=14,
+            markeredgewidth=2,
+            label="min watermark",
+        ),
+    ]

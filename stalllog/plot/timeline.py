@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .common import Clock, Tables, busiest_boot, figure_for, floats, no_data, of_boot, table, where
 
@@ -66,6 +67,8 @@ def timeline(
         no_data(ax, f"no stalls, OOM kills, oom_lock holders or printk loss {where(boot)}", strict)
         return fig
     handles = [*_stalls(ax, t), *_delays(ax, t)]
+    if not handles:  # an OOM-only boot: the left axis counts the kills instead
+        handles = _kills_so_far(ax, t)
     handles += [*_lock(ax, t), *_kills(ax, t), *_loss(ax, t)]
     ax.set_xlabel(t.clock.xlabel)
     ax.set_ylim(bottom=0)
@@ -114,6 +117,7 @@ def _stalls(ax: Axes, t: _Timeline) -> list:
         out.append(sq)
     if out:
         ax.set_ylabel("tasks stalled")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     else:
         ax.set_yticks([])
     return out
@@ -183,20 +187,42 @@ def _lock(ax: Axes, t: _Timeline) -> list:
 def _kills(ax: Axes, t: _Timeline) -> list:
     if t.kills.empty:
         return []
-    ts = floats(t.kills, "ts_kill")
-    ts = np.where(np.isnan(ts), floats(t.kills, "ts"), ts)
-    x = t.clock.x(ts, floats(t.kills, "kill_line_no"))
+    x = _kill_x(t)
     (marks,) = ax.plot(
         x,
         np.ones(len(x)),
         "v",
         color=KILL_COLOR,
-        markersize=8,
+        markersize=8 if len(x) <= 100 else 5,  # hundreds of kills: a band, not a blot
         clip_on=False,
         transform=ax.get_xaxis_transform(),
         label=f"OOM kill ({len(x)})",
     )
     return [marks]
+
+
+def _kill_x(t: _Timeline) -> np.ndarray:
+    ts = floats(t.kills, "ts_kill")
+    ts = np.where(np.isnan(ts), floats(t.kills, "ts"), ts)
+    return t.clock.x(ts, floats(t.kills, "kill_line_no"))
+
+
+def _kills_so_far(ax: Axes, t: _Timeline) -> list:
+    x = np.sort(_kill_x(t))
+    x = x[~np.isnan(x)]
+    if not len(x):
+        return []
+    (line,) = ax.step(
+        x,
+        np.arange(1, len(x) + 1),
+        where="post",
+        color=KILL_COLOR,
+        alpha=0.6,
+        label="kills so far (left axis)",
+    )
+    ax.set_ylabel("OOM kills so far")
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    return [line]
 
 
 def _loss(ax: Axes, t: _Timeline) -> list:
