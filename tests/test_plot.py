@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import io
 import lzma
+import os
 import re
 import subprocess
 import sys
@@ -290,3 +291,21 @@ def test_gallery_is_complete_and_shown_in_the_readme() -> None:
     shown = set(re.findall(r"\(docs/gallery/([^)]+\.png)\)", (ROOT / "README.md").read_text()))
     assert shown == {p.name for p in (ROOT / "docs" / "gallery").glob("*.png")}
     assert len(shown) == 11
+
+
+def test_cli_replaces_an_existing_figure(tmp_path: Path) -> None:
+    out = tmp_path / "fig.png"
+    out.write_bytes(b"an older figure")
+    out.chmod(0o600)
+    r = runner.invoke(app, ["plot", str(GLOBAL_OOM), "-k", "memory", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert out.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    assert out.stat().st_mode & 0o777 == 0o600  # the replaced file's mode
+    assert [p.name for p in tmp_path.iterdir()] == ["fig.png"]
+    new = tmp_path / "new.png"
+    assert (
+        runner.invoke(app, ["plot", str(GLOBAL_OOM), "-k", "memory", "-o", str(new)]).exit_code == 0
+    )
+    umask = os.umask(0)
+    os.umask(umask)
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask  # not mkstemp's 0600
