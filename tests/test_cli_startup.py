@@ -54,6 +54,7 @@ def test_import_stalllog_is_light() -> None:
         ["tables", "--help"],
         ["summary", "-h"],
         ["--show-completion", "bash"],
+        ["plot", "--help"],
     ],
     ids=" ".join,
 )

@@ -22,6 +22,7 @@ removes the temporary directory.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -240,3 +241,37 @@ def leftovers(target: Path) -> list[Path]:
         finally:
             os.close(fd)
     return out
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Write one file atomically: `data` goes to a private temporary file next to `path`
+    (mkstemp), fsync'ed and renamed over it, so `path` is the old file or the new one, never
+    a part; OutputError (naming `path`) when that fails. The file keeps the mode of the one it
+    replaces, else gets the one `open` would give (mkstemp's 0600 only while writing)."""
+    parent = path.parent if str(path.parent) else Path(".")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fchmod(f.fileno(), _file_mode(path))
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(parent)
+    except OSError as e:
+        raise OutputError(path, reason(e)) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _file_mode(path: Path) -> int:
+    try:
+        return path.stat().st_mode & 0o7777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
