@@ -22,6 +22,7 @@ removes the temporary directory.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import errno
 import fcntl
@@ -240,3 +241,34 @@ def leftovers(target: Path) -> list[Path]:
         finally:
             os.close(fd)
     return out
+
+
+def write_file(target: Path, data: bytes) -> None:
+    """Replace one file atomically: written to a private temporary file beside it, fsync'ed,
+    renamed over it. Readers see the old file or the new one, never part of one."""
+    absolute = Path(os.path.abspath(target))
+    if absolute.is_dir():
+        raise OutputError(target, "is a directory")
+    fd, tmp = -1, ""
+    try:
+        absolute.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=absolute.parent, prefix=f".{absolute.name}.")
+        with os.fdopen(fd, "wb") as f:
+            fd = -1  # closed by the with block
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 kept others out while writing
+        os.replace(tmp, absolute)
+        tmp = ""
+        _fsync_dir(absolute.parent)
+    except OSError as e:
+        raise OutputError(target, reason(e)) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if tmp:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
