@@ -27,7 +27,7 @@ body{font:15px/1.45 system-ui,sans-serif;margin:1.5em auto;max-width:80em;paddin
 color:#1b1b1b;background:#fff}
 h1{font-size:1.5em;margin:.2em 0}h2{font-size:1.2em;border-bottom:1px solid #ccc;margin-top:1.6em}
 .verdict{font-size:1.1em;padding:.6em .8em;border-left:6px solid #888;background:#f4f4f4}
-.critical{border-color:#c0392b}.warning{border-color:#d68910}.info{border-color:#27ae60}
+
 .sev{font-weight:bold;font-size:.85em;padding:0 .3em;border-radius:3px;color:#fff;background:#777}
 .sev.critical{background:#c0392b}.sev.warning{background:#b9770e}.sev.info{background:#1e8449}
 .keys{display:flex;flex-wrap:wrap;gap:.4em 1.6em;margin:.8em 0;padding:0;list-style:none}
@@ -37,6 +37,7 @@ caption{text-align:left;font-weight:bold;padding:.2em 0}
 th,td{border:1px solid #ddd;padding:.15em .5em;text-align:left;vertical-align:top}
 th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .finding{border-left:4px solid #888;padding:.1em .8em;margin:.8em 0}
+.critical{border-color:#c0392b}.warning{border-color:#d68910}.info{border-color:#27ae60}
 .where,.note{color:#555;font-size:.9em}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.85em;margin:.3em 0}
 .ln{color:#888;user-select:none}.gap{color:#a04000;font-style:italic}
