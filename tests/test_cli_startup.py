@@ -42,7 +42,14 @@ def test_import_stalllog_is_light() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["--help"], ["--version"], ["parse", "--help"], ["analyze", "--help"], ["tables", "--help"]],
+    [
+        ["--help"],
+        ["--version"],
+        ["parse", "--help"],
+        ["analyze", "--help"],
+        ["tables", "--help"],
+        ["report", "--help"],
+    ],
     ids=" ".join,
 )
 def test_help_is_light(args: list[str]) -> None:
