@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLES, sample_files, sample_id
+from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 import stalllog
@@ -170,6 +171,10 @@ def test_hostile_comm_stays_inert(name: str, tmp_path: Path) -> None:
     outside = re.sub(r"^ *(`{3,})text\n.*?^ *\1$", "", md, flags=re.M | re.S)
     assert "```" not in outside and "<img" not in outside and "<script" not in outside
     assert md_text(f"{name}(93)") in outside  # the kills table again
+    # as a Markdown renderer that passes raw HTML through shows it (rich's markdown-it)
+    shown = MarkdownIt("commonmark").enable("table").render(md)
+    assert "<img" not in shown and "<script" not in shown
+    assert f"<td>{for_html(f'{name}(93)')}</td>".replace("&#x27;", "'") in shown
 
 
 def test_figures_are_embedded(tmp_path: Path) -> None:

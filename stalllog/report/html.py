@@ -39,7 +39,8 @@ th{background:#f0f0f0}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .finding{border-left:4px solid #888;padding:.1em .8em;margin:.8em 0}
 .critical{border-color:#c0392b}.warning{border-color:#d68910}.info{border-color:#27ae60}
 .where,.note{color:#555;font-size:.9em}
-pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.85em;margin:.3em 0}
+pre{background:#f7f7f7;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85em;
+margin:.3em 0}
 .ln{color:#888;user-select:none}.gap{color:#a04000;font-style:italic}
 figure{margin:1em 0}figure img{max-width:100%}
 nav{font-size:.9em}nav a{margin-right:1em}

@@ -50,14 +50,14 @@ def _table(t: Table) -> list[str]:
 
 
 def _excerpt(e: Excerpt) -> list[str]:
-    body = "\n".join(
+    body = [
         f"{line.line_no:>6}  {for_terminal(line.text, markup=False)}"
         if line.line_no is not None
         else f"        {line.text}"
         for line in e.lines
-    )
-    fence = fence_for(body)
-    return [fence + "text", body, fence]
+    ]
+    fence = fence_for("\n".join(body))
+    return [fence + "text", *body, fence]
 
 
 def _finding(f: Finding) -> list[str]:
