@@ -136,6 +136,17 @@ def test_global_oom_advice_is_tied_to_the_numbers(tmp_path: Path) -> None:
     assert "(all 32 OOMs; numbers of OOM #0)" in flat
 
 
+def test_key_numbers_of_an_excerpt_with_drops(tmp_path: Path) -> None:
+    path = SAMPLES / "corpus/lkml/printk-dropped-4.6.2-kmallocwd-stezenbach.txt"
+    dropped = re.findall(r"\*\* (\d+) printk messages dropped", path.read_text(encoding="utf-8"))
+    assert [int(n) for n in dropped] == [1402, 501]
+    text = _report(path, "txt", tmp_path)
+    assert re.search(r"^messages lost \(printk\) +1,903$", text, re.M)
+    # the excerpt's clock goes back (2083.6 s, then 363.8 s): the span is earliest to latest
+    assert re.search(r"^span +363\.8 to 2,084\.9 s after boot$", text, re.M)
+    assert "    13| ** 501 printk messages dropped **" in text
+
+
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
     '=HYPERLINK("http://x")',

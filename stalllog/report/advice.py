@@ -25,15 +25,16 @@ def _fragmentation(x: dict[str, Any], o: dict[str, Any]) -> str | None:
     order = o["order"]
     if not known(order) or order <= 0:
         return None
+    size = f" ({kb(x['request_kb'])})" if known(x["request_kb"]) else ""
     if x["free_block_available"] is False:
         return (
-            f"fragmentation: no free block of order {order} ({kb(x['request_kb'])}) in "
+            f"fragmentation: no free block of order {order}{size} in "
             f"{x['allowed_zones'] or 'the allowed zones'} while {kb(x['free_kb'])} was free: "
             "look at /proc/buddyinfo and compaction (kcompactd, vm.compaction_proactiveness); "
             "a caller that can use order-0 pages (kvmalloc) avoids it."
         )
     return (
-        f"order-{order} request ({kb(x['request_kb'])}): higher orders need compaction; "
+        f"order-{order} request{size}: higher orders need compaction; "
         "check /proc/buddyinfo and compact_* counters in /proc/vmstat."
     )
 

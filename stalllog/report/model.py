@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from stalllog.report.analysis import ranked_findings
 
@@ -130,13 +131,27 @@ def cut_table(columns: list[str], body: list[list[str]], whole: str, **kw: Any) 
 # --- the report ---
 
 
-def span_text(boots: list[dict[str, Any]]) -> str:
-    spans = [b["ts_last"] - b["ts_first"] for b in boots if known(b["ts_first"])]
-    if not spans:
+def _ts_ranges(tables: Mapping[str, pa.Table]) -> list[tuple[float, float]]:
+    """(earliest, latest) timestamp per boot: from `lines` when there (an excerpt's clock can
+    go back), else the boots' first and last."""
+    lines = tables.get("lines")
+    if lines is None:
+        ends = [(b["ts_first"], b["ts_last"]) for b in rows(tables, "boots")]
+        return [(min(e), max(e)) for e in ends if known(e[0]) and known(e[1])]
+    ts = lines.column("ts")
+    timed = lines.select(["boot", "ts"]).filter(pc.invert(pc.fill_null(pc.is_nan(ts), True)))
+    g = timed.group_by("boot").aggregate([("ts", "min"), ("ts", "max")])
+    return list(zip(g.column("ts_min").to_pylist(), g.column("ts_max").to_pylist(), strict=True))
+
+
+def span_text(tables: Mapping[str, pa.Table]) -> str:
+    ranges = _ts_ranges(tables)
+    n_boots = len(rows(tables, "boots"))
+    if not ranges:
         return "no timestamps"
-    if len(boots) == 1:
-        return f"{boots[0]['ts_first']:,.1f} to {boots[0]['ts_last']:,.1f} s after boot"
-    return f"{sum(spans):,.1f} s over {len(boots)} boots"
+    if n_boots == 1:
+        return f"{ranges[0][0]:,.1f} to {ranges[0][1]:,.1f} s after boot"
+    return f"{sum(hi - lo for lo, hi in ranges):,.1f} s over {n_boots:,} boots"
 
 
 def kernel_lost(tables: Mapping[str, pa.Table]) -> int:
@@ -169,7 +184,7 @@ def _key_numbers(tables: Mapping[str, pa.Table]) -> list[tuple[str, str]]:
     longest_s = f"{max(longest):,.0f} s" if longest else ("?" if episodes else "none")
     return [
         ("boots", f"{len(boots):,}"),
-        ("span", span_text(boots)),
+        ("span", span_text(tables)),
         ("OOM kills", f"{kill_count(tables):,}"),
         ("stall episodes", f"{len(episodes):,}"),
         ("longest stall", longest_s),

@@ -44,8 +44,11 @@ def findings_section(tables: Mapping[str, pa.Table]) -> Section:
     for r in ranked:
         wanted[sources.get(r["boot"], "")].update(line_numbers(r["evidence"]))
     book = LineBook(tables.get("lines"), wanted)
+    several = len(set(sources.values())) > 1
     for r in ranked:
         where = f"{r['kind']}; boot {r['boot']}"
+        if several:  # line numbers count per input
+            where += f" of {PurePath(sources.get(r['boot'], '?')).name}"
         if r["episode"] is not None:
             where += f", episode {r['episode']}"
         excerpt = book.excerpt(sources.get(r["boot"], ""), r["evidence"])
@@ -228,7 +231,7 @@ def capture_summary(tables: Mapping[str, pa.Table]) -> Section:
     facts = [
         ("kernels", ", ".join(kernels) or "unknown"),
         ("boots", f"{len(boots):,}"),
-        ("span", span_text(boots)),
+        ("span", span_text(tables)),
         ("prefix kinds", ", ".join(prefixes) or "none"),
         ("lines", f"{lines.num_rows:,}" if lines is not None else "?"),
         ("lines no family claimed", f"{unparsed.num_rows:,}" if unparsed is not None else "?"),
