@@ -160,8 +160,9 @@ HOSTILE = [
 def test_hostile_comm_stays_inert(name: str, tmp_path: Path) -> None:
     # the real capture, its task name `hog` replaced in every line: what a user of the
     # machine could have made the kernel print with prctl(PR_SET_NAME)
-    capture = tmp_path / "hostile.log"
-    capture.write_bytes(MEMCG_OOM.read_bytes().replace(b"hog", name.encode()))
+    capture = tmp_path / "hostile<i>.log"
+    hostile = name.encode()
+    capture.write_bytes(MEMCG_OOM.read_bytes().replace(b"hog", hostile).replace(b"/box", hostile))
     html = _report(capture, "html", tmp_path)
     c = _checked(html)
     assert "<img" not in html and "<script" not in html
@@ -174,6 +175,8 @@ def test_hostile_comm_stays_inert(name: str, tmp_path: Path) -> None:
         assert "http" not in value and not key.startswith("on"), (key, value)
     assert "\x1b" not in html and "\u202e" not in html
     assert for_html(f"{name}(93)") in html  # shown, escaped, in the kills table
+    assert f"<tr><td>{for_html(name)}</td>" in html  # the cgroup, in kills per cgroup
+    assert "<title>stalllog report: hostile&lt;i&gt;.log</title>" in html
     text = _report(capture, "txt", tmp_path)
     assert "\x1b" not in text and "\u202e" not in text
     md = _report(capture, "md", tmp_path)
@@ -233,6 +236,10 @@ def test_cli_stdout_and_format_errors(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "name it .html, .md or .txt" in r.output
     r = runner.invoke(app, ["report", str(tmp_path / "missing.log"), "-o", str(tmp_path / "r.txt")])
     assert r.exit_code == 1 and not (tmp_path / "r.txt").exists()
+    (tmp_path / "file").write_text("")
+    r = runner.invoke(app, ["report", str(STALL), "-o", str(tmp_path / "file" / "r.txt")])
+    assert r.exit_code == 1 and "/file is not a directory" in r.output
+    (tmp_path / "file").unlink()
     out = tmp_path / "r.report"
     r = runner.invoke(app, ["report", str(STALL), "-o", str(out), "-f", "html"])
     assert r.exit_code == 0 and out.read_text().startswith("<!DOCTYPE html>")

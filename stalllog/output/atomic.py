@@ -249,6 +249,10 @@ def write_file(target: Path, data: bytes) -> None:
     absolute = Path(os.path.abspath(target))
     if absolute.is_dir():
         raise OutputError(target, "is a directory")
+    for above in target.parents:
+        # mkdir(parents=True) would only say "File exists"
+        if above.exists() and not above.is_dir():
+            raise OutputError(target, f"{above} is not a directory")
     fd, tmp = -1, ""
     try:
         absolute.parent.mkdir(parents=True, exist_ok=True)
