@@ -55,6 +55,7 @@ def test_import_stalllog_is_light() -> None:
         ["summary", "-h"],
         ["--show-completion", "bash"],
         ["plot", "--help"],
+        ["report", "--help"],
     ],
     ids=" ".join,
 )

@@ -243,27 +243,34 @@ def leftovers(target: Path) -> list[Path]:
     return out
 
 
-def write_file(path: Path, data: bytes) -> None:
-    """Write one file atomically: `data` goes to a private temporary file next to `path`
-    (mkstemp), fsync'ed and renamed over it, so `path` is the old file or the new one, never
-    a part; OutputError (naming `path`) when that fails. The file keeps the mode of the one it
-    replaces, else gets the one `open` would give (mkstemp's 0600 only while writing)."""
-    parent = path.parent if str(path.parent) else Path(".")
-    tmp: str | None = None
+def write_file(target: Path, data: bytes) -> None:
+    """Replace one file atomically: `data` goes to a private temporary file beside it
+    (mkstemp), fsync'ed and renamed over it, so `target` is the old file or the new one, never
+    a part; OutputError (naming `target`) when that fails. The file keeps the mode of the one
+    it replaces, else gets the one `open` would give (mkstemp's 0600 only while writing)."""
+    absolute = Path(os.path.abspath(target))
+    if absolute.is_dir():
+        raise OutputError(target, "is a directory")
+    for above in target.parents:
+        # mkdir(parents=True) would only say "File exists"
+        if above.exists() and not above.is_dir():
+            raise OutputError(target, f"{above} is not a directory")
+    tmp = ""
     try:
-        fd, tmp = tempfile.mkstemp(dir=parent, prefix=f".{path.name}.")
+        absolute.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=absolute.parent, prefix=f".{absolute.name}.")
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fchmod(f.fileno(), _file_mode(path))
+            os.fchmod(f.fileno(), _file_mode(absolute))
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-        tmp = None
-        _fsync_dir(parent)
+        os.replace(tmp, absolute)
+        tmp = ""
+        _fsync_dir(absolute.parent)
     except OSError as e:
-        raise OutputError(path, reason(e)) from None
+        raise OutputError(target, reason(e)) from None
     finally:
-        if tmp is not None:
+        if tmp:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
 

@@ -1,0 +1,128 @@
+"""`stalllog report CAPTURE... -o FILE`: the analysis as one HTML, Markdown or text file.
+
+Registered on the `app` of app.py when the package `stalllog.cli` is imported."""
+
+from __future__ import annotations
+
+import enum
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from stalllog.cli.app import _check_inputs, _fail, _shown, _warn, app
+from stalllog.cli.options import CapturesArg, HzOption, MaxBytesOption
+
+if TYPE_CHECKING:
+    from stalllog.engine.capture import Capture
+    from stalllog.report.model import Report
+
+
+class ReportFormat(enum.StrEnum):
+    html = "html"
+    md = "md"
+    txt = "txt"
+
+
+SUFFIXES = {".html": "html", ".htm": "html", ".md": "md", ".markdown": "md", ".txt": "txt"}
+
+
+def report_format(out: Path, given: ReportFormat | None) -> ReportFormat:
+    """--format, else the suffix of -o; a usage error when neither says."""
+    if given is not None:
+        return given
+    if str(out) == "-":
+        return ReportFormat.txt
+    fmt = SUFFIXES.get(out.suffix.lower())
+    if fmt is None:
+        raise typer.BadParameter(
+            f"cannot tell the format from {_shown(str(out))!r}: name it .html, .md or .txt, "
+            "or give --format",
+            param_hint="--out",
+        )
+    return ReportFormat(fmt)
+
+
+def _parse(captures: list[str], hz: int | None, max_bytes: int | None) -> Capture:
+    from stalllog.engine.capture import parse
+    from stalllog.input.reader import CaptureError
+
+    _check_inputs(captures)
+    try:
+        return parse(*captures, hz=hz, max_bytes=max_bytes)
+    except CaptureError as e:
+        _fail(str(e))
+    except OSError as e:
+        _fail(f"{e.filename or ', '.join(captures)}: {e.strerror or e}")
+    except Exception as e:
+        if os.environ.get("STALLLOG_DEBUG"):
+            raise
+        _fail(
+            f"{', '.join(captures)}: internal error ({type(e).__name__}: {e}); "
+            "please report it (STALLLOG_DEBUG=1 shows the traceback)"
+        )
+
+
+def render(model: Report, fmt: ReportFormat, out: Path) -> tuple[bytes, dict[str, bytes]]:
+    """The report file's bytes and the files (figures) to write beside it."""
+    from stalllog.report.html import render_html
+    from stalllog.report.markdown import render_markdown
+    from stalllog.report.text import render_text
+
+    if fmt is ReportFormat.html:
+        return render_html(model).encode(), {}
+    if fmt is ReportFormat.md:
+        text, assets = render_markdown(model, asset_stem=out.stem or "report")
+        return text.encode(), assets
+    return render_text(model).encode(), {}
+
+
+@app.command(epilog="Example: stalllog report serial.log.xz -o report.html   (or .md, .txt)")
+def report(
+    captures: CapturesArg,
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            "-o",
+            help="Report file: .html (one self-contained page), .md (Markdown for trackers) "
+            "or .txt (80 columns, for mailing lists); '-' writes to standard output.",
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        ReportFormat | None,
+        typer.Option("--format", "-f", help="html, md or txt (default: from the suffix of -o)."),
+    ] = None,
+    hz: HzOption = None,
+    max_bytes: MaxBytesOption = None,
+) -> None:
+    """Parse captures and write a report: the verdict and key numbers first, then findings
+    with the log lines that prove them, episodes, OOM kills, stalled tasks, oom_lock, reclaim,
+    per-OOM explanations with what to look at, and the capture summary."""
+    from stalllog.engine.linestats import LineStats
+    from stalllog.output.atomic import OutputError, write_file
+    from stalllog.report.model import build_report
+    from stalllog.report.summary import source_warnings
+
+    chosen = report_format(out, fmt)
+    cap = _parse(captures, hz, max_bytes)
+    tables = cap.arrow
+    stats = LineStats.of(tables["lines"], tables.get("unparsed"))
+    for source, problem in source_warnings(tables["sources"], stats):
+        _warn(source, problem)
+    names = ", ".join(Path(c).name if c != "-" else "<stdin>" for c in captures)
+    model = build_report(tables, title=f"stalllog report: {names}")
+    data, assets = render(model, chosen, out)
+    if str(out) == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        for name, content in assets.items():
+            write_file(out.parent / name, content)
+        write_file(out, data)  # last: the report never links a figure not yet written
+    except OutputError as e:
+        _fail(str(e))
