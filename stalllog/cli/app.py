@@ -28,8 +28,12 @@ from stalllog.cli.options import (
     HzOption,
     JobsOption,
     MaxBytesOption,
+    RedactCommOption,
+    RedactMapOption,
+    RedactOption,
     TablesOption,
 )
+from stalllog.cli.redaction import make_redactor, write_map_or_fail
 from stalllog.output.hashing import HashedInput
 
 # pyarrow, pandas, rich and the parsers are imported by the commands that use them, so that
@@ -38,6 +42,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from stalllog.input.reader import SourceLike
+    from stalllog.output.redact import Redactor
     from stalllog.output.writers import Result
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
@@ -166,6 +171,7 @@ def _run(
     max_bytes: int | None = None,
     jobs: int | None = 1,  # None: every core
     follow: bool = False,
+    redactor: Redactor | None = None,
 ) -> Result:
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
@@ -178,13 +184,9 @@ def _run(
     parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
     inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
-    more: dict[str, Any] = {
-        "hz": hz,
-        "analysis": analysis,
-        "force": force,
-        "inputs": inputs.records,
-        "max_bytes": max_bytes,
-    }
+    more: dict[str, Any] = {"hz": hz, "analysis": analysis, "force": force,
+                            "inputs": inputs.records, "max_bytes": max_bytes,
+                            "redactor": redactor}  # fmt: skip
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
@@ -358,24 +360,34 @@ def parse(
     max_bytes: MaxBytesOption = None,
     jobs: JobsOption = None,
     follow: FollowOption = False,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
     chosen = _parse_tables(tables, no_lines)
     _check_out(out)
+    redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(
         captures, out, fmt.value, chosen, not csv_raw, quiet, hz, not no_analysis, force, max_bytes,
-        jobs, follow,
+        jobs, follow, redactor,
     )  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     _report(result, quiet)
 
 
 @app.command(epilog="Example: stalllog summary /var/log/kern.log.1.gz")
 def summary(
-    captures: CapturesArg, max_bytes: MaxBytesOption = None, follow: FollowOption = False
-) -> None:
+    captures: CapturesArg, max_bytes: MaxBytesOption = None, follow: FollowOption = False,
+    redact: RedactOption = False, redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
+) -> None:  # fmt: skip
     """Parse captures and print the summary only; writes no file."""
-    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes, follow=follow)
+    redactor = make_redactor(redact, redact_comm, redact_map)
+    result = _run(captures, None, "parquet", None, True, False, max_bytes=max_bytes, follow=follow,
+                  redactor=redactor)  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     _report(result, False)
 
 
@@ -392,6 +404,9 @@ def analyze(
     ] = False,
     max_bytes: MaxBytesOption = None,
     follow: FollowOption = False,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
@@ -400,8 +415,10 @@ def analyze(
     from stalllog.report.analysis import analysis_json, analysis_report
     from stalllog.report.summary import source_warnings
 
+    redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes,
-                  follow=follow)  # fmt: skip
+                  follow=follow, redactor=redactor)  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)

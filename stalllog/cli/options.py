@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -72,5 +73,34 @@ TablesOption = Annotated[
         "-t",
         help="Comma-separated tables to write (default: all but unparsed).",
         metavar="A,B",
+    ),
+]
+
+RedactOption = Annotated[
+    bool,
+    typer.Option(
+        "--redact",
+        help="Replace host names, IP/MAC addresses, user names in paths, container and "
+        "machine ids and command-line secrets by stable pseudonyms (host-1, 192.0.2.1, ...) "
+        "in every output; the analysis runs on the original.",
+    ),
+]
+
+RedactCommOption = Annotated[
+    bool,
+    typer.Option(
+        "--redact-comm",
+        help="--redact, and process names too (comm-1, ...); kernel threads keep theirs.",
+    ),
+]
+
+RedactMapOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--redact-map",
+        metavar="FILE",
+        help="--redact, and write the pseudonym -> original mapping to FILE (JSON, mode 0600; "
+        "keep it private). Secrets are never written.",
+        show_default=False,
     ),
 ]
