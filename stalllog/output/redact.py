@@ -137,7 +137,7 @@ class Redactor:
 
     def cmdline(self, value: str) -> str:
         """Values of secret keys; host names in `ip=`, `nfsroot=`, `hostname=`. Addresses
-        and user names are left to text()."""
+        and user names are left to text(), which runs after it."""
         return re.sub(r"(?<!\S)([\w.\-]+)=(\S*)", self._cmdline_arg, value)
 
     def _cmdline_arg(self, m: re.Match[str]) -> str:
@@ -150,14 +150,18 @@ class Redactor:
         if last == "ip":  # client:server:gw:netmask:HOSTNAME:device:autoconf...
             fields = value.split(":")
             if len(fields) > 4 and fields[4]:
-                fields[4] = self.host(fields[4])
+                fields[4] = self._host_name(fields[4])
             return f"{key}={':'.join(fields)}"
         if last == "nfsroot" and ":" in value:
             server, rest = value.split(":", 1)
-            return f"{key}={self.host(server)}:{rest}"
+            return f"{key}={self._host_name(server)}:{rest}"
         if last == "hostname":
-            return f"{key}={self.host(value)}"
+            return f"{key}={self._host_name(value)}"
         return m.group(0)
+
+    def _host_name(self, value: str) -> str:
+        is_address = R.IPV4.fullmatch(value) or (":" in value and R.IPV6.fullmatch(value))
+        return value if is_address else self.name("host", value)
 
     # -- free text -----------------------------------------------------------------------
 
@@ -191,9 +195,7 @@ class Redactor:
         return s
 
     def _email(self, m: re.Match[str]) -> str:
-        user, host = m.group(1), m.group(2)
-        shown = self.host(host) if R.IPV4.fullmatch(host) else self.name("host", host)
-        return f"{self.name('user', user)}@{shown}"
+        return f"{self.name('user', m.group(1))}@{self.name('host', m.group(2))}"
 
     def _ipv6(self, m: re.Match[str]) -> str:
         a = m.group(0)

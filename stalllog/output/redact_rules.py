@@ -23,9 +23,10 @@ IPV6 = re.compile(
 MAC = re.compile(
     r"(?<![\w:\-])[0-9A-Fa-f]{2}([:\-])[0-9A-Fa-f]{2}(?:\1[0-9A-Fa-f]{2}){4}(?![\w:\-])"
 )
-# `user@host`: the builder in `Linux version X (user@host)`, mail addresses
+# `user@host`: the builder in `Linux version X (user@host)`, mail addresses; both parts start
+# with a letter (`6665@10.0.0.1` in `netconsole=` is a port and an address)
 EMAIL = re.compile(
-    r"(?<![\w.+\-])([\w.+\-]+)@([A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9\-]+)*)"
+    r"(?<![\w.+\-])([A-Za-z][\w.+\-]*)@([A-Za-z][A-Za-z0-9\-]*(?:\.[A-Za-z0-9\-]+)*)"
 )
 HOME = re.compile(r"(/home/|/Users/)([^/\s\"'(),:;]+)")
 # docker/containerd/cri-o container ids (64 hex), kubepods pod uuids
@@ -58,7 +59,8 @@ _C = r"(?P<comm>[^\n]{1,16}?)"
 COMM_CONTEXTS = [
     re.compile(r"Comm: " + _C + r" (?=(?:Not )?[Tt]ainted)"),
     re.compile(r"Pid: \d+, comm: " + _C + r" (?=(?:Not )?[Tt]ainted)"),
-    re.compile(r"[Pp]rocess \d+ \(" + _C + r"\)"),
+    # `Killed process 20557 (haproxy)`; 2.6.32: `Killed process 20557, UID 188, (haproxy)`
+    re.compile(r"[Pp]rocess \d+,?(?: UID \d+,)? \(" + _C + r"\)"),
     re.compile(r"^ *" + _C + r"(?: invoked oom-killer| cpuset=)"),
     re.compile(r"^ *" + _C + r"(?:\(\d+\))?: page allocation (?:stalls|failure)"),
     re.compile(r"MemAlloc: " + _C + r"\(\d+\)"),
