@@ -50,7 +50,7 @@ WITH_HOSTS = [
 INJECTED = (
     " ip=10.20.30.40::10.20.30.1:255.255.255.0:buildbox7:eth0:off nfsroot=10.20.30.1:/srv/nfs"
     " netconsole=6665@10.20.30.40/eth0,6666@10.20.30.1/52:54:00:ab:cd:ef"
-    " init=/home/alice/bin/init rd.luks.key=/keys/disk.key password=hunter2"
+    " init=/home/alice/bin/init rd.luks.key=/keys/disk.key iommu.passthrough=1 password=hunter2"
 )
 
 
@@ -128,7 +128,7 @@ def test_addresses_users_and_command_line_secrets(tmp_path: Path) -> None:
     assert (
         " ip=192.0.2.1::192.0.2.2:192.0.2.3:host-2:eth0:off nfsroot=192.0.2.2:/srv/nfs"
         " netconsole=6665@192.0.2.1/eth0,6666@192.0.2.2/02:00:00:00:00:01"
-        " init=/home/user-2/bin/init rd.luks.key=secret-1 password=secret-2"
+        " init=/home/user-2/bin/init rd.luks.key=secret-1 iommu.passthrough=1 password=secret-2"
     ) in cmdline
     mapping = json.loads((tmp_path / "map.json").read_text())["mapping"]
     assert mapping["ipv4"]["192.0.2.1"] == "10.20.30.40"

@@ -145,7 +145,7 @@ class Redactor:
         if not value:
             return m.group(0)
         last = key.rsplit(".", 1)[-1].lower()
-        if R.SECRET_KEY.search(key) and last not in {"keyboard", "keymap"}:
+        if R.SECRET_KEY.search(key) and last not in R.NOT_SECRET_KEYS:
             return f"{key}={self.name('secret', value)}"
         if last == "ip":  # client:server:gw:netmask:HOSTNAME:device:autoconf...
             fields = value.split(":")
@@ -206,7 +206,10 @@ class Redactor:
 
     def _ipv4(self, m: re.Match[str]) -> str:
         a = m.group(0)
-        if any(int(x) > 255 for x in a.split(".")) or R.RELEASE_AFTER.match(m.string, m.end()):
+        release = R.RELEASE_AFTER.match(m.string, m.end()) or m.string.endswith(
+            "Linux version ", 0, m.start()
+        )
+        if release or any(int(x) > 255 for x in a.split(".")):
             return a
         return self.name("ipv4", a)
 

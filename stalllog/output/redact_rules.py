@@ -12,7 +12,8 @@ import re
 # digits of an address are not part of a longer number, version or word: `2.6.32.1-rc` and
 # `kmalloc-1.2.3.4` are not addresses
 IPV4 = re.compile(r"(?<![\w.\-])(?:\d{1,3}\.){3}\d{1,3}(?![\w.\-+~])")
-# a kernel release before the build number (`Not tainted 2.6.32.1 #1`) looks like an address
+# a kernel release before the build number (`Not tainted 2.6.32.1 #1`) or after `Linux version `
+# looks like an address
 RELEASE_AFTER = re.compile(r" #\d")
 DOTTED = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")  # cheap test before IPV4
 HEX64 = re.compile(r"[0-9a-f]{64}")  # cheap test before CONTAINER
@@ -53,6 +54,7 @@ TRIGGER = "|".join(
 
 # kernel command line keys whose value is a secret or names the site
 SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|luks|cred|auth", re.IGNORECASE)
+NOT_SECRET_KEYS = frozenset({"passthrough", "keyboard", "keymap", "keytable"})  # switches
 
 # --redact-comm: where kernel messages print a task's name (comm)
 _C = r"(?P<comm>[^\n]{1,16}?)"
