@@ -225,3 +225,16 @@ def test_kernel_releases_and_build_ids_are_not_addresses() -> None:
     assert r.stats().replaced == {}
     assert is_kernel_thread("kworker/u32:45") and is_kernel_thread("kswapd0")
     assert not is_kernel_thread("haproxy") and not is_kernel_thread("systemd-journal")
+
+
+def test_analyze_and_summary_print_the_redacted_tables(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["analyze", "--json", "--redact-comm", str(KMALLOCWD)])
+    assert result.exit_code == 0, result.output
+    analysis = json.loads(result.output)
+    journal = {r["comm"] for r in analysis["stalled_tasks"] if r["pid"] == 526}
+    assert len(journal) == 1 and journal.pop().startswith("comm-")
+    assert "systemd-journal" not in result.output and "kswapd0(67)" in result.output
+    summary = runner.invoke(app, ["summary", "--redact-comm", str(HAPROXY)])
+    assert summary.exit_code == 0, summary.output
+    assert "victims: haproxy" not in summary.output and "victim haproxy" not in summary.output
+    assert re.search(r"victims: comm-\d+", summary.output)
