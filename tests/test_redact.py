@@ -223,6 +223,9 @@ def test_kernel_releases_and_build_ids_are_not_addresses() -> None:
     frame = " ? mhi_prepare_channel+0x127/0x2d0 [mhi 40df44e07c05479f7a6e7b90fba9f0e0031a7814]"
     assert r.text(frame) == frame
     assert r.stats().replaced == {}
+    r.learn_hosts(["-"])  # RFC 5424 nil host: not a name to replace in text
+    panic = "Kernel panic - not syncing: System is deadlocked on memory"  # allocfail-5.18.7
+    assert r.host("-") == "-" and r.text(panic) == panic
     assert is_kernel_thread("kworker/u32:45") and is_kernel_thread("kswapd0")
     assert not is_kernel_thread("haproxy") and not is_kernel_thread("systemd-journal")
 

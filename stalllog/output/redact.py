@@ -110,7 +110,7 @@ class Redactor:
     # -- single values ------------------------------------------------------------------
 
     def host(self, value: str) -> str:
-        if not value:
+        if not any(c.isalnum() for c in value):  # RFC 5424's `-`: no host, nothing to hide
             return value
         if R.IPV4.fullmatch(value):
             return self.name("ipv4", value)
@@ -124,7 +124,7 @@ class Redactor:
     def learn_hosts(self, values: Iterable[str | None]) -> None:
         m = self.maps["host"]
         for v in values:
-            if v and v not in m and not R.IPV4.fullmatch(v):
+            if v and v not in m and _is_host_name(v):
                 m[v] = _pseudonym("host", len(m) + 1)
                 self._hosts = None
 
@@ -381,6 +381,13 @@ class Redactor:
             assert isinstance(redacted, pa.Table)
             out[name] = redacted
         return out
+
+
+def _is_host_name(value: str) -> bool:
+    """A name to look for in text: not an address (those have their own rules), and with a
+    letter or digit (a `-` would replace every dash)."""
+    address = R.IPV4.fullmatch(value) or (":" in value and R.IPV6.fullmatch(value))
+    return not address and any(c.isalnum() for c in value)
 
 
 def _is_comm_column(table: str, column: str) -> bool:
