@@ -241,3 +241,10 @@ def test_analyze_and_summary_print_the_redacted_tables(tmp_path: Path) -> None:
     assert summary.exit_code == 0, summary.output
     assert "victims: haproxy" not in summary.output and "victim haproxy" not in summary.output
     assert re.search(r"victims: comm-\d+", summary.output)
+
+
+def test_a_map_file_that_cannot_be_written_is_a_usage_error_before_parsing(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "map.json"
+    result = runner.invoke(app, ["summary", "--redact-map", str(missing), str(KOYOMI)])
+    assert result.exit_code == 2
+    assert "no-such-dir is not a directory" in result.output

@@ -17,6 +17,12 @@ def make_redactor(redact: bool, comm: bool, map_file: Path | None) -> Redactor |
     """One redactor for the run (stable pseudonyms), or None when nothing asked for it."""
     if not (redact or comm or map_file):
         return None
+    if map_file is not None and not (map_file.parent or Path(".")).is_dir():
+        # found before a long parse, not after it
+        from stalllog.output.safe import for_terminal
+
+        shown = for_terminal(str(map_file.parent), markup=False)
+        raise typer.BadParameter(f"{shown} is not a directory", param_hint="--redact-map")
     from stalllog.output.redact import Redactor
 
     return Redactor(comm=comm)
