@@ -23,6 +23,7 @@ import pytest
 from conftest import SAMPLES
 from typer.testing import CliRunner
 
+import stalllog
 from stalllog.cli.app import app
 from stalllog.output.redact import Redactor, is_kernel_thread
 
@@ -248,3 +249,38 @@ def test_a_map_file_that_cannot_be_written_is_a_usage_error_before_parsing(tmp_p
     result = runner.invoke(app, ["summary", "--redact-map", str(missing), str(KOYOMI)])
     assert result.exit_code == 2
     assert "no-such-dir is not a directory" in result.output
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        KMALLOCWD,  # SysRq-t `systemd-journal D11240   526      1 0x00000000`
+        POSTED / "kmallocwd-4.14-S-sysrq-t-memalloc-after-taskline.txt",  # `R  running task`
+        LKML / "oom-6.12.62-rpi-arm64-journal-notimestamps-truncated.txt",  # 6.x task table
+        LKML / "oom-3.10.0-1160-rhel7-vmware-overcommit-syslog-hash012.txt",  # `Kdump: loaded`
+        POSTED / "decoded-5.19-rc3-lkp-sleeping-in-atomic-decode_stacktrace.txt",  # `name: pty03`
+        SAMPLES / "corpus" / "syzkaller" / "432",  # `1 lock held by syz-executor.1/1338:`
+        SAMPLES / "corpus" / "syzkaller" / "206",  # `syz-executor5: vmalloc: allocation failure`
+    ],
+    ids=lambda p: p.name,
+)
+def test_redact_comm_leaves_no_process_name_in_the_lines(sample: Path) -> None:
+    tables = stalllog.parse(str(sample)).arrow
+    names = set()
+    for name, t in tables.items():
+        for column in t.column_names:
+            if (
+                column == "comm"
+                or column.endswith("_comm")
+                or (name, column) == ("oom_tasks", "name")
+            ):
+                names |= {v for v in t.column(column).to_pylist() if v and not is_kernel_thread(v)}
+    assert names
+    texts = Redactor(comm=True).tables(tables)["lines"].column("text").to_pylist()
+    left = {
+        n
+        for n in names
+        for t in texts
+        if t and re.search(rf"(?<![\w.\-]){re.escape(n)}(?![\w\-])", t)
+    }
+    assert not left

@@ -58,40 +58,46 @@ NOT_SECRET_KEYS = frozenset({"passthrough", "keyboard", "keymap", "keytable"})  
 
 # --redact-comm: where kernel messages print a task's name (comm)
 _C = r"(?P<comm>[^\n]{1,16}?)"
+_TASK_LINE = r" +[RSDTtXZIPWK](?: +running task)? *(?:[0-9a-f]{8,16} +)?\d+ +\d+ +\d+ +0x"
 COMM_CONTEXTS = [
-    re.compile(r"Comm: " + _C + r" (?=(?:Not )?[Tt]ainted)"),
-    re.compile(r"Pid: \d+, comm: " + _C + r" (?=(?:Not )?[Tt]ainted)"),
+    re.compile(r"Comm: " + _C + r"(?= (?:Kdump: loaded )?(?:Not )?[Tt]ainted)"),
+    re.compile(r"Pid: \d+, comm: " + _C + r"(?= (?:Not )?[Tt]ainted)"),
     # `Killed process 20557 (haproxy)`; 2.6.32: `Killed process 20557, UID 188, (haproxy)`
     re.compile(r"[Pp]rocess \d+,?(?: UID \d+,)? \(" + _C + r"\)"),
     re.compile(r"^ *" + _C + r"(?: invoked oom-killer| cpuset=)"),
-    re.compile(r"^ *" + _C + r"(?:\(\d+\))?: page allocation (?:stalls|failure)"),
+    re.compile(
+        r"^ *" + _C + r"(?:\(\d+\))?: (?:vmalloc: )?(?:page )?allocation (?:stalls|failure)"
+    ),
     re.compile(r"MemAlloc: " + _C + r"\(\d+\)"),
     re.compile(r"INFO: task " + _C + r":\d+ (?:blocked|can't die)"),
     re.compile(r"task:" + _C + r" +state:"),
-    re.compile(r"locks? held by " + _C + r"/\d+"),
+    re.compile(r"(?:locks? held by|by task) " + _C + r"/\d+"),
     re.compile(r"^ *" + _C + r"/\d+ is trying to acquire"),
     re.compile(r"stuck for \d+s! \[" + _C + r":\d+\]"),
     re.compile(r",task=" + _C + r",pid="),
-    # the OOM task table: `[  pid  ]   uid  tgid total_vm ... name`
-    re.compile(r"^\[ *\d+\](?: +-?\d+){5,9} +" + r"(?P<comm>[^\n]{1,16}?) *$"),
-    # old SysRq-t task lines: `a.out           D ffff88007b2cbb40     0  3420   3418 0x00000080`
-    re.compile(r"^ *" + _C + r" +[RSDTtXZIPWK] +(?:[0-9a-f]{8,16} +)?\d+ +\d+ +\d+ +0x"),
+    re.compile(r", pid: \d+, name: " + _C + r"$"),  # `BUG: sleeping function called ...`
+    # the OOM task table: `[  pid  ]   uid  tgid total_vm ... name` (5 to 11 numbers)
+    re.compile(r"^\[ *\d+\](?: +-?\d+){5,12} +" + r"(?P<comm>[^\n]{1,16}?) *$"),
+    # SysRq-t task lines before 4.14: `a.out   D ffff88007b2cbb40     0  3420   3418 0x00000080`,
+    # `systemd-journal D11240   526      1 0x00000000`, `b.out  R  running task   0   554 ...`
+    re.compile(r"^ *" + _C + _TASK_LINE),
 ]
 COMM_TRIGGER = "|".join(
     [
         "omm: ",
         r"rocess \d",
         "invoked oom-killer| cpuset=",
-        "page allocation ",
+        "allocation ",
         "MemAlloc: ",
         "INFO: task ",
         "task:",
-        "held by ",
+        "held by |by task ",
         "is trying to acquire",
         r"stuck for \d",
         ",task=",
+        ", name: ",
         r"^\[ *\d+\]",
-        r" [RSDTtXZIPWK] +(?:[0-9a-f]{8,16} +)?\d+ +\d+ +\d+ +0x",
+        _TASK_LINE,
     ]
 )
 
