@@ -275,10 +275,15 @@ def test_cli_fails_cleanly(tmp_path: Path, args: list[str], code: int, message: 
 
 
 def test_cli_unwritable_output(tmp_path: Path) -> None:
-    out = tmp_path / "missing" / "fig.png"
+    # missing directories are made, as for `parse -o`; a file in the way is an error
+    (tmp_path / "file").write_text("")
+    out = tmp_path / "file" / "fig.png"
     r = runner.invoke(app, ["plot", str(GLOBAL_OOM), "-o", str(out)])
     assert r.exit_code == 1
-    assert f"stalllog: {out}: No such file or directory" in r.output
+    assert f"stalllog: {out}: {tmp_path / 'file'} is not a directory" in r.output
+    made = tmp_path / "new" / "fig.png"
+    assert runner.invoke(app, ["plot", str(GLOBAL_OOM), "-o", str(made)]).exit_code == 0
+    assert made.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_gallery_is_complete_and_shown_in_the_readme() -> None:

@@ -31,8 +31,12 @@ from stalllog.cli.options import (
     JsonOption,
     MaxBytesOption,
     OutOption,
+    RedactCommOption,
+    RedactMapOption,
+    RedactOption,
     TablesOption,
 )
+from stalllog.cli.redaction import make_redactor, write_map_or_fail
 from stalllog.cli.tables_cmd import tables_cmd
 from stalllog.output.hashing import HashedInput
 
@@ -42,6 +46,7 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
     from stalllog.input.reader import SourceLike
+    from stalllog.output.redact import Redactor
     from stalllog.output.writers import Result
 
 PROGRESS_MIN_BYTES = 4 << 20  # smaller inputs parse in well under a second
@@ -172,6 +177,7 @@ def _run(
     jobs: int | None = 1,  # None: every core
     follow: bool = False,
     stream: IO[str] | None = None,
+    redactor: Redactor | None = None,
 ) -> Result:
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
@@ -185,7 +191,8 @@ def _run(
     inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
     more: dict[str, Any] = {"hz": hz, "analysis": analysis, "force": force, "stream": stream,
-                            "inputs": inputs.records, "max_bytes": max_bytes}  # fmt: skip
+                            "inputs": inputs.records, "max_bytes": max_bytes,
+                            "redactor": redactor}  # fmt: skip
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
@@ -363,6 +370,9 @@ def parse(
     jobs: JobsOption = None,
     follow: FollowOption = False,
     as_json: JsonOption = False,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
@@ -370,10 +380,13 @@ def parse(
     _check_out(out, fmt)
     to_stdout = str(out) == "-"
     fmt_name = "json" if to_stdout else (fmt or Format.parquet).value
+    redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(
         captures, None if to_stdout else out, fmt_name, chosen, not csv_raw, quiet, hz,
         not no_analysis, force, max_bytes, jobs, follow, stream=sys.stdout if to_stdout else None,
+        redactor=redactor,
     )  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     _report(result, quiet, as_json, hz, stderr=to_stdout)
 
 
@@ -384,10 +397,15 @@ def summary(
     as_json: JsonOption = False,
     max_bytes: MaxBytesOption = None,
     follow: FollowOption = False,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and print the summary only; writes no file."""
+    redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(captures, None, "parquet", None, True, False, hz, max_bytes=max_bytes,
-                  follow=follow)  # fmt: skip
+                  follow=follow, redactor=redactor)  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     _report(result, False, as_json, hz)
 
 
@@ -404,14 +422,19 @@ def analyze(
     ] = False,
     max_bytes: MaxBytesOption = None,
     follow: FollowOption = False,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and say what happened: stall episodes, who held oom_lock, what the stalled
     tasks were doing, and findings with the lines that prove them. Writes no file."""
     from stalllog.report.analysis import analysis_json, analysis_report
     from stalllog.report.summary import source_warnings
 
+    redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(captures, None, "parquet", set(), True, True, hz, max_bytes=max_bytes,
-                  follow=follow)  # fmt: skip
+                  follow=follow, redactor=redactor)  # fmt: skip
+    write_map_or_fail(redact_map, redactor)
     if "sources" in result.tables:
         for source, problem in source_warnings(result.tables["sources"], result.stats):
             _warn(source, problem)

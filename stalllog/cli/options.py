@@ -96,3 +96,32 @@ OutOption = Annotated[
         'output, {"table": NAME, ...}; the summary goes to standard error.',
     ),
 ]
+
+RedactOption = Annotated[
+    bool,
+    typer.Option(
+        "--redact",
+        help="Replace host names, IP/MAC addresses, user names in paths, container and "
+        "machine ids and command-line secrets by stable pseudonyms (host-1, 192.0.2.1, ...) "
+        "in every output; the analysis runs on the original.",
+    ),
+]
+
+RedactCommOption = Annotated[
+    bool,
+    typer.Option(
+        "--redact-comm",
+        help="--redact, and process names too (comm-1, ...); kernel threads keep theirs.",
+    ),
+]
+
+RedactMapOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--redact-map",
+        metavar="FILE",
+        help="--redact, and write the pseudonym -> original mapping to FILE (JSON, mode 0600; "
+        "keep it private). Secrets are never written.",
+        show_default=False,
+    ),
+]

@@ -50,6 +50,7 @@ def build(
     tables: list[dict[str, Any]],
     started: str,
     analysis: bool,
+    redaction: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -58,6 +59,7 @@ def build(
         "inputs": inputs,
         "tables": tables,
         "analysis": analysis,
+        "redaction": redaction,
         "started": started,
         "finished": now(),
     }

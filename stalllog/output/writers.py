@@ -56,6 +56,7 @@ from stalllog.output import manifest
 from stalllog.output.atomic import OutputError, StagedDir, check_target, leftovers, reason
 from stalllog.output.manifest import table_entry
 from stalllog.output.parallel import ParallelInputs
+from stalllog.output.redact import Redactor
 from stalllog.output.safe import csv_safe_array
 
 FORMATS = ("parquet", "csv", "json")
@@ -302,6 +303,7 @@ class Result:
     entries: list[dict[str, Any]] = field(default_factory=list)  # the manifest's `tables`
     # temporary directories of killed runs next to the output (atomic.leftovers)
     leftovers: list[Path] = field(default_factory=list)
+    read_sources: pa.Table | None = None  # `sources` before redaction: the names as given
 
 
 def parse_to_files(
@@ -318,6 +320,7 @@ def parse_to_files(
     inputs: Callable[[], list[dict[str, Any]]] | None = None,
     max_bytes: int | None = None,
     stream: IO[str] | None = None,
+    redactor: Redactor | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
     OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
@@ -327,29 +330,35 @@ def parse_to_files(
     The directory is replaced as a whole (see atomic.py): a previous stalllog output is
     replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
     writing fails (naming the output path). inputs: the manifest's `inputs` entries, called
-    after the parse (default: inputs that are files are hashed again by path).
+    after the parse (default: inputs that are files are hashed again by path). redactor:
+    every table written and returned is redacted (stalllog/output/redact.py).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
     if out_dir is None:
         # stream: every table as JSON Lines on it (see JsonStreamWriter), nothing on disk
         return _parse_writing(
-            sources, stream, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
-        )
+            sources, stream, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes,
+            redactor,
+        )  # fmt: skip
     target = check_target(out_dir, force)
     started = manifest.now()
     with StagedDir(target, out_dir) as stage:
         result = _parse_writing(
-            sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis, max_bytes
-        )
+            sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis, max_bytes,
+            redactor,
+        )  # fmt: skip
+        read = inputs() if inputs is not None else hash_again(result.read_sources)
         info = manifest.build(
             options={"format": fmt, "tables": None if tables is None else sorted(tables),
                      "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
-                     "max_bytes": max_bytes},
-            inputs=inputs() if inputs is not None else hash_again(result.tables.get("sources")),
+                     "max_bytes": max_bytes, "redact": redactor is not None,
+                     "redact_comm": redactor is not None and redactor.comm},
+            inputs=read if redactor is None else redactor.inputs(read),
             tables=result.entries,
             started=started,
             analysis=analysis,
+            redaction=None if redactor is None else redactor.stats().as_dict(),
         )  # fmt: skip
         try:
             manifest.write(stage.path, info)
@@ -396,6 +405,7 @@ def _parse_writing(
     hz: int | None,
     analysis: bool,
     max_bytes: int | None,
+    redactor: Redactor | None = None,
 ) -> Result:
     ext = EXTENSIONS[fmt]
 
@@ -424,9 +434,12 @@ def _parse_writing(
             )
         for item in it:
             if isinstance(item, dict):
-                result.tables = item
+                result.read_sources = item.get("sources")
+                result.tables = item if redactor is None else redactor.tables(item)
                 continue
             stats.add(item, pc.sum(item.column("unparsed")).as_py() or 0)
+            if redactor is not None and streams:
+                item = redactor.batch(item)
             if "lines" in streams:
                 streams["lines"].write(item)
             if "unparsed" in streams:
