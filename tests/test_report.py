@@ -266,3 +266,30 @@ def test_every_sample_reports_in_80_columns(path: Path) -> None:
     assert _text_problems(render_text(model)) == []
     _checked(render_html(model))
     render_markdown(model)
+
+
+@pytest.mark.parametrize(
+    ("sample", "kinds"),
+    [
+        (GLOBAL_OOM, ["Timeline", "Free memory", "OOM victims"]),
+        (STALL, ["Timeline", "Longest-stalled tasks", "What the stalled tasks were doing"]),
+    ],
+    ids=["global-oom", "stall"],
+)
+def test_cli_report_carries_the_plots_with_data(
+    sample: Path, kinds: list[str], tmp_path: Path
+) -> None:
+    """`stalllog report` embeds each plot the capture has data for (a global OOM has no
+    stalled tasks; the kmallocwd excerpt no Mem-Info or kill), the timeline leading in HTML."""
+    html = tmp_path / "r.html"
+    assert runner.invoke(app, ["report", str(sample), "-o", str(html)]).exit_code == 0
+    page = html.read_text()
+    captions = re.findall(r"<figcaption>([^<]*)</figcaption>", page)
+    assert len(captions) == len(kinds)
+    assert all(c.startswith(k) for c, k in zip(captions, kinds, strict=True))
+    assert page.index('<figure class="lead">') < page.index('id="findings"')
+    md = tmp_path / "r.md"
+    assert runner.invoke(app, ["report", str(sample), "-o", str(md)]).exit_code == 0
+    pngs = sorted(tmp_path.glob("r-fig*.png"))
+    assert len(pngs) == 3 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
+    assert all(f"]({p.name})" in md.read_text() for p in pngs)

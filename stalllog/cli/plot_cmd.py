@@ -73,7 +73,7 @@ def plot(
     try:
         import matplotlib
     except ImportError:
-        _fail("stalllog plot needs matplotlib: pip install 'stalllog[plot]'")
+        _fail("stalllog plot needs matplotlib (a dependency of stalllog): pip install matplotlib")
     from stalllog.engine.capture import Capture
     from stalllog.output.atomic import OutputError, write_file
     from stalllog.plot import KINDS, NoData

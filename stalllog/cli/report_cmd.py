@@ -13,7 +13,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from stalllog.cli.app import _check_inputs, _fail, _shown, _warn, app
-from stalllog.cli.options import CapturesArg, HzOption, MaxBytesOption
+from stalllog.cli.options import (
+    CapturesArg,
+    HzOption,
+    MaxBytesOption,
+    RedactCommOption,
+    RedactMapOption,
+    RedactOption,
+)
+from stalllog.cli.redaction import make_redactor, write_map_or_fail
 
 if TYPE_CHECKING:
     from stalllog.engine.capture import Capture
@@ -65,16 +73,22 @@ def _parse(captures: list[str], hz: int | None, max_bytes: int | None) -> Captur
         )
 
 
-def render(model: Report, fmt: ReportFormat, out: Path) -> tuple[bytes, dict[str, bytes]]:
-    """The report file's bytes and the files (figures) to write beside it."""
+def render(
+    model: Report, fmt: ReportFormat, out: Path, cap: Capture | None = None
+) -> tuple[bytes, dict[str, bytes]]:
+    """The report file's bytes and the files (figures) to write beside it; figures of `cap`
+    in HTML (SVG, embedded) and Markdown (PNG beside it), none in plain text."""
+    from stalllog.report.figures import report_figures
     from stalllog.report.html import render_html
     from stalllog.report.markdown import render_markdown
     from stalllog.report.text import render_text
 
     if fmt is ReportFormat.html:
-        return render_html(model).encode(), {}
+        figures = report_figures(cap, "svg") if cap is not None else []
+        return render_html(model, figures).encode(), {}
     if fmt is ReportFormat.md:
-        text, assets = render_markdown(model, asset_stem=out.stem or "report")
+        figures = report_figures(cap, "png") if cap is not None else []
+        text, assets = render_markdown(model, figures, asset_stem=out.stem or "report")
         return text.encode(), assets
     return render_text(model).encode(), {}
 
@@ -98,6 +112,9 @@ def report(
     ] = None,
     hz: HzOption = None,
     max_bytes: MaxBytesOption = None,
+    redact: RedactOption = False,
+    redact_comm: RedactCommOption = False,
+    redact_map: RedactMapOption = None,
 ) -> None:
     """Parse captures and write a report: the verdict and key numbers first, then findings
     with the log lines that prove them, episodes, OOM kills, stalled tasks, oom_lock, reclaim,
@@ -108,17 +125,24 @@ def report(
     from stalllog.report.summary import source_warnings
 
     chosen = report_format(out, fmt)
+    redactor = make_redactor(redact, redact_comm, redact_map)
     cap = _parse(captures, hz, max_bytes)
     tables = cap.arrow
+    if redactor is not None:  # the analysis ran on the original; the report shows none of it
+        from stalllog.engine.capture import Capture
+
+        tables = redactor.tables(tables)
+        cap = Capture(tables)
     stats = LineStats.of(tables["lines"], tables.get("unparsed"))
     for source, problem in source_warnings(tables["sources"], stats):
         _warn(source, problem)
     names = ", ".join(Path(c).name if c != "-" else "<stdin>" for c in captures)
     model = build_report(tables, title=f"stalllog report: {names}")
-    data, assets = render(model, chosen, out)
+    data, assets = render(model, chosen, out, cap)
     if str(out) == "-":
         sys.stdout.buffer.write(data)
         sys.stdout.flush()
+        write_map_or_fail(redact_map, redactor)
         return
     try:
         for name, content in assets.items():
@@ -126,3 +150,4 @@ def report(
         write_file(out, data)  # last: the report never links a figure not yet written
     except OutputError as e:
         _fail(str(e))
+    write_map_or_fail(redact_map, redactor)

@@ -1,4 +1,4 @@
-"""Figures of a parsed capture (matplotlib; `pip install 'stalllog[plot]'`).
+"""Figures of a parsed capture (matplotlib, imported only here).
 
 >>> import stalllog, stalllog.plot
 >>> cap = stalllog.parse("console.log.xz")

@@ -43,6 +43,7 @@ pre{background:#f7f7f7;padding:.5em;white-space:pre-wrap;overflow-wrap:anywhere;
 margin:.3em 0}
 .ln{color:#888;user-select:none}.gap{color:#a04000;font-style:italic}
 figure{margin:1em 0}figure img{max-width:100%}
+.lead{float:right;width:44%;margin:0 0 1em 1.5em}.finding{overflow:hidden}
 nav{font-size:.9em}nav a{margin-right:1em}
 """
 
@@ -92,10 +93,11 @@ def _finding(f: Finding) -> str:
     return f'<div class="finding {sev}">{head}{body}</div>'
 
 
-def _figure(f: Figure) -> str:
+def _figure(f: Figure, css: str = "") -> str:
     data = base64.b64encode(f.data).decode("ascii")
+    klass = f' class="{css}"' if css else ""
     return (
-        f'<figure><img alt="{_e(f.title)}" src="data:{_e(f.mime)};base64,{data}">'
+        f'<figure{klass}><img alt="{_e(f.title)}" src="data:{_e(f.mime)};base64,{data}">'
         f"<figcaption>{_e(f.title)}</figcaption></figure>"
     )
 
@@ -130,8 +132,11 @@ def _section(s: Section) -> str:
 
 
 def render_html(report: Report, figures: Sequence[Figure] = ()) -> str:
-    """The report as one HTML document (figures embedded)."""
-    sections = with_figures(report.sections, figures)
+    """The report as one HTML document (figures embedded). The first figure (the timeline)
+    leads: beside the findings, so that the first screen shows verdict, timeline and
+    evidence; the others follow the findings and episodes."""
+    lead = _figure(figures[0], "lead") if figures else ""
+    sections = with_figures(report.sections, figures[1:])
     v = report.verdict
     sev = _e(v.severity or "")
     label = f"Verdict ({_e(v.severity)})" if v.severity else "Verdict"
@@ -149,4 +154,4 @@ def render_html(report: Report, figures: Sequence[Figure] = ()) -> str:
         f'<ul class="keys">{keys}</ul>\n<nav>{nav}</nav></header>\n'
     )
     body = "\n".join(_section(s) for s in sections)
-    return f"{head}{top}<main>\n{body}\n</main>\n</body>\n</html>\n"
+    return f"{head}{top}<main>\n{lead}{body}\n</main>\n</body>\n</html>\n"
