@@ -165,13 +165,19 @@ def test_hostile_comm_stays_inert(name: str, tmp_path: Path) -> None:
     capture.write_bytes(MEMCG_OOM.read_bytes().replace(b"hog", hostile).replace(b"/box", hostile))
     html = _report(capture, "html", tmp_path)
     c = _checked(html)
-    assert "<img" not in html and "<script" not in html
+    # the only images are the report's own figures, inline (alt: our titles)
+    ours = re.compile(r'<img alt="[^"<>]*" src="data:image/(?:svg\+xml|png);base64,[\w+/=]*">')
+    assert ours.search(html)
+    assert "<img" not in ours.sub("", html) and "<script" not in html
     assert set(c.tags) <= {
         "html", "head", "meta", "title", "style", "body", "header", "h1", "h2", "p", "b", "ul",
         "li", "nav", "a", "main", "section", "div", "span", "pre", "table", "caption", "thead",
-        "tbody", "tr", "th", "td",
+        "tbody", "tr", "th", "td", "figure", "img", "figcaption",
     }  # fmt: skip
     for key, value in c.attrs:
+        if key == "src":
+            assert value.startswith(("data:image/svg+xml;base64,", "data:image/png;base64,"))
+            continue
         assert "http" not in value and not key.startswith("on"), (key, value)
     assert "\x1b" not in html and "\u202e" not in html
     assert for_html(f"{name}(93)") in html  # shown, escaped, in the kills table
@@ -187,7 +193,8 @@ def test_hostile_comm_stays_inert(name: str, tmp_path: Path) -> None:
     assert md_text(f"{name}(93)") in outside  # the kills table again
     # as a Markdown renderer that passes raw HTML through shows it (rich's markdown-it)
     shown = MarkdownIt("commonmark").enable("table").render(md)
-    assert "<img" not in shown and "<script" not in shown
+    figures = re.compile(r'<img src="report-fig\d+\.png" alt="[^"<>]*" />')  # ours, beside it
+    assert "<img" not in figures.sub("", shown) and "<script" not in shown
     assert f"<td>{for_html(f'{name}(93)')}</td>".replace("&#x27;", "'") in shown
 
 
@@ -293,3 +300,30 @@ def test_cli_report_carries_the_plots_with_data(
     pngs = sorted(tmp_path.glob("r-fig*.png"))
     assert len(pngs) == 3 and all(p.read_bytes()[:4] == b"\x89PNG" for p in pngs)
     assert all(f"]({p.name})" in md.read_text() for p in pngs)
+
+
+@pytest.mark.parametrize("fmt", ["html", "md", "txt"])
+def test_redacted_report_names_no_host(fmt: str, tmp_path: Path) -> None:
+    """A syslog capture of host `dr-2` (its prefix on every line): `report --redact` shows the
+    evidence lines with the host as a pseudonym, in the text and in the figures."""
+    sample = SAMPLES / "corpus/lkml/oom-2.6.32-279-rhel6-haproxy-slab-unreclaimable-syslog.txt"
+    assert "dr-2 kernel:" in sample.read_text()
+    out = tmp_path / f"r.{fmt}"
+    r = runner.invoke(app, ["report", str(sample), "-o", str(out), "--redact"])
+    assert r.exit_code == 0, r.output
+    files = [out, *tmp_path.glob("r-fig*")]
+    assert all(b"dr-2" not in f.read_bytes() for f in files)
+    # the `Killed process` evidence line (line 160), its host pseudonymized
+    assert "host-1 kernel: Killed process 20557" in out.read_text()
+
+
+def test_allocation_failure_capture_says_what_it_holds() -> None:
+    """No finding covers a lone order-3 GFP_ATOMIC failure (2.6.32.1 e1000, swapper(0)); the
+    verdict still names it and the report lists it."""
+    sample = SAMPLES / "corpus/lkml/allocfail-2.6.32.1-i686-e1000-nat-order3-syslog.txt"
+    r = runner.invoke(app, ["report", str(sample), "-o", "-"])
+    assert r.exit_code == 0, r.output
+    assert "1 allocation failure(s) (order 3; GFP_ATOMIC) by swapper(0)" in r.output.replace(
+        "\n  ", " "
+    )
+    assert re.search(r"swapper\(0\)\s+page\s+3\s+GFP_ATOMIC", r.output)

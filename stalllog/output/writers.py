@@ -349,17 +349,10 @@ def parse_to_files(
             redactor,
         )  # fmt: skip
         read = inputs() if inputs is not None else hash_again(result.read_sources)
-        info = manifest.build(
-            options={"format": fmt, "tables": None if tables is None else sorted(tables),
-                     "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
-                     "max_bytes": max_bytes, "redact": redactor is not None,
-                     "redact_comm": redactor is not None and redactor.comm},
-            inputs=read if redactor is None else redactor.inputs(read),
-            tables=result.entries,
-            started=started,
-            analysis=analysis,
-            redaction=None if redactor is None else redactor.stats().as_dict(),
-        )  # fmt: skip
+        options = {"format": fmt, "tables": None if tables is None else sorted(tables),
+                   "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
+                   "max_bytes": max_bytes}  # fmt: skip
+        info = _manifest(options, read, result, started, redactor)
         try:
             manifest.write(stage.path, info)
         except OSError as e:
@@ -369,6 +362,24 @@ def parse_to_files(
     result.paths = {name: out_dir / p.name for name, p in result.paths.items()}
     result.manifest = out_dir / manifest.MANIFEST
     return result
+
+
+def _manifest(
+    options: dict[str, Any], read: list[dict[str, Any]], result: Result, started: str,
+    redactor: Redactor | None,
+) -> dict[str, Any]:  # fmt: skip
+    """manifest.json's content; a redacted run says so and counts what it replaced (never
+    the mapping), and its input names are redacted too."""
+    options["redact"] = redactor is not None
+    options["redact_comm"] = redactor is not None and redactor.comm
+    return manifest.build(
+        options=options,
+        inputs=read if redactor is None else redactor.inputs(read),
+        tables=result.entries,
+        started=started,
+        analysis=bool(options["analysis"]),
+        redaction=None if redactor is None else redactor.stats().as_dict(),
+    )
 
 
 def hash_again(sources: pa.Table | None) -> list[dict[str, Any]]:
@@ -392,6 +403,16 @@ def _finish(w: TableWriter, name: str, fmt: str, result: Result) -> None:
         return  # no file
     result.paths[name] = w.path
     result.entries.append(table_entry(name, w.path.name, fmt, w.rows, w.schema))
+
+
+def _items(
+    sources: Iterable[SourceLike], progress: Progress | None, hz: int | None, analysis: bool,
+    max_bytes: int | None,
+) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:  # fmt: skip
+    """iter_parse's items, or with --jobs the same items from worker processes."""
+    if isinstance(sources, ParallelInputs):
+        return sources.iter_parse(progress, hz, analysis, max_bytes)
+    return iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes)
 
 
 def _parse_writing(
@@ -426,13 +447,7 @@ def _parse_writing(
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 streams[name] = opened(name, schema, streamed=True)
-        if isinstance(sources, ParallelInputs):  # --jobs: the same items from worker processes
-            it = sources.iter_parse(progress, hz, analysis, max_bytes)
-        else:
-            it = iter_parse(
-                sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes
-            )
-        for item in it:
+        for item in _items(sources, progress, hz, analysis, max_bytes):
             if isinstance(item, dict):
                 result.read_sources = item.get("sources")
                 result.tables = item if redactor is None else redactor.tables(item)

@@ -170,7 +170,11 @@ def _verdict(tables: Mapping[str, pa.Table]) -> Paragraph:
         return Paragraph("No analysis: parsed with analysis turned off.")
     ranked = ranked_findings(tables["findings"])
     if not ranked:
-        return Paragraph("No memory stall, OOM or lockup problem found.", "info")
+        from stalllog.report.other import alloc_failure_text
+
+        fails = alloc_failure_text(tables)
+        tail = f"; {fails} (below)." if fails else "."
+        return Paragraph(f"No memory stall, OOM or lockup problem found{tail}", "info")
     worst = ranked[0]
     more = len(ranked) - 1
     tail = f" ({more} more finding(s) below.)" if more else ""
@@ -195,6 +199,7 @@ def _key_numbers(tables: Mapping[str, pa.Table]) -> list[tuple[str, str]]:
 def build_report(tables: Mapping[str, pa.Table], title: str = "stalllog report") -> Report:
     """The report of a parse (`Capture.arrow`, with its `lines` for evidence excerpts)."""
     from stalllog.report.advice import oom_explanations
+    from stalllog.report.other import other_section
     from stalllog.report.sections import (
         capture_summary,
         episodes_section,
@@ -209,6 +214,7 @@ def build_report(tables: Mapping[str, pa.Table], title: str = "stalllog report")
         kills_section(tables),
         stalls_section(tables),
         oom_explanations(tables),
+        other_section(tables),
         capture_summary(tables),
     ]
     return Report(title, _verdict(tables), _key_numbers(tables), [s for s in sections if s.blocks])
