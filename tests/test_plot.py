@@ -134,6 +134,7 @@ def test_memory_one_line_per_zone_and_crosses_below_min() -> None:
     (crosses,) = [line for line in fig.axes[0].get_lines() if line.get_marker() == "x"]
     assert len(crosses.get_xdata()) == below
     assert fig.axes[0].get_yscale() == "log"
+    assert fig.axes[0].get_title() == "Free memory per zone, 32 Mem-Info snapshots of boot 0"
 
 
 def test_memory_of_one_snapshot_is_a_bar_per_zone() -> None:

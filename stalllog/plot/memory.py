@@ -32,7 +32,8 @@ def zone_rows(data: Tables, boot: int | None) -> tuple[pd.DataFrame, int | None]
     if zones.empty or meminfo.empty:
         return pd.DataFrame(), None
     snap = meminfo[["snapshot_id", "boot", "ts", "line_start"]]
-    z = zones.merge(snap, on="snapshot_id", how="inner")
+    # the snapshot's boot is the zone row's (a parsed capture's zones carry it too)
+    z = zones.drop(columns=["boot", "source"], errors="ignore").merge(snap, on="snapshot_id")
     z = z[z["free_kb"].notna().to_numpy(bool)]
     if boot is None:
         boot = busiest_boot([z])
