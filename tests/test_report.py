@@ -327,3 +327,14 @@ def test_allocation_failure_capture_says_what_it_holds() -> None:
         "\n  ", " "
     )
     assert re.search(r"swapper\(0\)\s+page\s+3\s+GFP_ATOMIC", r.output)
+
+
+def test_a_cited_call_trace_shows_its_top_frames() -> None:
+    """kswapd_blocked cites kswapd0(67)'s `Call Trace:` (line 3): the excerpt goes on with the
+    trace's first 8 frames (lines 4-11), as the thread read it, not the header alone."""
+    r = runner.invoke(app, ["report", str(STALL), "-o", "-"])
+    assert r.exit_code == 0, r.output
+    block = r.output.split("kswapd0(67) is waiting", 1)[1].split("* WARNING", 1)[0]
+    shown = re.findall(r"^ +(\d+)\| ", block, flags=re.M)
+    assert shown == [str(n) for n in range(3, 12)]
+    assert "__schedule+0x336/0xe00" in block and "down+0x41/0x50" in block

@@ -4,7 +4,7 @@ table, with long runs cut to their ends and a marker saying how many lines were 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -13,6 +13,23 @@ from stalllog.report.model import Excerpt, ExcerptLine
 
 RUN_KEPT = 4  # lines kept at each end of a run longer than 2 * RUN_KEPT + 1
 MAX_EXCERPT = 40  # lines of one finding's excerpt, markers included
+TRACE_FRAMES = 8  # frames shown under a cited `Call Trace:` line: the top of the stack
+
+
+def trace_context(stacks: pa.Table | None, source: str, numbers: list[int]) -> list[int]:
+    """The first TRACE_FRAMES lines of each trace whose first line is cited (a finding that
+    cites `Call Trace:` is about the frames under it)."""
+    if stacks is None or not numbers or "source" not in stacks.column_names:
+        return []
+    mine = stacks.filter(pc.equal(stacks.column("source"), source))
+    hit = mine.filter(pc.is_in(mine.column("line_start"), pa.array(numbers, pa.int64())))
+    out: list[int] = []
+    for start, end in zip(hit.column("line_start").to_pylist(), hit.column("line_end").to_pylist(),
+                          strict=True):  # fmt: skip
+        if start is not None and end is not None:
+            out.extend(range(start + 1, min(end, start + TRACE_FRAMES) + 1))
+    return out
+
 
 _RANGE = re.compile(r"(\d+)(?:-(\d+))?")
 
@@ -73,8 +90,11 @@ class LineBook:
             if src in wanted and no in wanted[src]:
                 self.text[(src, no)] = (prefix or "") + (text or "")
 
-    def excerpt(self, source: str, evidence: str | None) -> Excerpt | None:
-        shown = shown_numbers(line_numbers(evidence))
+    def excerpt(
+        self, source: str, evidence: str | None, context: Iterable[int] = ()
+    ) -> Excerpt | None:
+        """The evidence lines, and the `context` lines (a cited trace's first frames)."""
+        shown = shown_numbers(sorted({*line_numbers(evidence), *context}))
         out: list[ExcerptLine] = []
         for n in shown:
             if isinstance(n, tuple):

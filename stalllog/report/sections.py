@@ -11,7 +11,7 @@ from typing import Any
 import pyarrow as pa
 
 from stalllog.report.analysis import ranked_findings
-from stalllog.report.excerpts import LineBook, line_numbers
+from stalllog.report.excerpts import LineBook, line_numbers, trace_context
 from stalllog.report.model import (
     MAX_ROWS,
     Finding,
@@ -41,8 +41,11 @@ def findings_section(tables: Mapping[str, pa.Table]) -> Section:
     ranked = ranked_findings(tables.get("findings"))[:MAX_ROWS]
     sources = _boot_sources(tables)
     wanted: dict[str, set[int]] = defaultdict(set)
+    context: dict[int, list[int]] = {}
     for r in ranked:
-        wanted[sources.get(r["boot"], "")].update(line_numbers(r["evidence"]))
+        source, cited = sources.get(r["boot"], ""), line_numbers(r["evidence"])
+        context[r["finding"]] = trace_context(tables.get("stacks"), source, cited)
+        wanted[source].update(cited, context[r["finding"]])
     book = LineBook(tables.get("lines"), wanted)
     several = len(set(sources.values())) > 1
     for r in ranked:
@@ -51,7 +54,7 @@ def findings_section(tables: Mapping[str, pa.Table]) -> Section:
             where += f" of {PurePath(sources.get(r['boot'], '?')).name}"
         if r["episode"] is not None:
             where += f", episode {r['episode']}"
-        excerpt = book.excerpt(sources.get(r["boot"], ""), r["evidence"])
+        excerpt = book.excerpt(sources.get(r["boot"], ""), r["evidence"], context[r["finding"]])
         section.blocks.append(
             Finding(r["severity"], r["text"], where, r["evidence"] or "", excerpt)
         )
