@@ -39,7 +39,7 @@ class BootFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot (NaN without timestamps)"),
+                col("ts", pa.float64(), "s", "seconds since boot (null without timestamps)"),
                 col("release", pa.string(), "", "`uname -r`, e.g. `6.1.0-56-amd64`"),
                 col("build", pa.string(), "", "rest of the banner: builder, compiler, build date"),
             ),
@@ -50,7 +50,7 @@ class BootFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot (NaN without timestamps)"),
+                col("ts", pa.float64(), "s", "seconds since boot (null without timestamps)"),
                 col("cmdline", pa.string(), "", "the kernel command line as printed"),
             ),
         ),

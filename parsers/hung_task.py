@@ -186,7 +186,7 @@ class HungTaskFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot of the INFO line (NaN if none)"),
+                col("ts", pa.float64(), "s", "seconds since boot of the INFO line (null if none)"),
                 col("line_no", pa.int64(), "", "line of the INFO line"),
                 col("comm", pa.string(), "", "hung task's name (untrusted text)"),
                 col("pid", pa.int64(), "", "hung task's pid"),

@@ -223,7 +223,7 @@ class LockdepFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot of the entry (NaN if none)"),
+                col("ts", pa.float64(), "s", "seconds since boot of the entry (null if none)"),
                 col("line_no", pa.int64(), "", "line of the entry (its first piece if broken)"),
                 col("comm", pa.string(), "", "holding task's name (untrusted text)"),
                 col("pid", pa.int64(), "", "holding task's pid"),

@@ -114,7 +114,7 @@ LOCKUPS = TableSchema(
     (
         EVENT_ID,
         col("boot", pa.int32(), "", "boot number in the capture"),
-        col("ts", pa.float64(), "s", "time of the report line (NaN if none)"),
+        col("ts", pa.float64(), "s", "time of the report line (null if none)"),
         col("line_no", pa.int64(), "", "line of the report line"),
         col("kind", pa.string(), "", "soft, hard, rcu or workqueue"),
         col("prefix", pa.string(), "", "pr_fmt of the line: `NMI watchdog`, `watchdog`, `rcu`"),

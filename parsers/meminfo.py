@@ -331,7 +331,7 @@ MEMINFO = TableSchema(
         EVENT_ID,
         _SNAP,
         col("boot", pa.int32(), "", "boot number in the capture"),
-        col("ts", pa.float64(), "s", "seconds since boot of the first line (NaN if none)"),
+        col("ts", pa.float64(), "s", "seconds since boot of the first line (null if none)"),
         col("line_start", pa.int64(), "", "line of `Mem-Info:` (or of the first global line)"),
         col("line_end", pa.int64(), "", "last line taken by the dump"),
         col("header", pa.bool_(), "", "the `Mem-Info:` line was seen"),

@@ -129,7 +129,7 @@ OOM_EVENTS = TableSchema(
         col("oom_id", pa.int64(), "", "row number in the capture, from 0"),
         EVENT_ID,
         col("boot", pa.int32(), "", "boot number in the capture"),
-        col("ts", pa.float64(), "s", "time of the `invoked oom-killer` header (NaN if none)"),
+        col("ts", pa.float64(), "s", "time of the `invoked oom-killer` header (null if none)"),
         col("ts_kill", pa.float64(), "s", "time of the kill (or no-kill outcome) line"),
         col("line_start", pa.int64(), "", "first line of the dump (or of the kill when no dump)"),
         col(

@@ -83,7 +83,7 @@ class PrintkLossFamily(Family):
                     "ts",
                     pa.float64(),
                     "s",
-                    "seconds since boot of the marker line (NaN if none; "
+                    "seconds since boot of the marker line (null if none; "
                     "a console drop marker has no stamp of its own)",
                 ),
                 col(

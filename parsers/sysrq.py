@@ -224,7 +224,7 @@ class SysrqFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot (NaN if none)"),
+                col("ts", pa.float64(), "s", "seconds since boot (null if none)"),
                 col("line_no", pa.int64(), "", "line of the SysRq message"),
                 col("action", pa.string(), "", "action message as printed (`Show Blocked State`)"),
                 col("key", pa.string(), "", "SysRq key of a known action (t, w, l, m, f, …)"),
@@ -240,7 +240,7 @@ class SysrqFamily(Family):
             (
                 EVENT_ID,
                 col("boot", pa.int32(), "", "boot number in the capture"),
-                col("ts", pa.float64(), "s", "seconds since boot (NaN if none)"),
+                col("ts", pa.float64(), "s", "seconds since boot (null if none)"),
                 col("line_no", pa.int64(), "", "line of the `NMI backtrace for cpu` line"),
                 col("cpu", pa.int32(), "", "the CPU"),
                 col("idle_at", pa.string(), "", "`skipped: idling at` function, as printed"),

@@ -239,7 +239,7 @@ class DumpParts:
 _COMMON = (
     EVENT_ID,
     col("boot", pa.int32(), "", "boot number in the capture"),
-    col("ts", pa.float64(), "s", "time of the header line (NaN if none)"),
+    col("ts", pa.float64(), "s", "time of the header line (null if none)"),
     col("line_no", pa.int64(), "", "line of the header"),
     col("comm", pa.string(), "", "allocating task (header; dump_stack `Comm:` if cut off)"),
     col("pid", pa.int64(), "", "its pid (dump_stack header, or a `comm(pid): ` header)"),

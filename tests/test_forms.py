@@ -14,7 +14,6 @@ Real differences between the forms, checked here rather than hidden:
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +112,7 @@ def test_forms_agree(boot: str) -> None:
             assert firsts <= matched if form == "dmesg" else matched == set(range(len(ref)))
         for j, row in pairs:
             _, ts, level, caller, _ = ref[j]
-            if not math.isnan(row["ts"]):  # forms with a printk time: the same time
+            if row["ts"] is not None:  # forms with a printk time: the same time
                 assert row["ts"] == ts, (form, row["line_no"], row["ts"], ts)
             if row["level"] is not None:
                 assert row["level"] == level, (form, row["line_no"])
@@ -133,4 +132,4 @@ def test_timed_forms_have_ts_on_every_kernel_line() -> None:
     boot = next(b for b in BOOTS if "notime" not in b)
     for form in ("serial", "dmesg"):
         rows = _form_lines(boot, form)
-        assert all(not math.isnan(r["ts"]) for r in rows), form
+        assert all(r["ts"] is not None for r in rows), form

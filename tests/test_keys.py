@@ -3,7 +3,10 @@ the joins docs/tables.md shows work on a real capture."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+import pyarrow as pa
 import pytest
 from conftest import SAMPLES
 
@@ -53,3 +56,29 @@ def test_documented_joins(cap: stalllog.Capture) -> None:
     first = cap.oom_events.stack_id.iloc[0]
     trace = cap.frames[cap.frames.stack_id == first]
     assert "out_of_memory" in set(trace["function"])
+
+
+NOTIME = SAMPLES / "qemu" / "5.10.0-46-amd64-global-oom-notime-serial.log"
+
+
+def test_missing_values_are_null_never_nan(tmp_path: Path) -> None:
+    """A capture without printk stamps: every `ts` is missing, and missing is NA in pandas
+    (`isna()`) and null in the files, never a float NaN (which pandas counts as a value)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from stalllog.cli import app
+
+    cap = stalllog.parse(str(NOTIME), str(STALL))
+    notime = cap.lines["source"] == str(NOTIME)
+    assert cap.lines.loc[notime, "ts"].isna().all() and notime.sum() == 2023
+    assert cap.oom_events["ts"].isna().sum() == 25  # `grep -c 'invoked oom-killer'`
+    for name, t in cap.arrow.items():
+        for column, values in zip(t.column_names, t.columns, strict=True):
+            if values.type in (pa.float32(), pa.float64()):
+                assert not pc.any(pc.is_nan(values)).as_py(), (name, column)
+    out = tmp_path / "out"
+    assert CliRunner().invoke(app, ["parse", str(NOTIME), "-o", str(out), "-q"]).exit_code == 0
+    lines = pq.read_table(out / "lines.parquet", columns=["ts"]).column("ts")
+    assert lines.null_count == len(lines) == 2023

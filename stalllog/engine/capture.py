@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stalllog.engine.dispatch import Dispatcher
-from stalllog.engine.keys import add_keys
+from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
@@ -327,6 +327,7 @@ def source_batches(
             batch = pa.RecordBatch.from_arrays(
                 [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
             )
+            batch = missing_as_null(batch)  # after the families read it: their Line.ts is NaN
             stats.add(batch, opened.name)
             if progress is not None:
                 progress(opened.name, n_bytes, opened.size)

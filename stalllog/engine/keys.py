@@ -44,8 +44,27 @@ def keyed(schema: TableSchema) -> TableSchema:
     return TableSchema(schema.name, schema.doc, columns)
 
 
+def missing_as_null(t: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """Float NaN (no timestamp, no value) as null: pandas' `isna()` does not count an Arrow
+    NaN as missing, and the files say the same as the API."""
+    cols = list(t.columns)
+    changed = False
+    for i, c in enumerate(cols):
+        if pa.types.is_floating(c.type) and len(c) > c.null_count:
+            nan = pc.is_nan(c)
+            if pc.any(nan).as_py():
+                cols[i] = pc.if_else(nan, pa.scalar(None, c.type), c)
+                changed = True
+    if not changed:
+        return t
+    if isinstance(t, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(cols, schema=t.schema)
+    return pa.Table.from_arrays(cols, schema=t.schema)
+
+
 def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """Every table but the core ones with `source` and `boot` (idempotent)."""
+    """Every table but the core ones with `source` and `boot`, and NaN as null (idempotent)."""
+    tables = {name: missing_as_null(t) for name, t in tables.items()}
     events, boots = tables.get("events"), tables.get("boots")
     out = dict(tables)
     for name, t in tables.items():

@@ -28,8 +28,8 @@ _LINE_DOCS = {
     "ts": (
         "s",
         "seconds since boot from `[ 123.456789]`, /dev/kmsg usec or journal monotonic "
-        "time (`_SOURCE_MONOTONIC_TIMESTAMP`, else `__MONOTONIC_TIMESTAMP`); NaN when the "
-        "line has none",
+        "time (`_SOURCE_MONOTONIC_TIMESTAMP`, else `__MONOTONIC_TIMESTAMP`); null (NA) when "
+        "the line has none",
     ),
     "wall": (
         "",
@@ -89,7 +89,7 @@ _EVENT_DOCS = {
     "family": ("", "the parsers/ module that recognized it"),
     "boot": ("", "boot number"),
     "source": ("", "the input it came from"),
-    "ts": ("s", "seconds since boot of the block's first line (NaN without timestamps)"),
+    "ts": ("s", "seconds since boot of the block's first line (null without timestamps)"),
     "line_start": ("", "first line of the block"),
     "line_end": ("", "last line of the block"),
     "n_lines": ("lines", "lines the block claimed (foreign lines inside are not counted)"),
@@ -225,7 +225,8 @@ def render_markdown() -> str:
         "",
         "Generated from the code by `python -m stalllog.engine.schema > docs/tables.md`; "
         "`tests/test_docs.py` fails when this file is stale. Column and table names are public "
-        "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA, never 0.",
+        "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA (null in "
+        "the files), never 0 nor NaN.",
         "",
         *JOIN_MAP,
     ]

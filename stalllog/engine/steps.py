@@ -70,10 +70,12 @@ def run_steps(
         (s.order, s.name, s.run) for s in STEPS.values() if not (skip_deferred and s.deferred)
     ]
     plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
+    from stalllog.engine.keys import add_keys, missing_as_null  # pyarrow: not at import time
+
+    # every step sees missing values as null, whether it runs now or deferred (parse())
+    tables = {name: missing_as_null(t) for name, t in tables.items()}
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
         tables = run(tables, context)
-    from stalllog.engine.keys import add_keys  # pyarrow: not at import time
-
     return add_keys(tables)
 
 

@@ -162,7 +162,7 @@ def _boots_aggregated(rows: list[dict[str, Any]], tables: Mapping[str, pa.Table]
         kernels += f" and {len(releases) - 3} more"
     unknown = len(rows) - releases.total()
     text = Text(f"kernels: {kernels}; {unknown} unknown" if unknown else f"kernels: {kernels}")
-    spans = [r["ts_last"] - r["ts_first"] for r in rows if not math.isnan(r["ts_first"])]
+    spans = [r["ts_last"] - r["ts_first"] for r in rows if r["ts_first"] is not None]
     hours = sum(spans) / 3600
     text.append(f"\ntime logged: {hours:,.2f} h in {len(spans)} timed boot(s)")
     hosts = {r["host"] for r in rows if r["host"]}
