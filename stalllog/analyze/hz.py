@@ -49,6 +49,12 @@ def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
     return pd.Series(np.where(good, snap, np.nan), index=med.index).dropna().astype("Int64")
 
 
+def snap_hz(rate: float) -> int | None:
+    """One measured jiffies-per-second rate snapped as infer_hz does (stalllog watch)."""
+    snap = int(_HZ_CHOICES[np.abs(_HZ_CHOICES - rate).argmin()])
+    return snap if abs(snap - rate) <= 0.1 * snap else None
+
+
 def hz_by_boot(tables: dict[str, pd.DataFrame], hz: int | None) -> tuple[pd.Series, pd.Series]:
     """HZ used per boot and where it came from ("inferred", "argument" or NA); index: boot.
 

@@ -13,7 +13,11 @@ import numpy as np
 import pandas as pd
 
 MIN_GAP_S = 60.0
-_MAX_INTERVAL_S = 300.0
+# reporting intervals counted for the gap: longer ones are gaps between hangs, shorter ones
+# two reports of one burst (also used live by stalllog.watch.stall)
+MIN_INTERVAL_S = 0.5
+MAX_INTERVAL_S = 300.0
+GAP_FACTOR = 3.0
 
 
 def get(tables: dict[str, pd.DataFrame], name: str) -> pd.DataFrame:
@@ -96,10 +100,9 @@ def gap_by_boot(tables: dict[str, pd.DataFrame]) -> pd.Series:
     r = pd.concat(frames, ignore_index=True).dropna(subset=["ts"])
     r = r.sort_values(["boot", "key", "ts"])
     r["d"] = r.groupby(["boot", "key"], sort=False)["ts"].diff()
-    # longer intervals are gaps between hangs, not a reporting cadence
-    r = r[(r["d"] > 0.5) & (r["d"] <= _MAX_INTERVAL_S)]
+    r = r[(r["d"] > MIN_INTERVAL_S) & (r["d"] <= MAX_INTERVAL_S)]
     med = r.groupby("boot")["d"].median()
-    return (3.0 * med).clip(lower=MIN_GAP_S).astype("Float64")
+    return (GAP_FACTOR * med).clip(lower=MIN_GAP_S).astype("Float64")
 
 
 def terminators(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:

@@ -316,11 +316,13 @@ def source_batches(
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
     lines: LineStage | StructuredStage | None = None
+    # a followed input comes a burst per chunk: too few lines to judge wrapping by
+    rewrap = opened.live is None or not opened.live.follow
     try:
         for chunk in iter_chunks(opened):
             n_bytes += len(chunk.data)
             lines = lines or _line_stage(opened, stage, chunk.data)
-            fixed = _read_chunk(lines, chunk, opened.error is not None)
+            fixed = _read_chunk(lines, chunk, opened.error is not None, rewrap)
             batch = fixed.lines
             event_ids = fixed.claim(dispatcher.process(fixed.view))
             unparsed = unparsed_flag(batch, event_ids)
@@ -344,7 +346,9 @@ def source_batches(
             "error": opened.problems()}  # fmt: skip
 
 
-def _read_chunk(lines: LineStage | StructuredStage, chunk: Chunk, truncated: bool) -> Repaired:
+def _read_chunk(
+    lines: LineStage | StructuredStage, chunk: Chunk, truncated: bool, rewrap: bool = True
+) -> Repaired:
     """One chunk's `lines` batch, with the view families see: mail/tracker/syslog mangling
     repaired (input/repair.py); structured inputs carry their messages unmangled."""
     if isinstance(lines, StructuredStage):
@@ -355,7 +359,7 @@ def _read_chunk(lines: LineStage | StructuredStage, chunk: Chunk, truncated: boo
     batch = lines.batch(data, chunk.last, truncated=truncated)
     if quotes is not None:
         batch = restore_quotes(batch, chunk.data, quotes)
-    return repair(_flag_last(batch, "cut") if chunk.cut else batch, found, quotes)
+    return repair(_flag_last(batch, "cut") if chunk.cut else batch, found, quotes, rewrap)
 
 
 def _line_stage(opened: OpenedSource, stage: LineStage, head: bytes) -> LineStage | StructuredStage:

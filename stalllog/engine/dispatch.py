@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections import defaultdict
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -28,9 +28,23 @@ ROW_FLUSH = 8_192  # family rows move from dicts to Arrow in batches of this siz
 ROW_WINDOW = 2_048  # ...keeping this many recent rows as dicts that families may still update
 
 
+class Observer(Protocol):
+    """Sees rows as families write them and events as their blocks end (`stalllog watch`)."""
+
+    def row(self, table: str, values: dict[str, Any]) -> None: ...
+
+    def finished(self, event: dict[str, Any]) -> None: ...
+
+
 class Dispatcher:
-    def __init__(self, families: list[Family]) -> None:
+    def __init__(
+        self, families: list[Family], observer: Observer | None = None, retain: bool = True
+    ) -> None:
+        """observer: told of every row and finished event. retain=False keeps no rows or
+        events once handed to the observer (a watch that runs for days stays flat)."""
         self.families = families
+        self.observer = observer
+        self.retain = retain
         # Own tables first (their order is the output order), then those written through parts.
         owned = [t for f in families for t in f.tables]
         through_parts = [t for f in families for t in written_tables(f)]
@@ -70,6 +84,10 @@ class Dispatcher:
         if not values.keys() <= allowed:
             extra = sorted(values.keys() - allowed)
             raise KeyError(f"table {table!r} has no column(s) {extra}")
+        if self.observer is not None:
+            self.observer.row(table, values)
+            if not self.retain:
+                return
         rows = self.rows[table]
         rows.append(values)
         if len(rows) >= ROW_FLUSH + ROW_WINDOW:
@@ -111,24 +129,27 @@ class Dispatcher:
                 f"{len(foreign)} foreign line(s) inside (first at line {foreign[0]})"
             )
         first = block.first
-        self.events.append(
-            {
-                "event_id": block.event_id,
-                "kind": block.kind,
-                "family": family.name,
-                "boot": first.boot,
-                "source": first.source,
-                "ts": block.ts,
-                "line_start": first.line_no,
-                "line_end": block.last_line_no,
-                "n_lines": block.n_lines,
-                "caller": first.caller,
-                "pid": block.pid,
-                "comm": block.comm,
-                "corrupted": bool(block.problems),
-                "reason": "; ".join(block.problems) or None,
-            }
-        )
+        event = {
+            "event_id": block.event_id,
+            "kind": block.kind,
+            "family": family.name,
+            "boot": first.boot,
+            "source": first.source,
+            "ts": block.ts,
+            "line_start": first.line_no,
+            "line_end": block.last_line_no,
+            "n_lines": block.n_lines,
+            "caller": first.caller,
+            "pid": block.pid,
+            "comm": block.comm,
+            "corrupted": bool(block.problems),
+            "reason": "; ".join(block.problems) or None,
+        }
+        if self.observer is not None:
+            self.observer.finished(event)
+            if not self.retain:
+                return
+        self.events.append(event)
         if len(self.events) >= ROW_FLUSH:
             self._events_done.append(to_batch(self.events, EVENTS_SCHEMA, "events")[0])
             self.events = []

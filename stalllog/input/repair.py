@@ -185,12 +185,14 @@ class Repaired:
         return pa.array(ids, pa.int64(), mask=ids < 0)
 
 
-def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = None) -> Repaired:
+def repair(batch: pa.RecordBatch, found: set[str], quotes: np.ndarray | None = None,
+           rewrap: bool = True) -> Repaired:  # fmt: skip
     """Repair the text families see; `found`: what `scan` found in the chunk, `quotes` the
-    length of each line's quote marks (`unquote`)."""
+    length of each line's quote marks (`unquote`). rewrap=False: wrapped lines are not looked
+    for (a followed live input comes a burst per chunk, too few lines to tell a width)."""
     text = batch.column("text")
     texts: dict[int, str] = {}
-    wraps = _Wraps(batch, texts, quotes)
+    wraps = _Wraps(batch, texts, quotes, rewrap)
     marks = dict(wraps.marks)
     home = np.arange(batch.num_rows)  # the row a line's text is given to families in
     home[wraps.conts] = wraps.heads
@@ -316,10 +318,13 @@ class _Wraps:
     space at the cut: joined with one."""
 
     def __init__(
-        self, batch: pa.RecordBatch, texts: dict[int, str], quotes: np.ndarray | None
-    ) -> None:
+        self, batch: pa.RecordBatch, texts: dict[int, str], quotes: np.ndarray | None,
+        rewrap: bool = True,
+    ) -> None:  # fmt: skip
         self.marks: dict[str, np.ndarray] = {}
         self.conts = self.heads = self.spaceless = np.zeros(0, np.int64)
+        if not rewrap:
+            return
         prefix, text = batch.column("prefix"), batch.column("text")
         self.kinds = batch.column("prefix_kind")
         plen = _lengths(prefix)
