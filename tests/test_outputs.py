@@ -254,10 +254,14 @@ def _kill_after(out: Path, n_files: int | str) -> tuple[int, int | None]:
         nonlocal mode
         while proc.poll() is None:
             for tmp in out.parent.glob(f".{out.name}.*"):
+                if tmp.name.startswith(f".{out.name}.old."):
+                    continue  # the previous set, moved aside by the swap
                 try:
+                    # the mode as first seen: once complete, it is opened up before the rename
+                    if mode is None:
+                        mode = tmp.stat().st_mode & 0o777
                     there = os.listdir(tmp)
                     if n_files in there if isinstance(n_files, str) else len(there) >= n_files:
-                        mode = tmp.stat().st_mode & 0o777
                         proc.send_signal(signal.SIGKILL)
                         return
                 except FileNotFoundError:
