@@ -34,7 +34,8 @@ LAYERS: dict[str, set[str]] = {
     "plot": {"engine", "parsers", "kernel", "analyze"},  # stalllog.plot: matplotlib, lazily
     "report": {"engine", "parsers", "kernel", "analyze", "output", "plot"},
     "output": {"engine", "parsers", "input"},
-    "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output", "plot"},
+    "watch": {"engine", "parsers", "input", "analyze"},  # stalllog.watch: the live hook
+    "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output", "plot", "watch"},
     "dask": {"engine", "parsers", "input", "output"},  # stalllog.dask, the optional extra
 }
 TOP = {"__init__", "__main__"}  # the composition root may import anything
