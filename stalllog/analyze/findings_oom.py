@@ -191,12 +191,14 @@ def oom_resolved_outside(ctx: Ctx) -> list[Row]:
         within = f", each within {r['gap']:.2f} s of its header" if not pd.isna(r["gap"]) else ""
         held_txt = f"; oom_lock held at most {r['held']:.2f} s" if not pd.isna(r["held"]) else ""
         one = r["n"] == 1
+        # the kills inside episodes are told by the episodes' findings
+        outside = f"outside the stall episodes ({r['inside']} inside) " if r["inside"] else ""
         rows.append(
             finding_row(
                 "oom_resolved",
                 "info",
                 boot,
-                f"{r['n']} {r['kinds']} OOM kill(s) "
+                f"{r['n']} {r['kinds']} OOM kill(s) {outside}"
                 f"{fmt_when(r['ts_min'], r['kill_ts_max'], r['first_line'], r['last_line'])}"
                 f"{within}{held_txt}; {r['reaped']} victim(s) reaped, "
                 f"and no allocation stall was reported afterwards.",
@@ -211,7 +213,8 @@ def oom_resolved_outside(ctx: Ctx) -> list[Row]:
 
 def _kills_outside_episodes(ctx: Ctx) -> pd.DataFrame | None:
     """Per boot (the index), the OOM kills outside every episode: how many, when, the slowest
-    header→kill gap, how many were reaped, the OOM kinds and the first victim."""
+    header→kill gap, how many were reaped, the OOM kinds and the first victim; and how many
+    kills of the boot fell inside an episode."""
     oom = ctx.get("oom_events")
     if oom is None:
         return None
@@ -221,6 +224,7 @@ def _kills_outside_episodes(ctx: Ctx) -> pd.DataFrame | None:
     if not len(k):
         return None
     k = k.assign(episode=ctx.episode_of(k["boot"], k["line_start"]))
+    inside = k[k["episode"].notna()].groupby("boot").size()
     k = k[k["episode"].isna()]
     k = k.assign(
         gap=(k["ts_kill"] - k["ts"]).astype("Float64"),
@@ -241,7 +245,7 @@ def _kills_outside_episodes(ctx: Ctx) -> pd.DataFrame | None:
             "victim_pid": g["victim_pid"].first(),
             "victim_comm": g["victim_comm"].first(),
         }
-    )
+    ).assign(inside=lambda df: inside.reindex(df.index, fill_value=0))
 
 
 def _last_stall_line(ctx: Ctx) -> pd.Series:
