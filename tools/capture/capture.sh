@@ -11,7 +11,7 @@
 #   -n  prepare only (download, extract, build), do not boot
 #   -S  skip apt-get install of host tools
 #   -r  retry a boot once when it fails (QEMU error, or no "scenario done")
-# env: ACCEL=tcg|kvm  WORK=DIR  OUT=DIR  MEM=MiB  QEMU_TIMEOUT=s  EXTRA_FORMS=0|1
+# env: ACCEL=tcg|kvm  WORK=DIR  OUT=DIR  MEM=MiB  QEMU_TIMEOUT=s  EXTRA_FORMS=0|1  LIVE=CMD
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,7 +22,7 @@ QEMU_TIMEOUT=${QEMU_TIMEOUT:-420}
 EXTRA_FORMS=${EXTRA_FORMS:-1}   # dmesg -T (util-linux) and journalctl -k (systemd)
 
 KTAGS="5.10 6.1 6.12"
-SCENARIOS="global-oom global-oom-notime memcg-oom memcg-v1-oom hung-task sysrq sysrq-oom page-alloc-fail"
+SCENARIOS="global-oom global-oom-notime memcg-oom memcg-v1-oom hung-task sysrq sysrq-oom page-alloc-fail oom-stall"
 PREP_ONLY=0
 INSTALL=1
 RETRY=0
@@ -228,14 +228,18 @@ boot_ok() { # base -> 0 if the boot ran its scenario to the end
 run_scenario() { # kdir kver initrd scenario -> rc 0 if boot_ok
 	local kdir=$1 kver=$2 initrd=$3 scn=$4 smp=2 time=1 base f
 	case $scn in
-	global-oom) smp=4 ;;
+	global-oom|oom-stall) smp=4 ;;
 	global-oom-notime) smp=4; time=0 ;;
 	esac
 	base=$OUT/$kver-$scn
 	# 8250.nr_uarts=5: room for the PCI serial port (ttyS4) next to the
 	# four legacy ISA ports
 	local append="console=ttyS0,115200 loglevel=7 printk.time=$time log_buf_len=8M 8250.nr_uarts=5 scn=$scn failsafe=$((QEMU_TIMEOUT - 20))"
-	local ports=(-serial file:"$base-serial.log" -serial file:"$base-dmesg.log" -serial file:"$base-kmsg.log")
+	local con=(-serial file:"$base-serial.log")
+	# LIVE=CMD: the console on QEMU's stdout, piped live into CMD (called with the serial
+	# log's path: it writes the log itself), e.g. tools/capture/watch_live.py
+	[ -n "${LIVE:-}" ] && con=(-chardev stdio,id=con0,signal=off -serial chardev:con0)
+	local ports=("${con[@]}" -serial file:"$base-dmesg.log" -serial file:"$base-kmsg.log")
 	for f in serial dmesg kmsg dmesg-T journal; do rm -f "$base-$f.log"; done
 	if [ "$EXTRA_FORMS" = 1 ]; then
 		ports+=(-serial file:"$base-dmesg-T.log"
@@ -244,11 +248,16 @@ run_scenario() { # kdir kver initrd scenario -> rc 0 if boot_ok
 	log "boot $kver scenario=$scn smp=$smp mem=${MEM}M accel=$ACCEL"
 	local t0 t1 rc=0
 	t0=$(date +%s.%N)
-	timeout -k 10 "$QEMU_TIMEOUT" qemu-system-x86_64 \
-		-machine pc,accel="$ACCEL" -cpu "$CPU" -m "$MEM" -smp "$smp" \
-		-nodefaults -display none -no-reboot \
-		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd" \
-		-append "$append" "${ports[@]}" || rc=$?
+	local qemu=(timeout -k 10 "$QEMU_TIMEOUT" qemu-system-x86_64
+		-machine pc,accel="$ACCEL" -cpu "$CPU" -m "$MEM" -smp "$smp"
+		-nodefaults -display none -no-reboot
+		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd"
+		-append "$append" "${ports[@]}")
+	if [ -n "${LIVE:-}" ]; then
+		"${qemu[@]}" </dev/null | $LIVE "$base-serial.log" || rc=$?
+	else
+		"${qemu[@]}" || rc=$?
+	fi
 	t1=$(date +%s.%N)
 	local wall init_ts done_ts ok=1
 	wall=$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')

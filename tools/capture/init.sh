@@ -166,11 +166,20 @@ dump_logs() {
 
 case "$SCN" in
 
-global-oom|global-oom-notime)
+global-oom|global-oom-notime|oom-stall)
 	# Several multi-threaded hogs at once, no limits, no swap: the global
 	# OOM killer fires repeatedly.  Every other hog also has one thread
 	# stuck in D state on a frozen ext4, so a killed victim cannot exit
 	# promptly and the oom_reaper has to reap its memory.
+	# oom-stall: SysRq-w (blocked tasks) every 2 s during the storm: tasks
+	# asleep inside the page allocator (a lost oom_lock trylock's 1-jiffy
+	# backoff, reclaim throttling) show in D state with their traces, the
+	# stall evidence of kernels without warn_alloc stall reports (>= 4.15).
+	if [ "$SCN" = oom-stall ]; then
+		echo 1 > /proc/sys/kernel/sysrq
+		( while :; do echo w > /proc/sysrq-trigger; sleep 2; done ) &
+		SYSRQ_LOOP=$!
+	fi
 	setup_frozen_fs
 	# a small bystander that is never chosen (oom_score_adj -1000)
 	hog -t 1 -m 4 -o -1000 -n keeper &
@@ -186,6 +195,11 @@ global-oom|global-oom-notime)
 	storm 4 60 32 global_hog
 	kill -9 $KEEPER; wait $KEEPER 2>/dev/null
 	kill_hogs
+	if [ -n "${SYSRQ_LOOP:-}" ]; then
+		kill $SYSRQ_LOOP; wait $SYSRQ_LOOP 2>/dev/null
+		say "SysRq-w loop stopped; quiet for 30 s"
+		sleep 30
+	fi
 	;;
 
 memcg-oom)
