@@ -20,6 +20,7 @@ from stalllog.engine.linestats import LineStats
 from stalllog.output.safe import for_terminal
 from stalllog.report.analysis import ranked_findings
 from stalllog.report.summary import CORE, source_warnings
+from stalllog.report.worst import worst_kill_facts
 
 SUMMARY_VERSION = 1
 WORST = 5  # findings, boots and victims listed by name; the rest are counted
@@ -116,7 +117,9 @@ def summary_facts(
         "kernels": sorted(boots["by_release"]),
         "events": _events(_rows(tables, "events")),
         "tables": {n: t.num_rows for n, t in tables.items() if n not in CORE and t.num_rows},
-        "oom": _oom(_rows(tables, "oom_events"), boots["seconds"]),
+        # the worst kills lead: ranked by victim RSS, counted per boot and memcg
+        "oom": {**_oom(_rows(tables, "oom_events"), boots["seconds"]),
+                **worst_kill_facts(tables, WORST)},
         "findings": findings,
         "verdict": None if findings is None else worst or "none",
         "warnings": [{"source": s, "message": m}
