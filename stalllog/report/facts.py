@@ -158,6 +158,11 @@ class Summary:
             f"{f['events']['total']:,} event(s); {oom['invocations']} OOM invocation(s), "
             f"{oom['kills']} kill(s)",
         ]
+        if oom["worst_kills"]:
+            w = oom["worst_kills"][0]
+            rss = f"{w['rss_kb']:,} kB" if w["rss_kb"] is not None else "RSS ?"
+            out.append(f"worst kill: {w['comm']}({w['pid']}), {rss} (boot {w['boot']}, "
+                       f"line {w['line_no']})")  # fmt: skip
         if findings is not None:
             sev = ", ".join(f"{n} {s}" for s, n in findings["by_severity"].items() if n)
             out.append(f"verdict: {f['verdict']} ({sev or 'no findings'})")
