@@ -84,7 +84,8 @@ class Redactor:
 
     def _new(self, category: str) -> str:
         """The next pseudonym of a category (a host's FQDN shares its host's: not counted)."""
-        return _pseudonym(category, len(set(self.maps[category].values())) + 1)
+        m = self.maps[category]
+        return _pseudonym(category, (len(set(m.values())) if category == "host" else len(m)) + 1)
 
     def _host_alias(self, original: str) -> None:
         """An FQDN and its host's short name are one machine: the one seen second takes the

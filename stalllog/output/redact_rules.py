@@ -61,7 +61,7 @@ FQDN = re.compile(
     r"(?<![\w.\-@])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,13})"
     r"(?![\w\-]|\.[\w\-])"
 )
-FQDN_TRIGGER = r"(?i)[A-Za-z0-9]\.(?:" + "|".join(sorted(FQDN_TLDS)) + r")(?:[^\w\-]|$)"
+FQDN_TRIGGER = r"[A-Za-z0-9]\.(?i:" + "|".join(sorted(FQDN_TLDS)) + r")(?:[^\w\-]|$)"
 
 TRIGGER = "|".join(
     [
