@@ -134,14 +134,22 @@ def test_a_host_named_before_its_own_lines_is_known_up_front(tmp_path: Path) -> 
     assert set(lines["host"]) == {None, "host-1"}  # the serial lines have none
 
 
-def test_fqdn_and_short_name_share_a_pseudonym() -> None:
-    r = Redactor()
-    r.learn_hosts(["koyomi"])  # the host column of the koyomi sample
-    # a line of that sample with its host written out in full (a file name people give it)
-    line = "Dec 20 11:43:14 koyomi kernel: [ 1.0] see /srv/logs/koyomi.example.org/kern.log"
-    assert r.text(line) == "Dec 20 11:43:14 host-1 kernel: [ 1.0] see /srv/logs/host-1/kern.log"
-    assert r.mapping()["host"] == {"host-1": "koyomi koyomi.example.org"}
-    assert r.stats().replaced["host"] == 2
+def test_fqdn_and_short_name_share_a_pseudonym(tmp_path: Path) -> None:
+    """The koyomi capture (host column `koyomi`) kept under the host's FQDN: the input's path
+    (the `source` column, the manifest) and its lines name one machine, one pseudonym."""
+    per_host = tmp_path / "koyomi.example.org"
+    per_host.mkdir()
+    shutil.copy(KOYOMI, per_host / "kern.log")
+    out, map_file = tmp_path / "out", tmp_path / "map.json"
+    r = runner.invoke(app, ["parse", "-q", str(per_host / "kern.log"), "-o", str(out),
+                            "--redact", "--redact-map", str(map_file)])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert not [c for c in _cells(out) if "koyomi" in c]
+    lines = pq.read_table(out / "lines.parquet", columns=["source", "host"]).to_pydict()
+    assert {s.rsplit("/", 2)[-2] for s in lines["source"]} == {"host-1"}
+    assert set(lines["host"]) == {"host-1"}
+    mapping = json.loads(map_file.read_text())["mapping"]["host"]
+    assert mapping == {"host-1": "koyomi koyomi.example.org"}
 
 
 # Real lines with dotted words that are no host names: symbols with compiler suffixes, source
