@@ -71,6 +71,8 @@ def test_summary_facts_and_text() -> None:
     assert json.loads(summary.to_json()) == summary.facts
     text = str(summary)
     assert "2,741 lines" in text and "32 OOM invocation(s), 32 kill(s)" in text
+    # line 2734: `Killed process 328 (hog) ... anon-rss:95476kB, file-rss:4kB, shmem-rss:772kB`
+    assert "worst kill: hog(328), 96,252 kB (boot 0, line 2734)" in text
     assert repr(summary).startswith("<Summary\n1 input(s)")
 
 

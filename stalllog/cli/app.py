@@ -36,7 +36,7 @@ from stalllog.cli.options import (
     RedactOption,
     TablesOption,
 )
-from stalllog.cli.redaction import make_redactor, write_map_or_fail
+from stalllog.cli.redaction import learn_hosts_up_front, make_redactor, write_map_or_fail
 from stalllog.cli.tables_cmd import tables_cmd
 from stalllog.output.hashing import HashedInput
 
@@ -186,6 +186,8 @@ def _run(
     from stalllog.output.writers import parse_to_files
 
     total = _check_inputs(captures)
+    if not follow:  # a followed input is live: read once, as it comes
+        learn_hosts_up_front(redactor, captures)
     # followed inputs are read in this process, as they come
     parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
     inputs = parallel or _Inputs(captures, follow)

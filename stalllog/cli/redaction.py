@@ -41,3 +41,26 @@ def write_map_or_fail(map_file: Path | None, redactor: Redactor | None) -> None:
         shown = for_terminal(f"{map_file}: {e.strerror or e}", markup=False)
         sys.stderr.write(f"stalllog: {shown}\n")
         raise typer.Exit(1) from None
+
+
+def learn_hosts_up_front(redactor: Redactor | None, captures: list[str]) -> None:
+    """The host names of the inputs' syslog/journal prefixes, known before the first `lines`
+    batch is rewritten: a host a message names before its own first line gets its pseudonym
+    too. Files only (a pipe cannot be read twice); an unreadable one is the parse's to report."""
+    if redactor is None:
+        return
+    from stalllog.input.reader import CaptureError
+    from stalllog.output.redact import scan_hosts
+
+    for capture in captures:
+        path = Path(capture)
+        if capture == "-" or not (path.is_file() or path.is_dir()):
+            continue
+        files = [path] if path.is_file() else sorted(
+            p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
+        )  # fmt: skip
+        for f in files:
+            try:
+                redactor.learn_hosts(sorted(scan_hosts(f)))
+            except (OSError, CaptureError):
+                continue

@@ -137,6 +137,8 @@ def report(
     for source, problem in source_warnings(tables["sources"], stats):
         _warn(source, problem)
     names = ", ".join(Path(c).name if c != "-" else "<stdin>" for c in captures)
+    if redactor is not None:  # a capture is often named after its host
+        names = redactor.text(names)
     model = build_report(tables, title=f"stalllog report: {names}")
     data, assets = render(model, chosen, out, cap)
     if str(out) == "-":

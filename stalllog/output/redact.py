@@ -82,12 +82,35 @@ class Redactor:
         self._host_trigger = ""
         self._comms: tuple[re.Pattern[str], re.Pattern[str]] | None = None
 
+    def _new(self, category: str) -> str:
+        """The next pseudonym of a category (a host's FQDN shares its host's: not counted)."""
+        m = self.maps[category]
+        return _pseudonym(category, (len(set(m.values())) if category == "host" else len(m)) + 1)
+
+    def _host_alias(self, original: str) -> None:
+        """An FQDN and its host's short name are one machine: the one seen second takes the
+        pseudonym of the one seen first (`web1` and `web1.example.com` both `host-1`)."""
+        m = self.maps["host"]
+        if original in m:
+            return
+        short = original.split(".", 1)[0]
+        if "." in original and short in m:
+            m[original] = m[short]
+        else:
+            fqdn = next((k for k in m if k.startswith(original + ".")), None)
+            if fqdn is not None:
+                m[original] = m[fqdn]
+        if original in m:
+            self._hosts = None
+
     def name(self, category: str, original: str) -> str:
         """The pseudonym of `original`, counted as one replacement."""
+        if category == "host":
+            self._host_alias(original)
         m = self.maps[category]
         p = m.get(original)
         if p is None:
-            p = m[original] = _pseudonym(category, len(m) + 1)
+            p = m[original] = self._new(category)
             if category == "host":
                 self._hosts = None
             elif category == "comm":
@@ -104,8 +127,12 @@ class Redactor:
 
     def mapping(self) -> dict[str, dict[str, str]]:
         """pseudonym -> original per category, secrets left out (for --redact-map)."""
-        return {c: {p: o for o, p in m.items()} for c, m in self.maps.items()
-                if m and c not in NOT_MAPPED}  # fmt: skip
+        out: dict[str, dict[str, str]] = {}
+        for c, m in self.maps.items():
+            if m and c not in NOT_MAPPED:
+                for o, p in m.items():  # a host's FQDN beside its short name
+                    out.setdefault(c, {})[p] = f"{out[c][p]} {o}" if p in out.get(c, {}) else o
+        return out
 
     # -- single values ------------------------------------------------------------------
 
@@ -125,14 +152,16 @@ class Redactor:
         m = self.maps["host"]
         for v in values:
             if v and v not in m and _is_host_name(v):
-                m[v] = _pseudonym("host", len(m) + 1)
+                self._host_alias(v)
+                if v not in m:
+                    m[v] = self._new("host")
                 self._hosts = None
 
     def learn_comms(self, values: Iterable[str | None]) -> None:
         m = self.maps["comm"]
         for v in values:
             if v and v not in m and not is_kernel_thread(v):
-                m[v] = _pseudonym("comm", len(m) + 1)
+                m[v] = self._new("comm")
                 self._comms = None
 
     def cmdline(self, value: str) -> str:
@@ -189,6 +218,8 @@ class Redactor:
             s = R.IPV6.sub(self._ipv6, s)
         if R.DOTTED.search(s):
             s = R.IPV4.sub(self._ipv4, s)
+        if "." in s:  # after the mail rule: `user@host.example.org` is one user and host
+            s = R.FQDN.sub(self._fqdn, s)
         hosts = self._host_pattern()
         if hosts is not None:
             s = hosts.sub(lambda m: self.name("host", m.group(0)), s)
@@ -196,6 +227,11 @@ class Redactor:
 
     def _email(self, m: re.Match[str]) -> str:
         return f"{self.name('user', m.group(1))}@{self.name('host', m.group(2))}"
+
+    def _fqdn(self, m: re.Match[str]) -> str:
+        if m.group(1).lower() not in R.FQDN_TLDS:
+            return m.group(0)  # `foo.isra`, `system.slice`, `vmscan.c`: no host name
+        return self.name("host", m.group(0))
 
     def _ipv6(self, m: re.Match[str]) -> str:
         a = m.group(0)
@@ -381,6 +417,33 @@ class Redactor:
             assert isinstance(redacted, pa.Table)
             out[name] = redacted
         return out
+
+
+def scan_hosts(path: Path) -> set[str]:
+    """The host names of a capture file's syslog/journal prefixes, read once before the parse
+    (compressed files too). Streamed `lines` batches are rewritten as they come: without
+    this, a host named in a message before its own first line would be missed."""
+    from stalllog.input.reader import open_source
+
+    found: set[bytes] = set()
+    opened = open_source(path)
+    try:
+        rest = b""
+        while chunk := opened.stream.read(1 << 20):
+            lines = (rest + chunk).split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                m = R.HOST_PREFIX.match(line)
+                if m:
+                    found.add(m.group(1) or m.group(2))
+                elif b"_HOSTNAME" in line:
+                    found.update(R.HOST_FIELD.findall(line))
+        m = R.HOST_PREFIX.match(rest)
+        if m:
+            found.add(m.group(1) or m.group(2))
+    finally:
+        opened.stream.close()
+    return {h.decode("utf-8", "replace") for h in found} - {"-"}
 
 
 def _is_host_name(value: str) -> bool:

@@ -38,6 +38,31 @@ MACHINE = re.compile(r"(_MACHINE_ID(?:=|\"\s*:\s*\"))([0-9a-fA-F]{32})")
 HOSTNAME_FIELD = re.compile(r"_HOSTNAME(?:=|\"\s*:\s*\")([^\s\"]+)")
 CMDLINE = re.compile(r"((?:Kernel )?[Cc]ommand line: )([^\"\n]*)")
 
+# Host names in free text (`nfs: server files.example.com not responding`): dotted names whose
+# last label is a top-level domain people name hosts under. Kernel text is full of dotted
+# words that are no host (symbols `foo.isra.0`, `foo.cold`, `foo.constprop.0`, files
+# `vmscan.c`, `a.out`, `libc.so.6`, `xfs.ko`, module options `kvm-intel.nested`, releases
+# `6.1.0-56-amd64`, `4.19.4-1.el7.elrepo`, units `system.slice`): the last label must be one
+# of these, never a file suffix (`.c`, `.h`, `.so`, `.ko`, `.sh`, `.py`, `.pl`, `.md`,
+# `.in`, `.cc`, `.go` are left out on purpose).
+FQDN_TLDS = frozenset(
+    {
+        "com", "net", "org", "edu", "gov", "mil", "info", "biz", "arpa", "io", "co", "ai",
+        "cloud", "dev", "me", "tv", "eu", "us", "uk", "de", "fr", "nl", "jp", "cn", "ru", "it",
+        "es", "se", "fi", "dk", "cz", "sk", "ch", "at", "be", "ca", "au", "nz", "br", "kr",
+        "tw", "hk", "sg", "ie", "il", "za", "mx", "ar", "pt", "gr", "hu", "ro", "ua", "tr",
+        "vn", "th", "my", "ph", "lt", "lv", "ee", "si", "hr", "nu", "ws",
+        # names sites give their own networks, and the reserved ones (RFC 2606, 6762)
+        "local", "localdomain", "lan", "home", "corp", "internal", "intranet", "private",
+        "example", "test", "invalid",
+    }
+)  # fmt: skip
+FQDN = re.compile(
+    r"(?<![\w.\-@])(?:[A-Za-z0-9](?:[A-Za-z0-9\-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,13})"
+    r"(?![\w\-]|\.[\w\-])"
+)
+FQDN_TRIGGER = r"[A-Za-z0-9]\.(?i:" + "|".join(sorted(FQDN_TLDS)) + r")(?:[^\w\-]|$)"
+
 TRIGGER = "|".join(
     [
         r"\d\.\d+\.\d+\.\d",
@@ -49,8 +74,20 @@ TRIGGER = "|".join(
         "pod[0-9a-f]{8}",
         "_MACHINE_ID|_HOSTNAME",
         "ommand line: ",
+        FQDN_TRIGGER,
     ]
 )
+
+# The host of a syslog or journal line (RFC 3164, RFC 3339 stamps, RFC 5424, journal fields):
+# scanned before a streamed parse, so that every batch of `lines` knows every host name
+# (one named in a message before its own first line included).
+HOST_PREFIX = re.compile(
+    rb"^(?:(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d(?:\.\d+)?"
+    rb"|\d{4}-\d\d-\d\dT[\d:.]+(?:Z|[+-][\d:]+)?)"
+    rb" ([^\s\[\]:]+) (?:[\w./@()-]+(?:\[\d+\])?: |\[ *\d+\.\d+\])"  # tag, or netconsole
+    rb"|<\d{1,3}>1 \S+ ([^\s\[\]]+) )"  # RFC 5424
+)
+HOST_FIELD = re.compile(rb'_HOSTNAME(?:=|"\s*:\s*")([^\s"]+)')
 
 # kernel command line keys whose value is a secret or names the site
 SECRET_KEY = re.compile(r"pass|pwd|secret|token|key|luks|cred|auth", re.IGNORECASE)

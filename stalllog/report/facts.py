@@ -20,6 +20,7 @@ from stalllog.engine.linestats import LineStats
 from stalllog.output.safe import for_terminal
 from stalllog.report.analysis import ranked_findings
 from stalllog.report.summary import CORE, source_warnings
+from stalllog.report.worst import worst_kill_facts
 
 SUMMARY_VERSION = 1
 WORST = 5  # findings, boots and victims listed by name; the rest are counted
@@ -116,7 +117,9 @@ def summary_facts(
         "kernels": sorted(boots["by_release"]),
         "events": _events(_rows(tables, "events")),
         "tables": {n: t.num_rows for n, t in tables.items() if n not in CORE and t.num_rows},
-        "oom": _oom(_rows(tables, "oom_events"), boots["seconds"]),
+        # the worst kills lead: ranked by victim RSS, counted per boot and memcg
+        "oom": {**_oom(_rows(tables, "oom_events"), boots["seconds"]),
+                **worst_kill_facts(tables, WORST)},
         "findings": findings,
         "verdict": None if findings is None else worst or "none",
         "warnings": [{"source": s, "message": m}
@@ -155,6 +158,11 @@ class Summary:
             f"{f['events']['total']:,} event(s); {oom['invocations']} OOM invocation(s), "
             f"{oom['kills']} kill(s)",
         ]
+        if oom["worst_kills"]:
+            w = oom["worst_kills"][0]
+            rss = f"{w['rss_kb']:,} kB" if w["rss_kb"] is not None else "RSS ?"
+            out.append(f"worst kill: {w['comm']}({w['pid']}), {rss} (boot {w['boot']}, "
+                       f"line {w['line_no']})")  # fmt: skip
         if findings is not None:
             sev = ", ".join(f"{n} {s}" for s, n in findings["by_severity"].items() if n)
             out.append(f"verdict: {f['verdict']} ({sev or 'no findings'})")

@@ -186,10 +186,20 @@ def _key_numbers(tables: Mapping[str, pa.Table]) -> list[tuple[str, str]]:
     episodes = rows(tables, "episodes")
     longest = [e["longest_stall_s"] for e in episodes if known(e["longest_stall_s"])]
     longest_s = f"{max(longest):,.0f} s" if longest else ("?" if episodes else "none")
+    from stalllog.report.worst import ranked_kills, victim_rss_kb
+
+    ranked = ranked_kills(tables)
+    # the worst incident leads (by victim RSS, as the kills section ranks them)
+    worst = [
+        ("worst OOM kill", f"{task(w['victim_comm'], w['victim_pid'])}, {kb(victim_rss_kb(w))}"
+         f" RSS (boot {w['boot']}, line {w['kill_line_no']})")
+        for w in ranked[:1]
+    ]  # fmt: skip
     return [
         ("boots", f"{len(boots):,}"),
         ("span", span_text(tables)),
         ("OOM kills", f"{kill_count(tables):,}"),
+        *worst,
         ("stall episodes", f"{len(episodes):,}"),
         ("longest stall", longest_s),
         ("messages lost (printk)", f"{kernel_lost(tables):,}"),

@@ -28,6 +28,7 @@ from stalllog.report.model import (
     span_text,
     task,
 )
+from stalllog.report.worst import WORST_KILLS, ranked_kills, victim_memcg, victim_rss_kb
 
 TOP_COMMANDS = 10  # commands listed by RSS
 
@@ -99,22 +100,35 @@ def episodes_section(tables: Mapping[str, pa.Table]) -> Section:
     return section
 
 
-def _rss(r: dict[str, Any]) -> Any:
-    parts = [r["anon_rss_kb"], r["file_rss_kb"], r["shmem_rss_kb"]]
-    return sum(p for p in parts if p is not None) if any(p is not None for p in parts) else None
+def _where(r: dict[str, Any]) -> str:
+    where = r["constraint"] or r["kind"] or "?"
+    memcg = r["oom_memcg"] or r["task_memcg"]
+    return f"{where} {memcg}" if memcg and memcg != "/" else where
 
 
 def _kill_row(r: dict[str, Any]) -> list[str]:
-    where = r["constraint"] or r["kind"] or "?"
-    memcg = r["oom_memcg"] or r["task_memcg"]
-    if memcg and memcg != "/":
-        where += f" {memcg}"
+    where = _where(r)
     gfp = f"{r['gfp_flags'] or num(r['gfp_mask'], '{:#x}')} order {num(r['order'], '{}')}"
     return [
         num(r["ts_kill"], "{:,.3f}"), str(r["kill_line_no"]),
-        task(r["victim_comm"], r["victim_pid"]), kb(_rss(r)), where,
+        task(r["victim_comm"], r["victim_pid"]), kb(victim_rss_kb(r)), where,
         task(r["trigger_comm"], r["trigger_pid"]), gfp,
     ]  # fmt: skip
+
+
+def _worst_kills(tables: Mapping[str, pa.Table]) -> Table:
+    """The kills by victim RSS, largest first: the worst incident leads the section."""
+    ranked = ranked_kills(tables)
+    body = [
+        [str(i), task(r["victim_comm"], r["victim_pid"]), kb(victim_rss_kb(r)), str(r["boot"]),
+         str(r["kill_line_no"]), _where(r)]
+        for i, r in enumerate(ranked[:WORST_KILLS], 1)
+    ]  # fmt: skip
+    shown = min(WORST_KILLS, len(ranked))
+    note = f"{shown} of {len(ranked):,} kills" if len(ranked) > shown else None
+    cols = ["#", "victim", "RSS", "boot", "line", "constraint / memcg"]
+    title = "Worst kills (victim RSS: anon + file + shmem)"
+    return Table(cols, body, title=title, note=note, numeric=frozenset({0, 2, 3, 4}))
 
 
 def _top_commands(tables: Mapping[str, pa.Table]) -> Table | None:
@@ -155,17 +169,19 @@ def kills_section(tables: Mapping[str, pa.Table]) -> Section:
     head = f"{kill_count(tables):,} kill(s) in {len(ooms):,} OOM report(s)"
     section.blocks.append(Paragraph(head + (f"; {n_no} without a kill line." if n_no else ".")))
     if kills:
+        section.blocks.append(_worst_kills(tables))
         cols = ["time (s)", "line", "victim", "RSS", "constraint / memcg", "invoked by", "gfp"]
         body = [_kill_row(r) for r in kills]
-        section.blocks.append(
-            cut_table(cols, body, "the oom_events table", numeric=frozenset({0, 1, 3}))
-        )
+        t = cut_table(cols, body, "the oom_events table", numeric=frozenset({0, 1, 3}))
+        section.blocks.append(Table(t.columns, t.rows, "All kills, in order", t.note, t.numeric))
         section.blocks.append(
             _counts("Kills per command", "command", [r["victim_comm"] for r in kills])
         )
-        memcgs = [r["task_memcg"] or r["oom_memcg"] for r in kills]
+        memcgs = [victim_memcg(r) for r in kills]
         if any(m is not None for m in memcgs):
             section.blocks.append(_counts("Kills per cgroup", "cgroup", memcgs))
+        if len({r["boot"] for r in kills}) > 1:
+            section.blocks.append(_counts("Kills per boot", "boot", [r["boot"] for r in kills]))
     top = _top_commands(tables)
     if top is not None:
         section.blocks.append(top)

@@ -26,6 +26,7 @@ from stalllog.engine.capture import Capture
 from stalllog.engine.linestats import LineStats
 from stalllog.output.safe import for_terminal
 from stalllog.report.analysis import verdict
+from stalllog.report.worst import WORST_KILLS, kills, ranked_kills, victim_memcg, victim_rss_kb
 
 CORE = ("lines", "unparsed", "events", "boots", "sources")
 CMDLINE_SHOWN = 90  # characters of a kernel command line before it is shortened
@@ -332,6 +333,45 @@ def _lockups(t: pa.Table) -> RenderableType | None:
     return Text(f"kinds: {_top(t.column('kind').to_pylist())}", style="dim")
 
 
+def _kb(x: int | None) -> str:
+    if x is None:
+        return "RSS ?"
+    if x >= 1 << 20:
+        return f"{x / (1 << 20):,.1f} GiB"
+    return f"{x / (1 << 10):,.1f} MiB" if x >= 1 << 10 else f"{x:,} kB"
+
+
+def _worst_kills(tables: Mapping[str, pa.Table]) -> RenderableType | None:
+    """The worst incident first: OOM victims by the RSS they held, then kills per boot and
+    per memcg (the service), as peers rank them."""
+    ranked = ranked_kills(tables)
+    if not ranked:
+        return None
+    several = len({r["source"] for r in ranked}) > 1
+    g = _grid("right", "left")
+    for r in ranked[:WORST_KILLS]:
+        where = f"boot {r['boot']}, line {_n(r['kill_line_no'])}"
+        if several:  # line numbers count per input
+            where += f" of {_t(PurePath(r['source']).name)}"
+        detail = ", ".join(
+            _t(x) for x in (r["constraint"] or r["kind"], victim_memcg(r)) if x is not None
+        )
+        desc = Text(f"{_t(r['victim_comm'] or '?')}({r['victim_pid']})", style="bold")
+        desc.append(f"  {where}" + (f"  {detail}" if detail else ""))
+        g.add_row(_kb(victim_rss_kb(r)), desc)
+    all_kills = kills(tables)
+    by_boot = Counter(r["boot"] for r in all_kills)
+    by_memcg = Counter(m for m in map(victim_memcg, all_kills) if m is not None)
+    counts = []
+    if len(by_boot) > 1:
+        counts.append("per boot: " + ", ".join(f"#{b} {n}" for b, n in by_boot.most_common(5)))
+    if by_memcg:
+        counts.append("per memcg: " + ", ".join(f"{_t(m)} {n}" for m, n in by_memcg.most_common(5)))
+    head = f"{len(all_kills)} OOM kill(s), worst first by victim RSS (anon+file+shmem)"
+    body = Group(g, Text("\n".join(counts), style="dim")) if counts else g
+    return _block("kills", head, body)
+
+
 def summarize(
     tables: Mapping[str, pa.Table] | Capture, stats: LineStats | None = None
 ) -> RenderableType:
@@ -347,6 +387,9 @@ def summarize(
     conclusion = verdict(tables)
     if conclusion is not None:
         parts.append(conclusion)
+    worst = _worst_kills(tables)
+    if worst is not None:
+        parts.append(worst)
     if "sources" in tables:
         parts.append(_sources(tables["sources"], stats))
     if "boots" in tables and tables["boots"].num_rows:
