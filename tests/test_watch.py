@@ -374,3 +374,18 @@ def test_an_oom_dump_held_longer_than_the_threshold_is_told_once(
     assert {e["evidence"] for e in events} == {"oom_dump"}
     for e in events:  # told when known: at its kill line, or before it while the dump went on
         assert e["held_s"] > 0.2 and e["line_end"] <= e["line_start"] + 400
+
+
+def test_stopping_leaves_queued_hooks_unrun_and_counts_them(tmp_path: Path) -> None:
+    """Ctrl-C or stop with slow hooks queued: the running one finishes, the queued ones are
+    counted as not run instead of holding the exit for their whole run time."""
+    reported: list[dict[str, Any]] = []
+    hook = Hook("oom_kill", _hook_cmd("import time; time.sleep(0.5)"))
+    hooks = Hooks([hook], reported.append)
+    for i in range(20):
+        hooks.submit({"event": "oom_kill", "victim_pid": i})
+    time.sleep(0.2)  # the first one is running
+    start = time.monotonic()
+    hooks.close(discard=True)
+    assert time.monotonic() - start < 2.0
+    assert hook.runs + hook.not_run == 20 and hook.not_run >= 18 and hook.dropped == 0

@@ -9,7 +9,9 @@ The hooks of an episode (stall_started, stall_update, stall_ended) share one wor
 in the episode's order (an `--on-clear` never runs before the `--on-stall` of its episode); each
 other event kind has a worker of its own. At most one command runs per worker. A full queue
 drops the event for that hook and says so (a `hook_dropped` event); a command that fails or
-times out gives a `hook_failed` event. Nothing is dropped silently.
+times out gives a `hook_failed` event. At the end of the input every queued command runs; on
+Ctrl-C or stop only the running ones finish, and `watch_ended` counts the rest (`not_run`).
+Nothing is dropped silently.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Hook:
     runs: int = 0
     failures: int = 0
     dropped: int = 0
+    not_run: int = 0  # still queued when the watch was interrupted or stopped
 
     def worker(self) -> str:
         """The worker that runs it: one for an episode's events, one per other kind."""
@@ -99,9 +102,19 @@ class Hooks:
                     }
                 )
 
-    def close(self, wait: float | None = None) -> None:
-        """Let every queued command run (each worker at most `wait` seconds more), then stop."""
+    def close(self, wait: float | None = None, discard: bool = False) -> None:
+        """Let every queued command run (each worker at most `wait` seconds more), then stop.
+        discard: the user stopped the watch: only the running commands finish, the queued ones
+        are counted in `not_run` (a full queue of slow hooks would otherwise hold Ctrl-C for
+        minutes)."""
         for q in self.queues.values():
+            while discard:
+                try:
+                    item = q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].not_run += 1
             q.put(None)
         for t in self.threads:
             t.join(wait)

@@ -174,7 +174,7 @@ class Watch:
         if reason == "end_of_input" and stop.is_set():
             reason = "stopped"  # the followed file ended because it was told to
         self.tracker.close(reason)
-        self.hooks.close()
+        self.hooks.close(discard=reason != "end_of_input")
         self.emit(
             {
                 "event": "watch_ended",
@@ -190,6 +190,7 @@ class Watch:
                         "runs": h.runs,
                         "failures": h.failures,
                         "dropped": h.dropped,
+                        "not_run": h.not_run,
                     }
                     for h in self.options.hooks
                 ],
