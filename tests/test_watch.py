@@ -215,6 +215,7 @@ def test_cli_runs_each_hook_once_per_episode_and_keeps_metrics(tmp_path: Path) -
         "runs": 3,
         "failures": 0,
         "dropped": 0,
+        "not_run": 0,
     }
 
 
@@ -389,3 +390,33 @@ def test_stopping_leaves_queued_hooks_unrun_and_counts_them(tmp_path: Path) -> N
     hooks.close(discard=True)
     assert time.monotonic() - start < 2.0
     assert hook.runs + hook.not_run == 20 and hook.not_run >= 18 and hook.dropped == 0
+
+
+def test_a_first_burst_that_cuts_a_journal_export_record_still_reads_it_as_export() -> None:
+    """The format is told from the first bytes; a pipe's first burst of three lines ends inside
+    the first export record. Read as text, the memory.oom.group kill's second walk over the
+    first victim became a kill of its own (seen in CI under load)."""
+    name = "structured/6.1.0-56-amd64-memcg-oom-journal-export.log.xz"
+    data = _bytes(SAMPLES / name)
+    head = b"".join(data.splitlines(keepends=True)[:3])
+    r, w = os.pipe()
+
+    def writer() -> None:
+        os.write(w, head)
+        time.sleep(0.3)  # the reader takes the three lines alone
+        with os.fdopen(w, "wb") as f:
+            f.write(data[len(head) :])
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    out = io.StringIO()
+    try:
+        _within(lambda: watch(f"/dev/fd/{r}", out))
+    finally:
+        t.join(5)
+        os.close(r)
+    events = [json.loads(line) for line in out.getvalue().splitlines()]
+    kills = [e for e in events if e["event"] == "oom_kill"]
+    golden = _golden_rows(GOLDEN / name.replace("/", "__"), "oom_events")
+    assert [e["kill_line_no"] for e in kills] == [int(r["kill_line_no"]) for r in golden]
+    assert kills[-1]["victim_comm"] == "grphog" and kills[-1]["oom_group_memcg"] == "/grp"

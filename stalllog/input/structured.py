@@ -68,6 +68,19 @@ def sniff(head: bytes) -> tuple[str | None, str | None]:
     return None, None
 
 
+def needs_more(head: bytes) -> bool:
+    """Whether a live source's first bytes are too few for `sniff`: a pipe's first burst can
+    end inside the first export record or before `dmesg -J`'s `"dmesg": [` line."""
+    if len(head) >= SNIFF_BYTES:
+        return False
+    first, nl, rest = head.partition(b"\n")
+    if not nl:
+        return True
+    if first.strip() == b"{":
+        return b"[" not in rest
+    return _EXPORT_FIELD.match(first) is not None and b"\n\n" not in head
+
+
 @dataclass
 class StructuredStage:
     """Converts the chunks of one structured source into `lines` batches; the line stage
