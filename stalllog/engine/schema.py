@@ -196,9 +196,10 @@ JOIN_MAP = [
     "|---|---|---|",
     "| any family table | `events` (the block the row came from) | `event_id` |",
     "| `oom_tasks`, `oom_explain` | `oom_events` | `oom_id` |",
-    "| `oom_events`, `alloc_stalls`, `alloc_failures`, `memalloc_scans` `.meminfo_id` | "
+    "| `oom_events`, `alloc_stalls`, `alloc_failures`, `memalloc_scans` | "
     "`meminfo`, `meminfo_nodes`, `zones`, `buddy`, `zone_pcp`, `hugepages`, "
-    "`meminfo_alloc_tags`, `slab_unreclaimable` | `meminfo_id` = `snapshot_id` |",
+    "`meminfo_alloc_tags`, `slab_unreclaimable` (the Mem-Info snapshot; these tables "
+    "carry `meminfo_id` and its older name `snapshot_id`, the same values) | `meminfo_id` |",
     "| any `stack_id` (`oom_events`, `memalloc`, `alloc_*`, `hung_tasks`, `tasks`, `lockups`, "
     "`nmi_backtraces`, `stack_classes`) | `stacks` (one row), `frames` (one per frame) | "
     "`stack_id` |",
@@ -212,7 +213,7 @@ JOIN_MAP = [
     "kills = cap.oom_events.merge(",
     '    cap.lines, left_on=["source", "kill_line_no"], right_on=["source", "line_no"]',
     ")  # the `Killed process` text",
-    'zones = cap.oom_events.merge(cap.zones, left_on="meminfo_id", right_on="snapshot_id")',
+    'zones = cap.oom_events.merge(cap.zones, on="meminfo_id", suffixes=("", "_zone"))',
     "trace = cap.frames[cap.frames.stack_id == cap.oom_events.stack_id.iloc[0]]",
     "```",
     "",
