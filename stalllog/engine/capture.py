@@ -50,6 +50,23 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
     return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
 
 
+TS_UNITS = ("seconds", "timedelta")
+
+
+def is_ts_column(name: str) -> bool:
+    """A time since boot (`ts`, `ts_kill`, `start_ts`, ...), not a duration (`held_s`)."""
+    return name == "ts" or name.startswith("ts_") or name.endswith("_ts")
+
+
+def ts_as_timedelta(t: pa.Table) -> pa.Table:
+    """`t` with its seconds-since-boot columns as durations (µs: the finest printk stamp)."""
+    for i, name in enumerate(t.column_names):
+        if is_ts_column(name) and pa.types.is_floating(t.schema.field(i).type):
+            micros = pc.cast(pc.round(pc.multiply(t.column(i), 1e6)), pa.int64())
+            t = t.set_column(i, name, micros.cast(pa.duration("us")))
+    return t
+
+
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
     """Lines no family claimed, blank and /dev/kmsg dictionary lines left out (the syntax
     lines of structured inputs have an empty text)."""
@@ -179,11 +196,14 @@ class Capture:
         arrow_tables: dict[str, pa.Table],
         pending: Sequence[Step] = (),
         context: Context | None = None,
+        ts: str = "seconds",
     ) -> None:
+        check_ts(ts)
         self._arrow = arrow_tables
         self._pending = list(pending)
         self._context = context or Context()
         self._frames: dict[str, pd.DataFrame] = {}
+        self._ts = ts  # the DataFrames' unit of `ts` columns; `arrow` and files keep seconds
 
     @property
     def parsed(self) -> dict[str, pa.Table]:
@@ -210,7 +230,8 @@ class Capture:
         if name not in self._frames:
             if name not in self._arrow:
                 self._run_pending()
-            self._frames[name] = to_pandas(self._arrow[name])
+            t = self._arrow[name]
+            self._frames[name] = to_pandas(ts_as_timedelta(t) if self._ts == "timedelta" else t)
         return self._frames[name]
 
     def __getattr__(self, name: str) -> pd.DataFrame:
@@ -225,6 +246,11 @@ class Capture:
     def hz(self) -> int | None:
         """CONFIG_HZ as given to `parse(hz=)`."""
         return self._context.hz
+
+    @property
+    def ts(self) -> str:
+        """`"seconds"` or `"timedelta"`, as given to `parse(ts=)`."""
+        return self._ts
 
     def summary(self) -> Any:
         """The facts of `stalllog summary --json` (docs/outputs.md) as a `Summary`: `["oom"]`,
@@ -274,6 +300,11 @@ def check_arguments(hz: object, max_bytes: object) -> None:
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and not (number and 0 < value < math.inf):  # type: ignore[operator]
             raise ValueError(f"{arg} must be a positive number ({what}), not {value!r}")
+
+
+def check_ts(ts: object) -> None:
+    if ts not in TS_UNITS:
+        raise ValueError(f"ts must be one of {', '.join(map(repr, TS_UNITS))}, not {ts!r}")
 
 
 def _iter_parse(
@@ -393,6 +424,7 @@ def parse(
     analysis: bool = True,
     max_bytes: int | None = None,
     follow: bool = False,
+    ts: str = "seconds",
 ) -> Capture:
     """Parse captures into tables.
 
@@ -418,9 +450,14 @@ def parse(
     follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
     are a snapshot (/dev/kmsg until drained, the others until 5 s without input).
 
+    ts: `"seconds"` (default): the time since boot columns (`ts`, `ts_*`, `*_ts`) are float
+    seconds; `"timedelta"`: pandas timedeltas (`duration[us][pyarrow]`) in the DataFrames
+    (`cap.arrow` and the files written keep seconds).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
     check_arguments(hz, max_bytes)
+    check_ts(ts)
     sources = tuple(expand(sources))
     if not sources:
         raise CaptureError("no input given")
@@ -443,4 +480,4 @@ def parse(
     }
     tables.update({k: v for k, v in other.items() if k not in tables})
     context = Context(hz=hz, analysis=analysis)
-    return Capture(tables, deferred_steps() if analysis else (), context)
+    return Capture(tables, deferred_steps() if analysis else (), context, ts=ts)

@@ -182,6 +182,15 @@ def all_schemas() -> list[TableSchema]:
     return out
 
 
+TIMES = [
+    "**Times.** `ts` and every `ts_*`/`*_ts` column are seconds since boot (float, the "
+    "kernel's own clock: printk stamps, /dev/kmsg usec, journal monotonic time); "
+    '`stalllog.parse(..., ts="timedelta")` gives them as pandas timedeltas '
+    "(`duration[us][pyarrow]`) in the DataFrames (`Capture.arrow` and written files keep "
+    "seconds). Durations (`*_s`) stay seconds.",
+    "",
+]
+
 JOIN_MAP = [
     "## How the tables join",
     "",
@@ -229,6 +238,7 @@ def render_markdown() -> str:
         "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA (null in "
         "the files), never 0 nor NaN.",
         "",
+        *TIMES,
         *JOIN_MAP,
     ]
     for t in all_schemas():
