@@ -317,15 +317,6 @@ _NODE_COLS = {k.lower(): (_column(k, u), u) for k, u, _ in _NODE_SPEC}
 _ZONE_COLS = {k.lower(): (_column(k, u), u) for k, u, _ in _ZONE_SPEC}
 
 _SNAP = col("snapshot_id", pa.int64(), "", "the Mem-Info dump (joins `meminfo`)")
-# The reporting tables name the same id `meminfo_id`: both names, so `merge(on="meminfo_id")`
-# works and `snapshot_id` (public interface) stays.
-_MEMINFO_ID = col(
-    "meminfo_id",
-    pa.int64(),
-    "",
-    "= `snapshot_id`, under the name `oom_events`, `alloc_stalls`, `alloc_failures` and "
-    "`memalloc_scans` give it",
-)
 _NODE = col("node", pa.int32(), "", "NUMA node (`Node N`); NA on kernels without CONFIG_NUMA")
 _ZONE_COL = col("zone", pa.string(), "", "zone name: DMA, DMA32, Normal, HighMem, Movable, Device")
 _OTHER = col(
@@ -339,7 +330,6 @@ MEMINFO = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         col("boot", pa.int32(), "", "boot number in the capture"),
         col("ts", pa.float64(), "s", "seconds since boot of the first line (null if none)"),
         col("line_start", pa.int64(), "", "line of `Mem-Info:` (or of the first global line)"),
@@ -376,7 +366,6 @@ MEMINFO_NODES = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         _NODE,
         *(col(_column(k, u), pa.int64(), u, m) for k, u, m in _NODE_SPEC),
         col("all_unreclaimable", pa.bool_(), "", "`all_unreclaimable? yes` (kswapd gave up)"),
@@ -391,7 +380,6 @@ ZONES = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         _NODE,
         _ZONE_COL,
         *(col(_column(k, u), pa.int64(), u, m) for k, u, m in _ZONE_SPEC),
@@ -413,7 +401,6 @@ BUDDY = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         _NODE,
         _ZONE_COL,
         col("order", pa.int32(), "", "allocation order (block = 2**order pages)"),
@@ -437,7 +424,6 @@ ZONE_PCP = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         _NODE,
         _ZONE_COL,
         col("cpu", pa.int32(), "", "CPU number"),
@@ -460,7 +446,6 @@ HUGEPAGES = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         _NODE,
         col("size_kb", pa.int64(), "kB", "`hugepages_size=` huge page size"),
         col("total", pa.int64(), "hugepages", "`hugepages_total=`"),
@@ -475,7 +460,6 @@ ALLOC_TAGS = TableSchema(
     (
         EVENT_ID,
         _SNAP,
-        _MEMINFO_ID,
         col("size", pa.string(), "", "bytes allocated, as printed (`1.23 MiB`, base 2)"),
         col("calls", pa.int64(), "allocations", "live allocations from the site"),
         col("file", pa.string(), "", "source file"),
@@ -496,7 +480,6 @@ SLAB_UNRECLAIMABLE = TableSchema(
             "",
             "the Mem-Info dump of the same report (joins `meminfo`); NA if the owner had none",
         ),
-        _MEMINFO_ID,
         col("name", pa.string(), "", "slab cache name"),
         col("used_kb", pa.int64(), "kB", "active objects * object size (printed `KB`)"),
         col("total_kb", pa.int64(), "kB", "all objects * object size (printed `KB`)"),
@@ -782,7 +765,7 @@ class MemInfo(SubParser):
                 self._parse_global(rec, row)
             elif rec.kind == "node":
                 values = self._parse_kv(rec, _NODE_COLS, f"Node {rec.node}")
-                owner.row("meminfo_nodes", snapshot_id=sid, meminfo_id=sid, node=rec.node, **values)
+                owner.row("meminfo_nodes", snapshot_id=sid, node=rec.node, **values)
             elif rec.kind == "zone":
                 z = zones.setdefault(
                     (rec.node, rec.zone or ""), {"node": rec.node, "zone": rec.zone}
@@ -802,21 +785,20 @@ class MemInfo(SubParser):
             elif rec.kind == "swapstats":
                 self._parse_swapstats(rec)
         for z in zones.values():
-            owner.row("zones", snapshot_id=sid, meminfo_id=sid, **z)
+            owner.row("zones", snapshot_id=sid, **z)
         for b in buddy_rows:
-            owner.row("buddy", snapshot_id=sid, meminfo_id=sid, **b)
+            owner.row("buddy", snapshot_id=sid, **b)
         for p in self._pcp:
-            owner.row("zone_pcp", snapshot_id=sid, meminfo_id=sid, **p)
+            owner.row("zone_pcp", snapshot_id=sid, **p)
         for t in self._tags:
-            owner.row("meminfo_alloc_tags", snapshot_id=sid, meminfo_id=sid, **t)
+            owner.row("meminfo_alloc_tags", snapshot_id=sid, **t)
         row.update(
             {k: v for k, v in self._tail.items() if k not in ("alloc_tags", "swapstats_start")}
         )
         first = self.first
         owner.row(
-            "meminfo", snapshot_id=sid, meminfo_id=sid, boot=first.boot, ts=first.ts,
-            line_start=first.line_no, line_end=self.last_line_no, header=self.header,
-            complete=self.complete,
+            "meminfo", snapshot_id=sid, boot=first.boot, ts=first.ts, line_start=first.line_no,
+            line_end=self.last_line_no, header=self.header, complete=self.complete,
             page_size_kb=page_kb, other="; ".join(self._other) or None,
             problems="; ".join(self.problems) or None, **row,
         )  # fmt: skip
@@ -937,8 +919,7 @@ class MemInfo(SubParser):
         for k in extra:
             self.problems.append(f"Node {rec.node} hugepages: unknown field hugepages_{k}")
             del values[k]
-        sid = self.snapshot_id
-        self.owner.row("hugepages", snapshot_id=sid, meminfo_id=sid, node=rec.node, **values)
+        self.owner.row("hugepages", snapshot_id=self.snapshot_id, node=rec.node, **values)
 
     def _parse_swapstats(self, rec: _Rec) -> None:
         m = _RE_TAIL.match(_joined(rec))
@@ -1021,9 +1002,8 @@ class SlabInfo(SubParser):
             self.problems.append(
                 f"Unreclaimable slab info at line {self.first.line_no}: no `Name Used Total` line"
             )
-        sid = self.snapshot_id
         for r in self._rows:
-            self.owner.row("slab_unreclaimable", snapshot_id=sid, meminfo_id=sid, **r)
+            self.owner.row("slab_unreclaimable", snapshot_id=self.snapshot_id, **r)
 
 
 # ---------------------------------------------------------------------------------------
