@@ -20,7 +20,9 @@ from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
+from stalllog.engine.timecols import check_ts, ts_as_timedelta
 from stalllog.engine.views import view
+from stalllog.input.clock import Clock, check_tz, check_year
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
 from stalllog.input.paths import expand
@@ -48,23 +50,6 @@ def plain(t: pa.Table | pa.RecordBatch) -> pa.Table:
 
 def to_pandas(t: pa.Table) -> pd.DataFrame:
     return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
-
-
-TS_UNITS = ("seconds", "timedelta")
-
-
-def is_ts_column(name: str) -> bool:
-    """A time since boot (`ts`, `ts_kill`, `start_ts`, ...), not a duration (`held_s`)."""
-    return name == "ts" or name.startswith("ts_") or name.endswith("_ts")
-
-
-def ts_as_timedelta(t: pa.Table) -> pa.Table:
-    """`t` with its seconds-since-boot columns as durations (µs: the finest printk stamp)."""
-    for i, name in enumerate(t.column_names):
-        if is_ts_column(name) and pa.types.is_floating(t.schema.field(i).type):
-            micros = pc.cast(pc.round(pc.multiply(t.column(i), 1e6)), pa.int64())
-            t = t.set_column(i, name, micros.cast(pa.duration("us")))
-    return t
 
 
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
@@ -282,29 +267,33 @@ def iter_parse(
     defer: bool = False,
     max_bytes: int | None = None,
     follow: bool = False,
+    tz: str | None = None,
+    year: int | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily). max_bytes, follow: see `parse()`."""
-    check_arguments(hz, max_bytes)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
+    lazily). max_bytes, follow, tz, year: see `parse()`."""
+    check_arguments(hz, max_bytes, tz, year)
+    clock = Clock(tz, year)
+    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow, clock)
 
 
-def check_arguments(hz: object, max_bytes: object) -> None:
-    """Bad `hz`/`max_bytes` fail before any input is read, not after the whole parse."""
+def check_arguments(
+    hz: object, max_bytes: object, tz: object = None, year: object = None, ts: object = "seconds"
+) -> None:
+    """Bad `hz`/`max_bytes`/`tz`/`year`/`ts` fail before any input is read, not after the
+    whole parse."""
+    check_tz(tz)
+    check_year(year)
+    check_ts(ts)
     for arg, value, what in (("hz", hz, "CONFIG_HZ: 100, 250, 300, 1000"),
                              ("max_bytes", max_bytes, "bytes")):  # fmt: skip
         number = isinstance(value, int | float) and not isinstance(value, bool)
         if value is not None and not (number and 0 < value < math.inf):  # type: ignore[operator]
             raise ValueError(f"{arg} must be a positive number ({what}), not {value!r}")
-
-
-def check_ts(ts: object) -> None:
-    if ts not in TS_UNITS:
-        raise ValueError(f"ts must be one of {', '.join(map(repr, TS_UNITS))}, not {ts!r}")
 
 
 def _iter_parse(
@@ -316,10 +305,11 @@ def _iter_parse(
     defer: bool,
     max_bytes: int | None,
     follow: bool = False,
+    clock: Clock | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
-    stage = LineStage()
+    stage = LineStage(clock=clock or Clock())
     stats = _BootStats()
     source_rows = []
     for src in sources:
@@ -343,7 +333,7 @@ def source_batches(
 ) -> Generator[pa.RecordBatch, None, dict[str, Any]]:
     """Yield one source's finished `lines` batches; return its `sources` row. The one loop of
     a parse (capture.iter_parse, and each part of engine.merge)."""
-    stage.start_source(opened.name)
+    stage.start_source(opened.name, opened.mtime)
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
     lines: LineStage | StructuredStage | None = None
@@ -425,6 +415,8 @@ def parse(
     max_bytes: int | None = None,
     follow: bool = False,
     ts: str = "seconds",
+    tz: str | None = None,
+    year: int | None = None,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -450,34 +442,40 @@ def parse(
     follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
     are a snapshot (/dev/kmsg until drained, the others until 5 s without input).
 
-    ts: `"seconds"` (default): the time since boot columns (`ts`, `ts_*`, `*_ts`) are float
-    seconds; `"timedelta"`: pandas timedeltas (`duration[us][pyarrow]`) in the DataFrames
-    (`cap.arrow` and the files written keep seconds).
+    ts="timedelta": times since boot (`ts`, `ts_*`, `*_ts`) as pandas timedeltas, not float
+    seconds. tz (IANA zone), year (of RFC 3164 stamps): `lines.wall_utc` (docs/tables.md).
 
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
-    check_arguments(hz, max_bytes)
-    check_ts(ts)
+    check_arguments(hz, max_bytes, tz, year, ts)
     sources = tuple(expand(sources))
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow):
+    items = iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow, tz, year)
+    for item in items:
         if isinstance(item, dict):
             other = item
         else:
             batches.append(item)
             unparsed.append(unparsed_of(item))
-    lines = pa.Table.from_batches(batches, schema=LINES_ARROW)
+    context = Context(hz=hz, analysis=analysis)
+    tables = _assembled(batches, unparsed, other)
+    return Capture(tables, deferred_steps() if analysis else (), context, ts=ts)
+
+
+def _assembled(
+    batches: list[pa.RecordBatch], unparsed: list[pa.RecordBatch], other: dict[str, pa.Table]
+) -> dict[str, pa.Table]:
+    """The core tables first, then the family and step tables."""
     tables = {
-        "lines": lines,
+        "lines": pa.Table.from_batches(batches, schema=LINES_ARROW),
         "events": other["events"],
         "unparsed": pa.Table.from_batches(unparsed, schema=UNPARSED_ARROW),
         "boots": other["boots"],
         "sources": other["sources"],
     }
     tables.update({k: v for k, v in other.items() if k not in tables})
-    context = Context(hz=hz, analysis=analysis)
-    return Capture(tables, deferred_steps() if analysis else (), context, ts=ts)
+    return tables

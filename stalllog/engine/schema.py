@@ -36,6 +36,22 @@ _LINE_DOCS = {
         "wall-clock time as printed (`dmesg -T`, syslog, journal), time zone not "
         "applied; year 1900 = year not printed (RFC 3164)",
     ),
+    "wall_utc": (
+        "",
+        "the UTC instant of `wall`: from the offset the prefix carries (`dmesg --time-format "
+        "iso`, RFC 3339/5424 syslog `+03:00`/`Z`; journal records are UTC), else from the zone "
+        "given (`--tz`, `parse(tz=)`) for `dmesg -T`, RFC 3164 syslog and journalctl "
+        "short stamps; RFC 3164 stamps get their year from `--year`/`year=`, else from the "
+        "last full date before them in the input (`dmesg -T`, ISO), else from the file's "
+        "mtime, counting a new year at each Dec -> Jan turn; null when the zone or the year "
+        "is unknown, or the local time did not exist (a DST gap)",
+    ),
+    "utc_offset": (
+        "s",
+        "`wall - wall_utc`: seconds east of UTC of the zone at that time (null with "
+        "`wall_utc`); in a DST fall-back hour the earlier instant is taken and the line "
+        "flagged `tz-ambiguous`",
+    ),
     "host": ("", "host name from a syslog/journal prefix"),
     "caller": ("", "CONFIG_PRINTK_CALLER id: `T<pid>` (task) or `C<cpu>` (interrupt context)"),
     "level": ("", "console log level 0 (emerg) .. 7 (debug) when the transport kept it"),
@@ -61,7 +77,10 @@ _LINE_DOCS = {
         + ", ".join(FLAG_NAMES)
         + ". `structured`: a line of a journal JSON/export or `dmesg -J` input that carries no "
         "message (syntax, other fields); `bad-record`: a record of such an input that could "
-        "not be read, kept as text and counted in `sources.error`. "
+        "not be read, kept as text and counted in `sources.error`; `tz-ambiguous`: the "
+        "local `wall` falls in a DST change of the zone given (`--tz`): the fall-back hour "
+        "happened twice (`wall_utc` takes the first) or the spring-forward gap never "
+        "happened (`wall_utc` null). "
         + "Repairs of mangling by mail clients, trackers and syslog (`text` stays as read): "
         + "; ".join(f"{k}: {v}" for k, v in REPAIR_FLAGS.items()),
     ),
@@ -187,7 +206,10 @@ TIMES = [
     "kernel's own clock: printk stamps, /dev/kmsg usec, journal monotonic time); "
     '`stalllog.parse(..., ts="timedelta")` gives them as pandas timedeltas '
     "(`duration[us][pyarrow]`) in the DataFrames (`Capture.arrow` and written files keep "
-    "seconds). Durations (`*_s`) stay seconds.",
+    "seconds). Durations (`*_s`) stay seconds. `lines.wall` is the wall clock as printed "
+    "(no zone; RFC 3164 syslog prints no year: 1900); `lines.wall_utc` is its UTC instant "
+    "where the prefix carries an offset or `--tz`/`tz=` names the zone, `lines.utc_offset` "
+    "the offset (`--year`/`year=` or an inferred year for RFC 3164 stamps).",
     "",
 ]
 
