@@ -183,3 +183,15 @@ def test_cli_tz_and_year(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: 
     assert set(netconsole["utc_offset"]) == {3 * 3600}  # its own offset, not --tz
     options = json.loads((out / "manifest.json").read_text())["options"]
     assert (options["tz"], options["year"]) == ("Europe/Berlin", 2025)
+
+
+def test_dask_tz_and_year(tmp_path: Path) -> None:
+    pytest.importorskip("dask")
+    import stalllog.dask
+
+    frames = stalllog.dask.parse_to_parquet([str(JOURNAL)], tmp_path / "out", tz="UTC", year=2024)
+    lines = frames["lines"].compute()
+    assert len(lines) == 747 and set(lines["utc_offset"]) == {0}
+    assert lines["wall_utc"].iloc[0] == utc("2024-11-25 18:50:34")
+    with pytest.raises(ValueError, match="unknown time zone"):
+        stalllog.dask.parse_to_parquet([str(JOURNAL)], tmp_path / "x", tz="Mars/Olympus")

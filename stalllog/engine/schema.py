@@ -42,8 +42,10 @@ _LINE_DOCS = {
         "iso`, RFC 3339/5424 syslog `+03:00`/`Z`; journal records are UTC), else from the zone "
         "given (`--tz`, `parse(tz=)`) for `dmesg -T`, RFC 3164 syslog and journalctl "
         "short stamps; RFC 3164 stamps get their year from `--year`/`year=`, else from the "
-        "last full date before them in the input (`dmesg -T`, ISO), else from the file's "
-        "mtime, counting a new year at each Dec -> Jan turn; null when the zone or the year "
+        "last full date before them in the input (`dmesg -T`, ISO; or the first after them "
+        "in the same 16 MiB chunk), else from the file's mtime (the year before when the "
+        "stamp would be later), counting a new year at each Dec -> Jan turn; null when the "
+        "zone or the year "
         "is unknown, or the local time did not exist (a DST gap)",
     ),
     "utc_offset": (
