@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 
 from stalllog.engine.capture import LINES_ARROW, plain
 from stalllog.engine.merge import Offsets, Part, iter_part, merge, offsets
+from stalllog.input.clock import Clock, check_tz, check_year
 
 BIG = ("lines",)  # written per capture
 _TMP = "_stalllog_parts"  # lines with the parts' own ids, until renumbered
@@ -78,14 +79,18 @@ def parse_to_parquet(
     hz: int | None = None,
     analysis: bool = True,
     max_bytes: int | None = None,
+    tz: str | None = None,
+    year: int | None = None,
 ) -> dict[str, Any]:
     """Parse the captures (one Dask task each, on the current scheduler or distributed
     Client) into `out_dir/<table>/part.*.parquet`; return {table: dask DataFrame}. out_dir
-    must not hold files yet. hz, analysis, max_bytes: as in `stalllog.parse()`."""
+    must not hold files yet. hz, analysis, max_bytes, tz, year: as in `stalllog.parse()`."""
     import dask
     import dask.dataframe as dd
     import fsspec
 
+    check_tz(tz)
+    check_year(year)
     files = expand(paths)
     if not files:
         raise ValueError("no capture found")
@@ -95,7 +100,7 @@ def parse_to_parquet(
         raise FileExistsError(f"{out}: not empty")
     fs.makedirs(f"{root}/{_TMP}", exist_ok=True)
     parts = [
-        dask.delayed(_parse)(f, f"{out}/{_TMP}/lines.{k}.arrows", max_bytes)
+        dask.delayed(_parse)(f, f"{out}/{_TMP}/lines.{k}.arrows", max_bytes, Clock(tz, year))
         for k, f in enumerate(files)
     ]
     shifts = dask.delayed(offsets)(parts)
@@ -107,7 +112,7 @@ def parse_to_parquet(
     return {name: dd.read_parquet(f"{out}/{name}") for name in names}
 
 
-def _parse(name: str, lines: str, max_bytes: int | None) -> Part:
+def _parse(name: str, lines: str, max_bytes: int | None, clock: Clock | None = None) -> Part:
     """Task: parse one capture; its lines (own ids) go to the Arrow stream `lines`."""
     import fsspec
 
@@ -116,7 +121,7 @@ def _parse(name: str, lines: str, max_bytes: int | None) -> Part:
         fsspec.open(lines, "wb") as sink,
         pa.ipc.new_stream(sink, LINES_ARROW) as writer,
     ):
-        for item in iter_part(src, None, max_bytes, name=name):
+        for item in iter_part(src, None, max_bytes, name=name, clock=clock):
             if isinstance(item, Part):
                 part = item
             else:

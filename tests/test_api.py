@@ -149,3 +149,46 @@ def test_repr_html_escapes_hostile_names(tmp_path: Path) -> None:
     assert "kernels: 6.1.0-56-amd64, 5.10.0-46-amd64" in html
     assert "<td>oom_events</td><td>32</td>" in html
     assert "<td>lines</td><td>3,339</td>" in html
+
+
+NOTIME = QEMU / "5.10.0-46-amd64-global-oom-notime-serial.log"
+
+
+def test_ts_as_timedelta() -> None:
+    """`parse(ts="timedelta")`: every time-since-boot column is a pandas timedelta in the
+    DataFrames, durations (`*_s`) stay seconds, `cap.arrow` keeps seconds, NA stays NA."""
+    import pandas as pd
+
+    cap = stalllog.parse(GLOBAL_OOM, NOTIME, ts="timedelta")
+    assert cap.ts == "timedelta"
+    first = cap.oom_events.iloc[0]  # lines 373, 438, 439 of the capture
+    assert first["ts"] == pd.Timedelta(seconds=7, microseconds=144030)
+    assert first["ts_kill"] == pd.Timedelta(seconds=7, microseconds=191524)
+    assert first["reap_ts"] == pd.Timedelta(seconds=9, microseconds=344183)
+    assert str(cap.lines["ts"].dtype) == "duration[us][pyarrow]"
+    assert cap.lines["ts"].dt.total_seconds().iloc[372] == 7.144030
+    notime = cap.lines["source"] == str(NOTIME)
+    assert cap.lines.loc[notime, "ts"].isna().all() and notime.sum() == 2023
+    assert str(cap.boots["ts_first"].dtype) == "duration[us][pyarrow]"
+    assert str(cap.oom_lock["start_ts"].dtype) == "duration[us][pyarrow]"
+    assert str(cap.oom_lock["held_s"].dtype) == "double[pyarrow]"  # a duration in seconds
+    assert cap.arrow["lines"].schema.field("ts").type == "double"
+    seconds = stalllog.parse(DROPPED)  # stalls: episodes, stalled_tasks, findings
+    td = stalllog.parse(DROPPED, ts="timedelta")
+    for name, column in (("episodes", "start_ts"), ("stalled_tasks", "began_ts"),
+                         ("findings", "end_ts"), ("alloc_stalls", "ts")):  # fmt: skip
+        assert len(seconds[name]) and seconds[name][column].notna().any(), name
+        pd.testing.assert_series_equal(
+            td[name][column].dt.total_seconds(), seconds[name][column], check_dtype=False
+        )
+    with pytest.raises(ValueError, match="ts must be one of"):
+        stalllog.parse(GLOBAL_OOM, ts="minutes")
+
+
+def test_plots_of_a_timedelta_capture() -> None:
+    import stalllog.plot
+
+    seconds = stalllog.plot.timeline(stalllog.parse(GLOBAL_OOM), strict=True)
+    td = stalllog.plot.timeline(stalllog.parse(GLOBAL_OOM, ts="timedelta"), strict=True)
+    assert td.axes[0].get_xlim() == seconds.axes[0].get_xlim()  # x in seconds since boot
+    assert 50 < td.axes[0].get_xlim()[1] < 60  # the last OOM kill at 48.6 s

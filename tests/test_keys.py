@@ -51,8 +51,9 @@ def test_documented_joins(cap: stalllog.Capture) -> None:
     )
     assert len(kills) == 32
     assert kills["text"].str.contains(r"Killed process \d+ \(hog\)").all()
-    zones = cap.oom_events.merge(cap.zones, left_on="meminfo_id", right_on="snapshot_id")
+    zones = cap.oom_events.merge(cap.zones, on="meminfo_id", suffixes=("", "_zone"))
     assert len(zones) == 64 and set(zones["zone"]) == {"DMA", "DMA32"}
+    assert (zones["event_id"] == zones["event_id_zone"]).all()  # each OOM its own dump
     first = cap.oom_events.stack_id.iloc[0]
     trace = cap.frames[cap.frames.stack_id == first]
     assert "out_of_memory" in set(trace["function"])
@@ -82,3 +83,44 @@ def test_missing_values_are_null_never_nan(tmp_path: Path) -> None:
     assert CliRunner().invoke(app, ["parse", str(NOTIME), "-o", str(out), "-q"]).exit_code == 0
     lines = pq.read_table(out / "lines.parquet", columns=["ts"]).column("ts")
     assert lines.null_count == len(lines) == 2023
+
+
+SNAPSHOT_TABLES = (
+    "meminfo",
+    "meminfo_nodes",
+    "zones",
+    "buddy",
+    "zone_pcp",
+    "hugepages",
+    "meminfo_alloc_tags",
+    "slab_unreclaimable",
+)
+ALLOCFAIL_2628 = (
+    SAMPLES / "corpus" / "lkml" / "allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt"
+)
+KMALLOCWD_44 = SAMPLES / "corpus" / "lkml" / "kmallocwd-4.4-vmstat-wq-pending-oldformat.txt"
+
+
+def test_snapshot_tables_carry_meminfo_id(cap: stalllog.Capture) -> None:
+    """The reporting tables' `meminfo_id` is the snapshot tables' column too (same values as
+    `snapshot_id`, kept under its old name), so one key name joins them."""
+    for name in SNAPSHOT_TABLES:
+        df = cap[name]
+        assert str(df["meminfo_id"].dtype) == "int64[pyarrow]", name
+        assert df["meminfo_id"].equals(df["snapshot_id"]), name
+    assert len(cap.meminfo_nodes) == 32 and len(cap.hugepages) == 64
+    nodes = cap.oom_events.merge(cap.meminfo_nodes, on="meminfo_id", suffixes=("", "_n"))
+    assert len(nodes) == 32 and set(nodes["node"]) == {0}
+    huge = cap.oom_events.merge(cap.hugepages, on="meminfo_id", suffixes=("", "_h"))
+    assert sorted(set(huge["size_kb"])) == [2048, 1048576]
+
+
+def test_meminfo_id_joins_alloc_failures_and_memalloc_scans() -> None:
+    cap = stalllog.parse(str(ALLOCFAIL_2628), str(KMALLOCWD_44))
+    fail = cap.alloc_failures.merge(cap.zone_pcp, on="meminfo_id", suffixes=("", "_pcp"))
+    # 2.6.28 prints two CPUs' per-cpu lists for each of DMA, DMA32, Normal
+    assert len(fail) == 6 and sorted(set(fail["zone"])) == ["DMA", "DMA32", "Normal"]
+    scans = cap.memalloc_scans.merge(cap.buddy, on="meminfo_id", suffixes=("", "_b"))
+    # the first of the 3 scans (line 3) has its Mem-Info at line 6: 11 orders of 3 zones
+    assert len(scans) == 33 and set(scans["scan_id"]) == {cap.memalloc_scans["scan_id"].iloc[0]}
+    assert set(scans["line_no"]) == {3}

@@ -3,6 +3,7 @@
     python tools/table_hashes.py before.json            # on the old commit
     python tools/table_hashes.py after.json             # on the new one
     python tools/table_hashes.py after.json --diff before.json
+    python tools/table_hashes.py after.json --drop meminfo_id   # all but an added column
 
 Each table is hashed as an Arrow IPC stream (schema and values), so a changed type, column
 order or value shows up; the analysis tables are included.
@@ -32,15 +33,19 @@ def table_hash(t: pa.Table) -> str:
     return hashlib.sha256(sink.getvalue().to_pybytes()).hexdigest()[:16]
 
 
-def hashes(root: Path) -> dict[str, dict[str, str]]:
+def hashes(root: Path, drop: frozenset[str] = frozenset()) -> dict[str, dict[str, str]]:
     """Samples are parsed by their path relative to `root` (tables hold the source name), so
-    two worktrees give the same hashes."""
+    two worktrees give the same hashes. Columns named in `drop` are left out of every table,
+    so that a commit adding a column can show it changed nothing else."""
     os.chdir(root)
     out = {}
     for p in sorted(q for q in Path("sample_logs").rglob("*") if q.is_file()):
         if p.name in SKIP:
             continue
-        out[str(p)] = {n: table_hash(t) for n, t in sorted(stalllog.parse(p).arrow.items())}
+        tables = sorted(stalllog.parse(p).arrow.items())
+        out[str(p)] = {
+            n: table_hash(t.drop_columns(sorted(drop & set(t.column_names)))) for n, t in tables
+        }
     return out
 
 
@@ -58,9 +63,10 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("out", type=Path, help="write the hashes here (JSON)")
     ap.add_argument("--diff", type=Path, help="compare with hashes written before")
+    ap.add_argument("--drop", action="append", default=[], help="leave this column out")
     args = ap.parse_args()
     out, old = args.out.resolve(), args.diff and args.diff.resolve()
-    new = hashes(ROOT)
+    new = hashes(ROOT, frozenset(args.drop))
     out.write_text(json.dumps(new, indent=0, sort_keys=True))
     print(f"{len(new)} samples, {sum(len(v) for v in new.values())} tables")
     if old:

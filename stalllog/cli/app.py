@@ -35,6 +35,8 @@ from stalllog.cli.options import (
     RedactMapOption,
     RedactOption,
     TablesOption,
+    TzOption,
+    YearOption,
 )
 from stalllog.cli.redaction import learn_hosts_up_front, make_redactor, write_map_or_fail
 from stalllog.cli.tables_cmd import tables_cmd
@@ -84,6 +86,20 @@ def _fail(message: str) -> NoReturn:
 
 def _warn(source: str, message: str) -> None:
     sys.stderr.write(f"stalllog: {_safe(source)}: warning: {_safe(message)}\n")
+
+
+def _check_tz(tz: str | None) -> None:
+    """An unknown zone is a usage error, before any input is read."""
+    if tz is None:
+        return
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(
+            f"unknown time zone {tz!r} (an IANA name: Europe/Berlin, UTC)", param_hint="--tz"
+        ) from None
 
 
 def _check_inputs(captures: list[str]) -> int | None:
@@ -178,7 +194,10 @@ def _run(
     follow: bool = False,
     stream: IO[str] | None = None,
     redactor: Redactor | None = None,
+    tz: str | None = None,
+    year: int | None = None,
 ) -> Result:
+    from stalllog.input.clock import Clock
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
     from stalllog.output.parallel import ParallelInputs, default_jobs
@@ -194,7 +213,7 @@ def _run(
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
     more: dict[str, Any] = {"hz": hz, "analysis": analysis, "force": force, "stream": stream,
                             "inputs": inputs.records, "max_bytes": max_bytes,
-                            "redactor": redactor}  # fmt: skip
+                            "redactor": redactor, "clock": Clock(tz, year)}  # fmt: skip
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
@@ -375,9 +394,12 @@ def parse(
     redact: RedactOption = False,
     redact_comm: RedactCommOption = False,
     redact_map: RedactMapOption = None,
+    tz: TzOption = None,
+    year: YearOption = None,
 ) -> None:
     """Parse captures and write DIR/<table>.<ext> for every table and DIR/manifest.json, then
     print a summary. DIR is replaced as a whole once everything is written."""
+    _check_tz(tz)
     chosen = _parse_tables(tables, no_lines)
     _check_out(out, fmt)
     to_stdout = str(out) == "-"
@@ -386,7 +408,7 @@ def parse(
     result = _run(
         captures, None if to_stdout else out, fmt_name, chosen, not csv_raw, quiet, hz,
         not no_analysis, force, max_bytes, jobs, follow, stream=sys.stdout if to_stdout else None,
-        redactor=redactor,
+        redactor=redactor, tz=tz, year=year,
     )  # fmt: skip
     write_map_or_fail(redact_map, redactor)
     _report(result, quiet, as_json, hz, stderr=to_stdout)

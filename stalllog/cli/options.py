@@ -39,6 +39,28 @@ HzOption = Annotated[
     ),
 ]
 
+TzOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tz",
+        metavar="ZONE",
+        help="IANA time zone (Europe/Berlin, UTC) of wall clocks printed without an offset "
+        "(syslog, dmesg -T, journalctl short): fills lines.wall_utc and lines.utc_offset.",
+    ),
+]
+
+YearOption = Annotated[
+    int | None,
+    typer.Option(
+        "--year",
+        min=1901,
+        max=9998,
+        metavar="YYYY",
+        help="Year of the first RFC 3164 syslog stamp of each input (they print none); "
+        "without it: from a full date earlier in the input, else from the file's mtime.",
+    ),
+]
+
 
 FollowOption = Annotated[
     bool,

@@ -20,7 +20,9 @@ from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
+from stalllog.engine.timecols import check_ts, ts_as_timedelta
 from stalllog.engine.views import view
+from stalllog.input.clock import Clock, check_tz, check_year
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
 from stalllog.input.paths import expand
@@ -179,11 +181,14 @@ class Capture:
         arrow_tables: dict[str, pa.Table],
         pending: Sequence[Step] = (),
         context: Context | None = None,
+        ts: str = "seconds",
     ) -> None:
+        check_ts(ts)
         self._arrow = arrow_tables
         self._pending = list(pending)
         self._context = context or Context()
         self._frames: dict[str, pd.DataFrame] = {}
+        self._ts = ts  # the DataFrames' unit of `ts` columns; `arrow` and files keep seconds
 
     @property
     def parsed(self) -> dict[str, pa.Table]:
@@ -210,7 +215,8 @@ class Capture:
         if name not in self._frames:
             if name not in self._arrow:
                 self._run_pending()
-            self._frames[name] = to_pandas(self._arrow[name])
+            t = self._arrow[name]
+            self._frames[name] = to_pandas(ts_as_timedelta(t) if self._ts == "timedelta" else t)
         return self._frames[name]
 
     def __getattr__(self, name: str) -> pd.DataFrame:
@@ -225,6 +231,11 @@ class Capture:
     def hz(self) -> int | None:
         """CONFIG_HZ as given to `parse(hz=)`."""
         return self._context.hz
+
+    @property
+    def ts(self) -> str:
+        """`"seconds"` or `"timedelta"`, as given to `parse(ts=)`."""
+        return self._ts
 
     def summary(self) -> Any:
         """The facts of `stalllog summary --json` (docs/outputs.md) as a `Summary`: `["oom"]`,
@@ -256,19 +267,28 @@ def iter_parse(
     defer: bool = False,
     max_bytes: int | None = None,
     follow: bool = False,
+    tz: str | None = None,
+    year: int | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily). max_bytes, follow: see `parse()`."""
-    check_arguments(hz, max_bytes)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
+    lazily). max_bytes, follow, tz, year: see `parse()`."""
+    check_arguments(hz, max_bytes, tz, year)
+    clock = Clock(tz, year)
+    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow, clock)
 
 
-def check_arguments(hz: object, max_bytes: object) -> None:
-    """Bad `hz`/`max_bytes` fail before any input is read, not after the whole parse."""
+def check_arguments(
+    hz: object, max_bytes: object, tz: object = None, year: object = None, ts: object = "seconds"
+) -> None:
+    """Bad `hz`/`max_bytes`/`tz`/`year`/`ts` fail before any input is read, not after the
+    whole parse."""
+    check_tz(tz)
+    check_year(year)
+    check_ts(ts)
     for arg, value, what in (("hz", hz, "CONFIG_HZ: 100, 250, 300, 1000"),
                              ("max_bytes", max_bytes, "bytes")):  # fmt: skip
         number = isinstance(value, int | float) and not isinstance(value, bool)
@@ -285,10 +305,11 @@ def _iter_parse(
     defer: bool,
     max_bytes: int | None,
     follow: bool = False,
+    clock: Clock | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
-    stage = LineStage()
+    stage = LineStage(clock=clock or Clock())
     stats = _BootStats()
     source_rows = []
     for src in sources:
@@ -312,7 +333,7 @@ def source_batches(
 ) -> Generator[pa.RecordBatch, None, dict[str, Any]]:
     """Yield one source's finished `lines` batches; return its `sources` row. The one loop of
     a parse (capture.iter_parse, and each part of engine.merge)."""
-    stage.start_source(opened.name)
+    stage.start_source(opened.name, opened.mtime)
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
     lines: LineStage | StructuredStage | None = None
@@ -410,6 +431,9 @@ def parse(
     analysis: bool = True,
     max_bytes: int | None = None,
     follow: bool = False,
+    ts: str = "seconds",
+    tz: str | None = None,
+    year: int | None = None,
 ) -> Capture:
     """Parse captures into tables.
 
@@ -435,29 +459,40 @@ def parse(
     follow: read pipes, FIFOs, terminals and /dev/kmsg until EOF or Ctrl-C; without it they
     are a snapshot (/dev/kmsg until drained, the others until 5 s without input).
 
+    ts="timedelta": times since boot (`ts`, `ts_*`, `*_ts`) as pandas timedeltas, not float
+    seconds. tz (IANA zone), year (of RFC 3164 stamps): `lines.wall_utc` (docs/tables.md).
+
     Raises CaptureError (one line naming the input) when an input cannot be opened.
     """
-    check_arguments(hz, max_bytes)
+    check_arguments(hz, max_bytes, tz, year, ts)
     sources = tuple(expand(sources))
     if not sources:
         raise CaptureError("no input given")
     batches: list[pa.RecordBatch] = []
     unparsed: list[pa.RecordBatch] = []
     other: dict[str, pa.Table] = {}
-    for item in iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow):
+    items = iter_parse(sources, families, progress, hz, analysis, True, max_bytes, follow, tz, year)
+    for item in items:
         if isinstance(item, dict):
             other = item
         else:
             batches.append(item)
             unparsed.append(unparsed_of(item))
-    lines = pa.Table.from_batches(batches, schema=LINES_ARROW)
+    context = Context(hz=hz, analysis=analysis)
+    tables = _assembled(batches, unparsed, other)
+    return Capture(tables, deferred_steps() if analysis else (), context, ts=ts)
+
+
+def _assembled(
+    batches: list[pa.RecordBatch], unparsed: list[pa.RecordBatch], other: dict[str, pa.Table]
+) -> dict[str, pa.Table]:
+    """The core tables first, then the family and step tables."""
     tables = {
-        "lines": lines,
+        "lines": pa.Table.from_batches(batches, schema=LINES_ARROW),
         "events": other["events"],
         "unparsed": pa.Table.from_batches(unparsed, schema=UNPARSED_ARROW),
         "boots": other["boots"],
         "sources": other["sources"],
     }
     tables.update({k: v for k, v in other.items() if k not in tables})
-    context = Context(hz=hz, analysis=analysis)
-    return Capture(tables, deferred_steps() if analysis else (), context)
+    return tables

@@ -5,6 +5,10 @@ numbers are unique in a capture and every boot lies in one source.
 Families write rows without them (a family knows its event, not its input); they are filled
 here once the tables are final, from `events` (by `event_id`) or `boots` (by `boot`), in one
 vectorized look-up per table. `keyed` says the same for the docs (docs/tables.md).
+
+Key names match across tables: the reporting tables (`oom_events`, `alloc_stalls`,
+`alloc_failures`, `memalloc_scans`) name a Mem-Info snapshot `meminfo_id`, so the snapshot
+tables get `meminfo_id` beside their own `snapshot_id` (public, kept): `merge(on="meminfo_id")`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,16 @@ from stalllog.parsers.base import TableSchema, col
 SOURCE_TYPE = pa.dictionary(pa.int32(), pa.string())  # one path repeated over many rows
 _SOURCE = col("source", SOURCE_TYPE, "", "the input the row came from (line key, see the top)")
 _BOOT = col("boot", pa.int32(), "", "boot number in the capture (line key, see the top)")
+_MEMINFO_ID = col(
+    "meminfo_id", pa.int64(), "", "= `snapshot_id`, under the name the reporting tables use"
+)
 CORE = frozenset({"lines", "events", "unparsed", "boots", "sources"})
+
+
+def _alias_at(names: list[str]) -> int | None:
+    """Where `meminfo_id` goes (after `snapshot_id`), None when the table needs none."""
+    ok = "snapshot_id" in names and "meminfo_id" not in names
+    return names.index("snapshot_id") + 1 if ok else None
 
 
 def _missing(names: list[str]) -> list[str]:
@@ -34,14 +47,17 @@ def _position(names: list[str]) -> int:
 
 def keyed(schema: TableSchema) -> TableSchema:
     """`schema` with the key columns `add_keys` gives its table."""
-    names = [c.name for c in schema.columns]
+    columns = schema.columns
+    names = [c.name for c in columns]
     missing = _missing(names) if schema.name not in CORE else []
-    if not missing:
-        return schema
-    at = _position(names)
-    added = tuple(_SOURCE if k == "source" else _BOOT for k in missing)
-    columns = (*schema.columns[:at], *added, *schema.columns[at:])
-    return TableSchema(schema.name, schema.doc, columns)
+    if missing:
+        at = _position(names)
+        added = tuple(_SOURCE if k == "source" else _BOOT for k in missing)
+        columns = (*columns[:at], *added, *columns[at:])
+    alias = _alias_at([c.name for c in columns])
+    if alias is not None:
+        columns = (*columns[:alias], _MEMINFO_ID, *columns[alias:])
+    return schema if columns is schema.columns else TableSchema(schema.name, schema.doc, columns)
 
 
 def missing_as_null(t: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
@@ -68,6 +84,9 @@ def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     events, boots = tables.get("events"), tables.get("boots")
     out = dict(tables)
     for name, t in tables.items():
+        alias = _alias_at(t.column_names)
+        if alias is not None:
+            t = out[name] = t.add_column(alias, "meminfo_id", t.column("snapshot_id"))
         missing = _missing(t.column_names) if name not in CORE else []
         if not missing:
             continue

@@ -24,6 +24,7 @@ from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import SOURCES
 from stalllog.engine.steps import run_steps
+from stalllog.input.clock import Clock
 from stalllog.input.lines import LineStage
 from stalllog.input.reader import SourceLike, open_source
 from stalllog.parsers import Family
@@ -89,12 +90,13 @@ def iter_part(
     families: list[Family] | None = None,
     max_bytes: int | None = None,
     name: str | None = None,
+    clock: Clock | None = None,
 ) -> Iterator[pa.RecordBatch | Part]:
     """Yield the source's `lines` batches (event_id added), then its Part: the one-source
     case of capture.iter_parse, stopping before the post-steps. name: the `source` to record
-    (default: the path, or the file object's name)."""
+    (default: the path, or the file object's name). clock: the zone and year given."""
     dispatcher = Dispatcher(families_or_all(families))
-    stage = LineStage()
+    stage = LineStage(clock=Clock(clock.tz, clock.year) if clock else Clock())
     stats = _BootStats()
     opened = open_source(src, name)
     opened.max_bytes = max_bytes

@@ -36,6 +36,24 @@ _LINE_DOCS = {
         "wall-clock time as printed (`dmesg -T`, syslog, journal), time zone not "
         "applied; year 1900 = year not printed (RFC 3164)",
     ),
+    "wall_utc": (
+        "",
+        "the UTC instant of `wall`: from the offset the prefix carries (`dmesg --time-format "
+        "iso`, RFC 3339/5424 syslog `+03:00`/`Z`; journal records are UTC), else from the zone "
+        "given (`--tz`, `parse(tz=)`) for `dmesg -T`, RFC 3164 syslog and journalctl "
+        "short stamps; RFC 3164 stamps get their year from `--year`/`year=`, else from the "
+        "last full date before them in the input (`dmesg -T`, ISO; or the first after them "
+        "in the same 16 MiB chunk), else from the file's mtime (the year before when the "
+        "stamp would be later), counting a new year at each Dec -> Jan turn; null when the "
+        "zone or the year "
+        "is unknown, or the local time did not exist (a DST gap)",
+    ),
+    "utc_offset": (
+        "s",
+        "`wall - wall_utc`: seconds east of UTC of the zone at that time (null with "
+        "`wall_utc`); in a DST fall-back hour the earlier instant is taken and the line "
+        "flagged `tz-ambiguous`",
+    ),
     "host": ("", "host name from a syslog/journal prefix"),
     "caller": ("", "CONFIG_PRINTK_CALLER id: `T<pid>` (task) or `C<cpu>` (interrupt context)"),
     "level": ("", "console log level 0 (emerg) .. 7 (debug) when the transport kept it"),
@@ -61,7 +79,10 @@ _LINE_DOCS = {
         + ", ".join(FLAG_NAMES)
         + ". `structured`: a line of a journal JSON/export or `dmesg -J` input that carries no "
         "message (syntax, other fields); `bad-record`: a record of such an input that could "
-        "not be read, kept as text and counted in `sources.error`. "
+        "not be read, kept as text and counted in `sources.error`; `tz-ambiguous`: the "
+        "local `wall` falls in a DST change of the zone given (`--tz`): the fall-back hour "
+        "happened twice (`wall_utc` takes the first) or the spring-forward gap never "
+        "happened (`wall_utc` null). "
         + "Repairs of mangling by mail clients, trackers and syslog (`text` stays as read): "
         + "; ".join(f"{k}: {v}" for k, v in REPAIR_FLAGS.items()),
     ),
@@ -182,6 +203,18 @@ def all_schemas() -> list[TableSchema]:
     return out
 
 
+TIMES = [
+    "**Times.** `ts` and every `ts_*`/`*_ts` column are seconds since boot (float, the "
+    "kernel's own clock: printk stamps, /dev/kmsg usec, journal monotonic time); "
+    '`stalllog.parse(..., ts="timedelta")` gives them as pandas timedeltas '
+    "(`duration[us][pyarrow]`) in the DataFrames (`Capture.arrow` and written files keep "
+    "seconds). Durations (`*_s`) stay seconds. `lines.wall` is the wall clock as printed "
+    "(no zone; RFC 3164 syslog prints no year: 1900); `lines.wall_utc` is its UTC instant "
+    "where the prefix carries an offset or `--tz`/`tz=` names the zone, `lines.utc_offset` "
+    "the offset (`--year`/`year=` or an inferred year for RFC 3164 stamps).",
+    "",
+]
+
 JOIN_MAP = [
     "## How the tables join",
     "",
@@ -196,9 +229,10 @@ JOIN_MAP = [
     "|---|---|---|",
     "| any family table | `events` (the block the row came from) | `event_id` |",
     "| `oom_tasks`, `oom_explain` | `oom_events` | `oom_id` |",
-    "| `oom_events`, `alloc_stalls`, `alloc_failures`, `memalloc_scans` `.meminfo_id` | "
+    "| `oom_events`, `alloc_stalls`, `alloc_failures`, `memalloc_scans` | "
     "`meminfo`, `meminfo_nodes`, `zones`, `buddy`, `zone_pcp`, `hugepages`, "
-    "`meminfo_alloc_tags`, `slab_unreclaimable` | `meminfo_id` = `snapshot_id` |",
+    "`meminfo_alloc_tags`, `slab_unreclaimable` (the Mem-Info snapshot; these tables "
+    "carry `meminfo_id` and its older name `snapshot_id`, the same values) | `meminfo_id` |",
     "| any `stack_id` (`oom_events`, `memalloc`, `alloc_*`, `hung_tasks`, `tasks`, `lockups`, "
     "`nmi_backtraces`, `stack_classes`) | `stacks` (one row), `frames` (one per frame) | "
     "`stack_id` |",
@@ -212,7 +246,7 @@ JOIN_MAP = [
     "kills = cap.oom_events.merge(",
     '    cap.lines, left_on=["source", "kill_line_no"], right_on=["source", "line_no"]',
     ")  # the `Killed process` text",
-    'zones = cap.oom_events.merge(cap.zones, left_on="meminfo_id", right_on="snapshot_id")',
+    'zones = cap.oom_events.merge(cap.zones, on="meminfo_id", suffixes=("", "_zone"))',
     "trace = cap.frames[cap.frames.stack_id == cap.oom_events.stack_id.iloc[0]]",
     "```",
     "",
@@ -228,6 +262,7 @@ def render_markdown() -> str:
         "interface. In pandas every column uses a pyarrow-backed dtype; unknown is NA (null in "
         "the files), never 0 nor NaN.",
         "",
+        *TIMES,
         *JOIN_MAP,
     ]
     for t in all_schemas():

@@ -15,9 +15,7 @@ text column cut out of the chunk with one boolean mask.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 import numpy as np
 import pyarrow as pa
@@ -25,6 +23,7 @@ import pyarrow.compute as pc
 
 from stalllog.input import fixed
 from stalllog.input.boots import BootTracker
+from stalllog.input.clock import WALL_UTC, Clock
 from stalllog.input.columns import bitmask_to_dictionary, invalid_rows
 from stalllog.input.fixed import PAD, slices
 from stalllog.input.numbers import NONE, TOO_BIG, checked_int64
@@ -52,6 +51,7 @@ from stalllog.input.prefixes import (
     XFAC_WORDS,
     XLEVELS,
 )
+from stalllog.input.stamps import WallFields, _blank_to_null, _nonblank, _np_bool
 from stalllog.input.walls import wall_from_ctime, wall_from_iso, wall_from_syslog
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
@@ -73,6 +73,7 @@ FLAG_NAMES: tuple[str, ...] = (
     # new flags go last: the bit values of the others stay
     "bad-number",  # a prefix number (kmsg sequence, drop count) too big for int64: left null
     *STRUCTURED_FLAGS,  # journal JSON/export and dmesg -J (structured.py)
+    "tz-ambiguous",  # local wall clock in a DST change of the zone given (clock.py)
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
 # "cont": a continuation line of a multi-line record, indented by the width of its first
@@ -93,6 +94,8 @@ LINES_SCHEMA = pa.schema(
         ("boot", pa.int32()),
         ("ts", pa.float64()),
         ("wall", pa.timestamp("us")),
+        ("wall_utc", WALL_UTC),
+        ("utc_offset", pa.int32()),
         ("host", pa.string()),
         ("caller", pa.string()),
         ("level", pa.int8()),
@@ -115,23 +118,10 @@ _OCTAL_ARROW = r"#(?:0[0-3][0-7]|177)"
 # so UTF-8 text arrives byte-wise escaped and must be decoded as bytes.
 _KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
-_EPOCH = datetime(1970, 1, 1)
 
 _SYSLOG_PAIRS = 4  # host/tag pairs read from the bytes per chunk
 _SYSLOG_MIN_ROWS = 256  # fewer lines left: the pattern is as cheap
 _CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
-
-
-def _blank_to_null(a: pa.Array) -> pa.Array:
-    return pc.if_else(pc.equal(a, ""), pa.scalar(None, a.type), a)
-
-
-def _np_bool(a: pa.Array) -> np.ndarray:
-    return np.asarray(pc.fill_null(a, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def _nonblank(a: pa.Array) -> np.ndarray:
-    return _np_bool(pc.not_equal(a, ""))
 
 
 def _words(words: tuple[str, ...]) -> np.ndarray:
@@ -202,7 +192,7 @@ def _text_prefix(
     return text, pc.replace_with_mask(prefix, pa.array(bad), pa.array(cut, pa.string()))
 
 
-class _Fields:
+class _Fields(WallFields):
     """Per-line values decoded from the prefix matches of every class."""
 
     def __init__(self, n: int) -> None:
@@ -215,6 +205,8 @@ class _Fields:
         self.ndrop = np.full(n, -1, np.int64)
         self.wall = np.zeros(n, np.int64)  # µs since 1970
         self.wall_ok = np.zeros(n, bool)
+        self.off = np.zeros(n, np.int32)  # UTC offset a prefix carries (s east)
+        self.off_ok = np.zeros(n, bool)
         self.nonkernel = np.zeros(n, bool)
         self.good = np.ones(n, bool)  # valid UTF-8: the bytes are the line (fixed.py may read)
         self.strings: dict[str, list[tuple[np.ndarray, pa.Array]]] = {"caller": [], "host": []}
@@ -232,9 +224,13 @@ class _Fields:
         values = pa.concat_arrays([_blank_to_null(arr) for _, arr in pieces])
         return pc.take(values, pa.array(pos, mask=pos < 0))
 
-    def set_flags(self, flags: np.ndarray) -> None:
+    def set_flags(self, flags: np.ndarray, clock: Clock) -> None:
+        """The flags the fields say, and `utc_columns` (the clock flags DST changes)."""
         flags[self.nonkernel] |= FLAG_BIT["non-kernel"]
         flags[(self.kseq == TOO_BIG) | (self.ndrop == TOO_BIG)] |= FLAG_BIT["bad-number"]
+        wall_utc, utc_offset, unsure = clock.utc(self.wall, self.wall_ok, self.off, self.off_ok)
+        flags[unsure] |= FLAG_BIT["tz-ambiguous"]
+        self.utc_columns = (wall_utc, utc_offset)
 
     def decode(self, m: pa.StructArray, idx: np.ndarray, kind: int = 0) -> None:
         """Take the fields of `m` (matches of rows idx); `kind`: bits of rows that matched."""
@@ -285,19 +281,19 @@ class _Fields:
         if "mon" in g:
             key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
             self.wall_of(idx, g["mon"], key, wall_from_syslog, g["frac"])
-        for key_name, frac_name, parse in (
-            ("iso", "isofrac", wall_from_iso),
-            ("dmiso", "dmisofrac", wall_from_iso),
-            ("full", "fullfrac", wall_from_iso),
-            ("ctime", None, wall_from_ctime),
+        for key_name, frac_name, parse, tz in (
+            ("iso", "isofrac", wall_from_iso, "isotz"),
+            ("dmiso", "dmisofrac", wall_from_iso, "dmisotz"),
+            ("full", "fullfrac", wall_from_iso, None),
+            ("ctime", None, wall_from_ctime, None),
         ):
             if key_name in g:
                 frac = g[frac_name] if frac_name else None
                 self.wall_of(idx, g[key_name], g[key_name], parse, frac)
+                if tz:
+                    self.offset_of(idx, g[tz])
         if "iso5424" in g:
-            parts = pc.extract_regex(g["iso5424"], r"^(?P<s>.{19})(?P<f>[.,]\d+)?")
-            s, f = parts.flatten()
-            self.wall_of(idx, g["iso5424"], s, wall_from_iso, f)
+            self.rfc5424(idx, g["iso5424"])
 
     def read_ctime(self, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`dmesg -T` prefixes that fit fixed.CTIME, read from the bytes as CTIME_FAST reads
@@ -341,50 +337,6 @@ class _Fields:
             left = left[~hit]
         return np.sort(np.concatenate(done))
 
-    def set_walls(
-        self, rows: np.ndarray, read: tuple[np.ndarray, np.ndarray], pad: np.ndarray,
-        at: np.ndarray, width: int, parse: Callable[[str], datetime | None],
-    ) -> None:  # fmt: skip
-        """Wall clocks read from the bytes (fixed.py: µs, certain); the stamps (`width` bytes
-        from `at`) not certainly valid are parsed one by one as before."""
-        micros, certain = read
-        self.wall[rows[certain]] = micros[certain]
-        self.wall_ok[rows[certain]] = True
-        unsure = ~certain
-        if unsure.any():
-            key = slices(pad, at[unsure], np.full(int(unsure.sum()), width))
-            self.wall_of(rows[unsure], key, key, parse, None)
-
-    def wall_of(
-        self, idx: np.ndarray, present_col: pa.Array, key: pa.Array,
-        parse: Callable[[str], datetime | None], frac: pa.Array | None,
-    ) -> None:  # fmt: skip
-        """Parse each distinct whole-second stamp once; add the fraction vectorized."""
-        present = _nonblank(present_col)
-        if not present.any():
-            return
-        sel = pa.array(present)
-        keys = key.filter(sel)
-        uniq = pc.unique(keys)
-        micros = []
-        ok = []
-        for s in uniq.to_pylist():
-            dt = parse(s) if s else None
-            ok.append(dt is not None)
-            micros.append((dt - _EPOCH) // _ONE_US if dt is not None else 0)
-        pos = pc.index_in(keys, uniq).to_numpy()
-        vals = np.asarray(micros, np.int64)[pos]
-        if frac is not None:
-            f = pc.cast(_blank_to_null(pc.replace_substring(frac.filter(sel), ",", ".")),
-                        pa.float64())  # fmt: skip
-            vals = vals + np.round(pc.fill_null(f, 0.0).to_numpy() * 1e6).astype(np.int64)
-        rows = idx[present]
-        self.wall[rows] = vals
-        self.wall_ok[rows] = np.asarray(ok, bool)[pos]
-
-
-_ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1) - _EPOCH
-
 
 @dataclass
 class LineStage:
@@ -394,12 +346,14 @@ class LineStage:
     source: str = ""
     next_line_no: int = 1
     prev_kmsg: bool = False  # the previous chunk ended in a /dev/kmsg record or dict line
+    clock: Clock = field(default_factory=Clock)  # wall_utc: the zone and year given
 
-    def start_source(self, source: str) -> None:
+    def start_source(self, source: str, mtime: float | None = None) -> None:
         self.boots.new_source(source, 1)
         self.source = source
         self.next_line_no = 1
         self.prev_kmsg = False
+        self.clock.start_source(mtime)
 
     def batch(self, buf: bytes, last: bool, truncated: bool = False) -> pa.RecordBatch:
         """`buf` holds whole lines (ending in b"\\n") unless `last`; `truncated` marks the
@@ -454,8 +408,7 @@ class LineStage:
                 fields.decode(_extract(full, idx, pattern), idx)
                 if name == "bracket":
                     self._bracket(full, buf, pad, starts, idx, fields)
-        plen = fields.plen
-        kinds = fields.kinds
+        plen, kinds = fields.plen, fields.kinds
         cont_rows, cont_head = self._continuations(pad, starts, cend, fields)
 
         tstart = np.minimum(starts + plen, cend)
@@ -519,7 +472,7 @@ class LineStage:
 
         self._byte_flags(buf, arr, starts, flags)
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
-        fields.set_flags(flags)
+        fields.set_flags(flags, self.clock)
         if n and tail:
             flags[-1] |= FLAG_BIT["no-eol"]
         if n and last and truncated:
@@ -547,6 +500,7 @@ class LineStage:
             pa.array(boot),
             pa.array(fields.ts),
             pa.array(fields.wall, pa.timestamp("us"), mask=~fields.wall_ok),
+            *fields.utc_columns,  # wall_utc, utc_offset (set_flags)
             host,
             caller,
             pa.array(fields.level.astype(np.int8), pa.int8(), mask=fields.level < 0),
@@ -596,7 +550,8 @@ class LineStage:
             return none, none
         fields.plen[r] = fields.plen[h]
         fields.kinds[r] = KIND_BIT["cont"]
-        for a in (fields.ts, fields.wall, fields.wall_ok, fields.level, fields.nonkernel):
+        for a in (fields.ts, fields.wall, fields.wall_ok, fields.off, fields.off_ok, fields.level,
+                  fields.nonkernel):  # fmt: skip
             a[r] = a[h]
         return r, h
 

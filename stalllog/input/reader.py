@@ -17,6 +17,7 @@ import errno
 import hashlib
 import io
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ class OpenedSource:
     live: LiveReader | None = None  # a pipe, FIFO, terminal or device (live.py)
     overwritten: int = 0  # reads that failed with EPIPE (/dev/kmsg records overwritten)
     notes: list[str] = field(default_factory=list)  # what else the sources table should say
+    mtime: float | None = None  # a regular file's mtime: the year of RFC 3164 stamps (clock.py)
 
     def problems(self) -> str | None:
         """`error`, the cut lines and the notes, for the sources table (None when all is well)."""
@@ -144,10 +146,19 @@ def open_source(src: SourceLike, name: str | None = None, follow: bool = False) 
     dec = DecompressedStream(kind, buffered) if kind else None
     stream: Any = dec or buffered
     opened = OpenedSource(name, kind, stream, size, decompressed=dec, live=live)
+    opened.mtime = _mtime(raw)
     # Windows tools save logs as UTF-16 with a byte order mark: decode them as they stream
     if _utf16_text(stream.peek(18)[:18]):
         opened.stream, opened.encoding = Utf16Stream(stream), "utf-16"  # type: ignore[assignment]
     return opened
+
+
+def _mtime(raw: Any) -> float | None:
+    try:
+        st = os.fstat(raw.fileno())
+    except (OSError, ValueError, AttributeError):  # no descriptor: bytes, text streams
+        return None
+    return st.st_mtime if stat.S_ISREG(st.st_mode) else None
 
 
 def _utf16_text(head: bytes) -> bool:

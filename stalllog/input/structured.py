@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
+from stalllog.input.clock import WALL_UTC
 from stalllog.input.columns import bitmask_to_dictionary
 from stalllog.input.export import read_export
 from stalllog.input.lines import EOL_VALUES, FLAG_BIT, KIND_BIT, LINES_SCHEMA, LineStage
@@ -197,7 +198,10 @@ class StructuredStage:
         )
         cols = [
             pa.array(line_no), source, pa.array(boot), pa.array(ts),
-            pa.array(rows.wall, pa.timestamp("us")), pa.array(rows.host, pa.string()),
+            pa.array(rows.wall, pa.timestamp("us")),
+            pa.array(rows.wall, WALL_UTC),  # journal realtime stamps are UTC
+            pa.array([None if w is None else 0 for w in rows.wall], pa.int32()),
+            pa.array(rows.host, pa.string()),
             pa.array(rows.caller, pa.string()),
             pa.array(level.astype(np.int8), pa.int8(), mask=level < 0),
             bitmask_to_dictionary(np.full(n, rows.kind, np.int32), KIND_BIT, "none"),

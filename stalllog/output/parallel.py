@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from stalllog.engine.capture import LINES_ARROW, Progress
 from stalllog.engine.merge import Numbering, Part, iter_part, merge, unknown_id_columns
+from stalllog.input.clock import Clock
 from stalllog.input.reader import CaptureError
 from stalllog.output.hashing import HashedInput
 
@@ -88,6 +89,7 @@ class ParallelInputs:
         hz: int | None = None,
         analysis: bool = True,
         max_bytes: int | None = None,
+        clock: Clock | None = None,
     ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
         """What capture.iter_parse yields for these files: `lines` batches, then the tables."""
         # forkserver: workers start from a clean process with stalllog imported once, not
@@ -100,7 +102,7 @@ class ParallelInputs:
             ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool,
         ):
             futures = [
-                pool.submit(_work, path, shown, max_bytes, os.path.join(tmp, f"{k}.arrows"))
+                pool.submit(_work, path, shown, max_bytes, os.path.join(tmp, f"{k}.arrows"), clock)
                 for k, (path, shown) in enumerate(self.files)
             ]
             try:
@@ -135,13 +137,13 @@ class ParallelInputs:
 
 
 def _work(
-    path: str, shown: str, max_bytes: int | None, lines: str
+    path: str, shown: str, max_bytes: int | None, lines: str, clock: Clock | None = None
 ) -> tuple[Part, dict[str, Any], str]:
     """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream)."""
     f = _open(path, shown)
     try:
         with pa.OSFile(lines, "wb") as sink, pa.ipc.new_stream(sink, LINES_ARROW) as writer:
-            for item in iter_part(f, None, max_bytes):
+            for item in iter_part(f, None, max_bytes, clock=clock):
                 if isinstance(item, Part):
                     part = item
                 else:

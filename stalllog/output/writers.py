@@ -51,6 +51,7 @@ from stalllog.engine.capture import (
     unparsed_of,
 )
 from stalllog.engine.linestats import LineStats
+from stalllog.input.clock import Clock
 from stalllog.input.reader import SourceLike
 from stalllog.output import manifest
 from stalllog.output.atomic import OutputError, StagedDir, check_target, leftovers, reason
@@ -321,6 +322,7 @@ def parse_to_files(
     max_bytes: int | None = None,
     stream: IO[str] | None = None,
     redactor: Redactor | None = None,
+    clock: Clock | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
     OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
@@ -331,7 +333,8 @@ def parse_to_files(
     replaced, a non-empty foreign directory only with `force`; OutputError otherwise, or when
     writing fails (naming the output path). inputs: the manifest's `inputs` entries, called
     after the parse (default: inputs that are files are hashed again by path). redactor:
-    every table written and returned is redacted (stalllog/output/redact.py).
+    every table written and returned is redacted (stalllog/output/redact.py). clock: the
+    zone and year of wall clocks printed without them (`--tz`, `--year`; input/clock.py).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -339,19 +342,20 @@ def parse_to_files(
         # stream: every table as JSON Lines on it (see JsonStreamWriter), nothing on disk
         return _parse_writing(
             sources, stream, None, fmt, tables, csv_safe, progress, hz, analysis, max_bytes,
-            redactor,
+            redactor, clock,
         )  # fmt: skip
     target = check_target(out_dir, force)
     started = manifest.now()
     with StagedDir(target, out_dir) as stage:
         result = _parse_writing(
             sources, stage.path, out_dir, fmt, tables, csv_safe, progress, hz, analysis, max_bytes,
-            redactor,
+            redactor, clock,
         )  # fmt: skip
         read = inputs() if inputs is not None else hash_again(result.read_sources)
         options = {"format": fmt, "tables": None if tables is None else sorted(tables),
                    "csv_safe": csv_safe, "hz": hz, "analysis": analysis, "force": force,
-                   "max_bytes": max_bytes}  # fmt: skip
+                   "max_bytes": max_bytes, "tz": clock and clock.tz,
+                   "year": clock and clock.year}  # fmt: skip
         info = _manifest(options, read, result, started, redactor)
         try:
             manifest.write(stage.path, info)
@@ -407,12 +411,14 @@ def _finish(w: TableWriter, name: str, fmt: str, result: Result) -> None:
 
 def _items(
     sources: Iterable[SourceLike], progress: Progress | None, hz: int | None, analysis: bool,
-    max_bytes: int | None,
+    max_bytes: int | None, clock: Clock | None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:  # fmt: skip
     """iter_parse's items, or with --jobs the same items from worker processes."""
     if isinstance(sources, ParallelInputs):
-        return sources.iter_parse(progress, hz, analysis, max_bytes)
-    return iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes)
+        return sources.iter_parse(progress, hz, analysis, max_bytes, clock)
+    tz, year = (clock.tz, clock.year) if clock else (None, None)
+    return iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes,
+                      tz=tz, year=year)  # fmt: skip
 
 
 def _parse_writing(
@@ -427,6 +433,7 @@ def _parse_writing(
     analysis: bool,
     max_bytes: int | None,
     redactor: Redactor | None = None,
+    clock: Clock | None = None,
 ) -> Result:
     ext = EXTENSIONS[fmt]
 
@@ -447,7 +454,7 @@ def _parse_writing(
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 streams[name] = opened(name, schema, streamed=True)
-        for item in _items(sources, progress, hz, analysis, max_bytes):
+        for item in _items(sources, progress, hz, analysis, max_bytes, clock):
             if isinstance(item, dict):
                 result.read_sources = item.get("sources")
                 result.tables = item if redactor is None else redactor.tables(item)

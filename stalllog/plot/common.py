@@ -45,6 +45,10 @@ def table(data: Tables, name: str) -> pd.DataFrame:
         df = data[name]
     except KeyError:
         return pd.DataFrame()
+    # a Capture parsed with ts="timedelta": the figures place everything in seconds
+    durations = [str(c) for c, t in df.dtypes.items() if str(t).startswith("duration")]
+    if durations:
+        df = df.assign(**{c: df[c].dt.total_seconds() for c in durations})
     return df.reset_index(drop=True)
 
 
