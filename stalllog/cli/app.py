@@ -201,13 +201,11 @@ def _run(
     from stalllog.input.reader import CaptureError
     from stalllog.output.atomic import OutputError
     from stalllog.output.parallel import ParallelInputs, default_jobs
-    from stalllog.output.safe import for_terminal
     from stalllog.output.writers import parse_to_files
 
     total = _check_inputs(captures)
-    if not follow:  # a followed input is live: read once, as it comes
+    if not follow:  # a followed input is live: read once, as it comes, in this process
         learn_hosts_up_front(redactor, captures)
-    # followed inputs are read in this process, as they come
     parallel = None if follow else ParallelInputs.of(captures, jobs or default_jobs(), _shown)
     inputs = parallel or _Inputs(captures, follow)
     show_bar = not quiet and total is not None and total > PROGRESS_MIN_BYTES and _terminal()
@@ -217,17 +215,7 @@ def _run(
     try:
         if not show_bar:
             return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, **more)
-        bar = _progress_bar()
-        with bar:
-            task = bar.add_task("parsing", total=total)
-
-            def progress(name: str, n_bytes: int, size: int | None) -> None:
-                # the description is rich markup: a file named `[link=...]x[/link]` must not
-                # become a terminal hyperlink
-                shown = for_terminal(Path(name).name, markup=True)
-                bar.update(task, completed=inputs.position(), description=shown)
-
-            return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress, **more)
+        return _parse_with_bar(inputs, total, (out_dir, fmt, tables, csv_safe), more)
     except (CaptureError, OutputError) as e:
         # OutputError names the output path as given with -o
         _fail(str(e))
@@ -241,6 +229,28 @@ def _run(
             f"{inputs.name}: internal error ({type(e).__name__}: {e}); "
             "please report it (STALLLOG_DEBUG=1 shows the traceback)"
         )
+
+
+def _parse_with_bar(
+    inputs: Any, total: int | None, out: tuple[Path | None, str, set[str] | None, bool],
+    more: dict[str, Any],
+) -> Result:  # fmt: skip
+    """parse_to_files under a progress bar; out: (out_dir, fmt, tables, csv_safe)."""
+    from stalllog.output.safe import for_terminal
+    from stalllog.output.writers import parse_to_files
+
+    bar = _progress_bar()
+    with bar:
+        task = bar.add_task("parsing", total=total)
+
+        def progress(name: str, n_bytes: int, size: int | None) -> None:
+            # the description is rich markup: a file named `[link=...]x[/link]` must not
+            # become a terminal hyperlink
+            shown = for_terminal(Path(name).name, markup=True)
+            bar.update(task, completed=inputs.position(), description=shown)
+
+        out_dir, fmt, tables, csv_safe = out
+        return parse_to_files(inputs, out_dir, fmt, tables, csv_safe, progress, **more)
 
 
 def _progress_bar() -> Progress:
