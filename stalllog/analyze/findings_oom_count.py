@@ -28,6 +28,8 @@ from .findings_context import (
 )
 
 VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
+# the memalloc_scans columns _step_kind, _scan_finding and _rise_summary read
+_STEP_COLUMNS = ["ts", "line_no", "stalling", "victim", "dying", "exiting", "oom_count"]
 
 
 def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
@@ -119,7 +121,9 @@ def scan_runs(ctx: Ctx) -> list[Row]:
             "sysrq_f": sysrq_f.get(as_int(boot)),
             "kill_recs": kill_recs,
         }
-        recs = records(b)  # row dicts: pandas row access per finding dominated storms
+        # row dicts of the columns the steps read: pandas row access per finding dominated
+        # storms, and every column's to_dict nearly as much
+        recs = records(b[_STEP_COLUMNS])
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         for kind, i, j in _runs(steps):
             row = _scan_finding(kind, boot, recs[i], recs[j + 1], j - i + 2, ev)
