@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
@@ -264,7 +265,9 @@ def iter_parse(
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
     lazily). max_bytes, follow: see `parse()`."""
     check_arguments(hz, max_bytes)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
+    return gen_with_fewer_collections(
+        _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow)
+    )
 
 
 def check_arguments(hz: object, max_bytes: object) -> None:
@@ -285,7 +288,7 @@ def _iter_parse(
     defer: bool,
     max_bytes: int | None,
     follow: bool = False,
-) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
+) -> Generator[pa.RecordBatch | dict[str, pa.Table], None, None]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
     stage = LineStage()
