@@ -54,8 +54,9 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
         return "livelock"
     if n_between(ev["headers"], lo, hi):
         return ""
-    fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines
-    here = fs[(fs[:, 0] >= lo) & (fs[:, 0] <= hi)] if len(fs) else fs
+    fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines, by line
+    # a slice, not a mask over the boot's every MemAlloc line per step (quadratic in storms)
+    here = fs[np.searchsorted(fs[:, 0], lo, "left") : np.searchsorted(fs[:, 0], hi, "right")]
     if len(here) and not here[:, 1].any():
         return "nofs"
     if as_int(r0["exiting"]) >= 1 and as_int(r1["exiting"]) >= 1:
@@ -70,9 +71,10 @@ def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
         m = mem[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
         m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
         for bt, g in m.groupby("boot"):
-            gfp_fs[as_int(bt)] = np.column_stack(
+            fs = np.column_stack(
                 [g["line_no"].astype("int64").to_numpy(), g["fs"].astype(bool).to_numpy()]
             ).astype("int64")
+            gfp_fs[as_int(bt)] = fs[np.argsort(fs[:, 0], kind="stable")]  # _step_kind slices
     return gfp_fs
 
 
