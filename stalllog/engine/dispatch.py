@@ -326,7 +326,11 @@ class Dispatcher:
     def _start(self, line: Line) -> tuple[Block, Family] | None:
         text = line.text
         for family in self.families:
-            if not any(t in text for t in family.triggers):
+            # a plain loop, not any(<genexpr>): a generator per family per candidate line
+            for t in family.triggers:
+                if t in text:
+                    break
+            else:
                 continue
             m = family.pattern.search(text)
             if m is None:
