@@ -191,7 +191,9 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     last = int(hit[-1])
     pool = ctx.cached("vmstat_pools", dict)
     if last not in pool:
-        pool[last] = _busy_pool(ctx, wq.iloc[last])
+        # plain row dicts of the three keys read: `wq.iloc` per finding dominated storms
+        keys = ctx.cached("vmstat_rows", lambda: records(wq[["event_id", "pwq", "boot"]]))
+        pool[last] = _busy_pool(ctx, keys[last])
     return (
         f"; vmstat_update stayed pending on its workqueue in {len(hit)} dump(s){biggest}"
         f"{pool[last]}, so the vmstat counters reclaim decides on were stale "
@@ -210,7 +212,7 @@ def _floats(s: pd.Series) -> np.ndarray:
 _MEM_COLS = ["boot", "pid", "comm", "gfp_flags", "gfp_mask"]
 
 
-def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
+def _busy_pool(ctx: Ctx, row: Row) -> str:
     """The in-flight works of the pool the pending vmstat_update waits on (same dump, same
     pwq), and whether their workers are themselves stalling in an allocation: a worker that
     loops without sleeping keeps the pool from running anything else."""
@@ -222,10 +224,15 @@ def _busy_pool(ctx: Ctx, row: pd.Series) -> str:
     at = pools.get((row["event_id"], row["pwq"]))
     if at is None:
         return ""
-    same = busy.iloc[at]
-    works = ", ".join(dict.fromkeys(str(x) for x in same["in_flight"].dropna()))
+    # Python lists once, not a pandas take per pool: storms ask for hundreds of pools
+    in_flight, in_pids = ctx.cached(
+        "busy_lists", lambda: (busy["in_flight"].tolist(), busy["in_flight_pids"].tolist())
+    )
+    same_works = [in_flight[i] for i in at if not pd.isna(in_flight[i])]
+    same_pids = [in_pids[i] for i in at if not pd.isna(in_pids[i])]
+    works = ", ".join(dict.fromkeys(str(x) for x in same_works))
     text = f" behind in-flight {works} on the same pool"
-    pids = {int(p) for x in same["in_flight_pids"].dropna() for p in str(x).split(",") if p}
+    pids = {int(p) for x in same_pids for p in str(x).split(",") if p}
     first = ctx.cached("stalling_mem", lambda: _stalling_mem(ctx.get("memalloc")))
     if pids:
         boot = row["boot"]

@@ -28,6 +28,8 @@ from .findings_context import (
 )
 
 VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
+# the memalloc_scans columns _step_kind, _scan_finding and _rise_summary read
+_STEP_COLUMNS = ["ts", "line_no", "stalling", "victim", "dying", "exiting", "oom_count"]
 
 
 def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
@@ -52,8 +54,9 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
         return "livelock"
     if n_between(ev["headers"], lo, hi):
         return ""
-    fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines
-    here = fs[(fs[:, 0] >= lo) & (fs[:, 0] <= hi)] if len(fs) else fs
+    fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines, by line
+    # a slice, not a mask over the boot's every MemAlloc line per step (quadratic in storms)
+    here = fs[np.searchsorted(fs[:, 0], lo, "left") : np.searchsorted(fs[:, 0], hi, "right")]
     if len(here) and not here[:, 1].any():
         return "nofs"
     if as_int(r0["exiting"]) >= 1 and as_int(r1["exiting"]) >= 1:
@@ -68,9 +71,10 @@ def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
         m = mem[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
         m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
         for bt, g in m.groupby("boot"):
-            gfp_fs[as_int(bt)] = np.column_stack(
+            fs = np.column_stack(
                 [g["line_no"].astype("int64").to_numpy(), g["fs"].astype(bool).to_numpy()]
             ).astype("int64")
+            gfp_fs[as_int(bt)] = fs[np.argsort(fs[:, 0], kind="stable")]  # _step_kind slices
     return gfp_fs
 
 
@@ -119,7 +123,9 @@ def scan_runs(ctx: Ctx) -> list[Row]:
             "sysrq_f": sysrq_f.get(as_int(boot)),
             "kill_recs": kill_recs,
         }
-        recs = records(b)  # row dicts: pandas row access per finding dominated storms
+        # row dicts of the columns the steps read: pandas row access per finding dominated
+        # storms, and every column's to_dict nearly as much
+        recs = records(b[_STEP_COLUMNS])
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         for kind, i, j in _runs(steps):
             row = _scan_finding(kind, boot, recs[i], recs[j + 1], j - i + 2, ev)

@@ -306,7 +306,11 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     src = ev[["rid", "source"]].drop_duplicates()
     src["o"] = src["source"].map({s: i for i, s in enumerate(_SOURCES)})
     src = src.sort_values(["rid", "o"])
-    out["source"] = src.groupby("rid")["source"].agg("|".join)
+    # one dict pass, not groupby.agg("|".join): a Python call per run dominated storms
+    joined: dict[Any, list[str]] = {}
+    for rid, name in zip(src["rid"].tolist(), src["source"].tolist(), strict=True):
+        joined.setdefault(rid, []).append(name)
+    out["source"] = pd.Series({rid: "|".join(v) for rid, v in joined.items()}, dtype=object)
     out = out.reset_index()
     return out.merge(_mode_class(ev, stack_classes), on="rid", how="left")
 

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import BOOTS, LINES, SOURCES, UNPARSED
@@ -278,7 +279,9 @@ def iter_parse(
     lazily). max_bytes, follow, tz, year: see `parse()`."""
     check_arguments(hz, max_bytes, tz, year)
     clock = Clock(tz, year)
-    return _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow, clock)
+    return gen_with_fewer_collections(
+        _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow, clock)
+    )
 
 
 def check_arguments(
@@ -306,7 +309,7 @@ def _iter_parse(
     max_bytes: int | None,
     follow: bool = False,
     clock: Clock | None = None,
-) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
+) -> Generator[pa.RecordBatch | dict[str, pa.Table], None, None]:
     families = families_or_all(families)
     dispatcher = Dispatcher(families)
     stage = LineStage(clock=clock or Clock())

@@ -34,7 +34,10 @@ def to_batch(
 ) -> tuple[pa.RecordBatch, list[tuple[int, str]]]:
     """The rows as one batch, and (row index, reason) of every value that had to be nulled."""
     try:
-        return pa.RecordBatch.from_pylist(rows, schema=schema), []
+        # one struct conversion in C++ reads the dicts: from_pylist first builds a Python list
+        # per column (~30 % more CPU on the 27-column memalloc rows of a storm)
+        struct = pa.array(rows, type=pa.struct(list(schema)))
+        return pa.RecordBatch.from_arrays(struct.flatten(), schema=schema), []
     except CONVERSION_ERRORS:
         pass
     columns: dict[str, list[Any]] = {}

@@ -227,7 +227,8 @@ class Dispatcher:
     def _row(self, view: _Window, k: int) -> int | None:
         """Feed row k of the window (each logical line in it); the first event that claims it."""
         ts, t = view.ts[k], view.texts[k]
-        multi = "\n" in t or _GLUED_AFTER_START.search(t, 1) is not None
+        # the stamp search only where a `[` could start one (most lines have none)
+        multi = "\n" in t or (t.find("[", 1) >= 0 and _GLUED_AFTER_START.search(t, 1) is not None)
         if len(t) > MAX_DIGITS and _DIGIT_RUN_RE.search(t):  # only lines families will see
             t = _shorten_digit_runs(t)
         base = Line(view.source, view.line0 + k, view.boots[k], math.nan if ts is None else ts,
@@ -325,7 +326,11 @@ class Dispatcher:
     def _start(self, line: Line) -> tuple[Block, Family] | None:
         text = line.text
         for family in self.families:
-            if not any(t in text for t in family.triggers):
+            # a plain loop, not any(<genexpr>): a generator per family per candidate line
+            for t in family.triggers:
+                if t in text:
+                    break
+            else:
                 continue
             m = family.pattern.search(text)
             if m is None:

@@ -12,7 +12,7 @@ on the merged tables.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +21,7 @@ import pyarrow.compute as pc
 
 from stalllog.engine.capture import LINES_ARROW, _BootStats, source_batches
 from stalllog.engine.dispatch import Dispatcher
+from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import SOURCES
 from stalllog.engine.steps import run_steps
@@ -95,6 +96,16 @@ def iter_part(
     """Yield the source's `lines` batches (event_id added), then its Part: the one-source
     case of capture.iter_parse, stopping before the post-steps. name: the `source` to record
     (default: the path, or the file object's name). clock: the zone and year given."""
+    return gen_with_fewer_collections(_iter_part(src, families, max_bytes, name, clock))
+
+
+def _iter_part(
+    src: SourceLike,
+    families: list[Family] | None,
+    max_bytes: int | None,
+    name: str | None,
+    clock: Clock | None,
+) -> Generator[pa.RecordBatch | Part, None, None]:
     dispatcher = Dispatcher(families_or_all(families))
     stage = LineStage(clock=Clock(clock.tz, clock.year) if clock else Clock())
     stats = _BootStats()
