@@ -171,13 +171,13 @@ global-oom|global-oom-notime|oom-stall)
 	# OOM killer fires repeatedly.  Every other hog also has one thread
 	# stuck in D state on a frozen ext4, so a killed victim cannot exit
 	# promptly and the oom_reaper has to reap its memory.
-	# oom-stall: SysRq-w (blocked tasks) every 2 s during the storm: tasks
+	# oom-stall: SysRq-w (blocked tasks) every second of the storm: tasks
 	# asleep inside the page allocator (a lost oom_lock trylock's 1-jiffy
 	# backoff, reclaim throttling) show in D state with their traces, the
 	# stall evidence of kernels without warn_alloc stall reports (>= 4.15).
 	if [ "$SCN" = oom-stall ]; then
 		echo 1 > /proc/sys/kernel/sysrq
-		( while :; do echo w > /proc/sysrq-trigger; sleep 2; done ) &
+		( while :; do echo w > /proc/sysrq-trigger; sleep 1; done ) &
 		SYSRQ_LOOP=$!
 	fi
 	setup_frozen_fs
