@@ -36,7 +36,7 @@ from stalllog.input.reader import (
     open_source,
 )
 from stalllog.input.repair import Repaired, repair, restore_quotes, scan, unquote
-from stalllog.input.structured import StructuredStage, needs_more, sniff
+from stalllog.input.structured import StructuredStage, sniff, whole_head
 from stalllog.parsers import Family
 from stalllog.parsers.base import Context
 
@@ -343,7 +343,7 @@ def source_batches(
     # a followed input comes a burst per chunk: too few lines to judge wrapping by
     rewrap = opened.live is None or not opened.live.follow
     try:
-        for chunk in _whole_head(iter_chunks(opened)):
+        for chunk in whole_head(iter_chunks(opened)):
             n_bytes += len(chunk.data)
             lines = lines or _line_stage(opened, stage, chunk.data)
             fixed = _read_chunk(lines, chunk, opened.error is not None, rewrap)
@@ -368,19 +368,6 @@ def source_batches(
     return {"source": opened.name, "compression": opened.compression,
             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
             "error": opened.problems()}  # fmt: skip
-
-
-def _whole_head(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
-    """The chunks, the first ones joined until the format can be told (structured.needs_more):
-    read as text, a journal export cut by a pipe's first burst lost its records' structure."""
-    chunks = iter(chunks)
-    data = b""
-    for chunk in chunks:
-        data += chunk.data
-        if chunk.last or chunk.cut or not needs_more(data):
-            yield Chunk(data, chunk.last, chunk.cut)
-            break
-    yield from chunks
 
 
 def _read_chunk(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -31,6 +32,7 @@ from stalllog.input.clock import WALL_UTC
 from stalllog.input.columns import bitmask_to_dictionary
 from stalllog.input.export import read_export
 from stalllog.input.lines import EOL_VALUES, FLAG_BIT, KIND_BIT, LINES_SCHEMA, LineStage
+from stalllog.input.reader import Chunk
 from stalllog.input.records import Record, Rows, journal_record, split_lines
 
 __all__ = ["StructuredStage", "sniff"]
@@ -80,6 +82,19 @@ def needs_more(head: bytes) -> bool:
     if first.strip() == b"{":
         return b"[" not in rest
     return _EXPORT_FIELD.match(first) is not None and b"\n\n" not in head
+
+
+def whole_head(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
+    """The chunks, the first ones joined until the format can be told (`needs_more`): read as
+    text, a journal export cut by a pipe's first burst lost its records' structure."""
+    chunks = iter(chunks)
+    data = b""
+    for chunk in chunks:
+        data += chunk.data
+        if chunk.last or chunk.cut or not needs_more(data):
+            yield Chunk(data, chunk.last, chunk.cut)
+            break
+    yield from chunks
 
 
 @dataclass
