@@ -92,7 +92,7 @@ def _episodes(t: pa.Table | None) -> RenderableType | None:
         facts.append(
             f"longest stall {_num(longest, '{:.0f}')} s"
             if longest is not None
-            else "longest stall unknown (kmallocwd counts jiffies: give --hz)"
+            else "longest stall unknown (no report gives a delay; kmallocwd's jiffies need --hz)"
         )
         facts.append(f"{e['oom_invocations']} OOM invocation(s), {e['kills']} kill(s)")
         if e["oom_count_first"] is not None:

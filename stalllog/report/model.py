@@ -185,7 +185,10 @@ def _key_numbers(tables: Mapping[str, pa.Table]) -> list[tuple[str, str]]:
     boots = rows(tables, "boots")
     episodes = rows(tables, "episodes")
     longest = [e["longest_stall_s"] for e in episodes if known(e["longest_stall_s"])]
-    longest_s = f"{max(longest):,.0f} s" if longest else ("?" if episodes else "none")
+    spans = [e["duration_s"] for e in episodes if known(e["duration_s"])]
+    # task dumps and unconverted kmallocwd jiffies give no delay; the episode still has a span
+    unknown = f"unknown (episode spans {max(spans):,.0f} s)" if spans else "unknown"
+    longest_s = f"{max(longest):,.0f} s" if longest else (unknown if episodes else "none")
     from stalllog.report.worst import ranked_kills, victim_rss_kb
 
     ranked = ranked_kills(tables)
