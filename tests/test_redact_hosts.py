@@ -11,15 +11,15 @@ a message, so file and directory names (which people do name after the host) car
 from __future__ import annotations
 
 import json
-import lzma
 import re
 import shutil
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import SAMPLES
+from test_redact import _cells
+from test_redact import _read as _text
 from typer.testing import CliRunner
 
 import stalllog
@@ -45,23 +45,6 @@ SYSLOG_HOSTS = {
     SAMPLES / "structured" / "6.1.0-56-amd64-memcg-oom-journal-export.log.xz": "qemu-guest",
     SAMPLES / "structured" / "6.1.0-56-amd64-global-oom-journal-json.log.xz": "qemu-guest",
 }
-
-
-def _text(path: Path) -> str:
-    data = lzma.decompress(path.read_bytes()) if path.suffix == ".xz" else path.read_bytes()
-    return data.decode("utf-8", "replace")
-
-
-def _cells(out: Path) -> list[str]:
-    cells = [(out / "manifest.json").read_text()]
-    for f in sorted(out.glob("*.parquet")):
-        t = pq.read_table(f)
-        for field, col in zip(t.schema, t.columns, strict=True):
-            if pa.types.is_binary(field.type):
-                cells += [b.decode("utf-8", "replace") for b in col.to_pylist() if b]
-            elif pa.types.is_string(field.type):
-                cells += [v for v in col.to_pylist() if v]
-    return cells
 
 
 @pytest.mark.parametrize("sample", list(SYSLOG_HOSTS), ids=lambda p: p.name)
