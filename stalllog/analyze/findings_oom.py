@@ -28,7 +28,7 @@ HELD_LONG_S = 5.0  # F2: a header→kill gap over 5 s with concurrent reports
 HELD_CRITICAL_S = 60.0
 
 
-_LOCKUP_REACH = 500  # lines from a lockup report to the NMI backtraces it triggers
+LOCKUP_REACH = 500  # lines from a lockup report to the NMI backtraces it triggers
 
 
 def oom_lock_rules(ctx: Ctx) -> list[Row]:
@@ -93,7 +93,7 @@ def holder_in_lockup(ctx: Ctx) -> list[Row]:
     right = right.astype({"boot": "int64", "line_no": "int64"}).sort_values("line_no")
     m = pd.merge_asof(
         left, right, left_on="evidence_line", right_on="line_no", by="boot",
-        direction="backward", tolerance=_LOCKUP_REACH,
+        direction="backward", tolerance=LOCKUP_REACH,
     )  # fmt: skip
     m = m.dropna(subset=["line_no"])
     if not len(m):

@@ -12,6 +12,7 @@ import pandas as pd
 from .timeline import col, get
 
 _HZ_CHOICES = np.array([100, 250, 300, 1000])
+MIN_PAIR_S = 1.0  # two sightings closer than this are too short to measure a rate
 
 
 def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
@@ -38,19 +39,16 @@ def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
     dt = g["ts"].diff()
     dd = g["delay"].diff()
     # sub-second pairs are too short to measure a rate; a shrinking delay is a new request
-    ok = (dt > 1.0) & (dd > 0)
+    ok = (dt > MIN_PAIR_S) & (dd > 0)
     rate = (dd[ok] / dt[ok]).astype(float)
     if rate.empty:
         return pd.Series(dtype="Int64")
     med = rate.groupby(m.loc[rate.index, "boot"]).median()
-    idx = np.abs(_HZ_CHOICES[None, :] - med.to_numpy()[:, None]).argmin(axis=1)
-    snap = _HZ_CHOICES[idx]
-    good = np.abs(snap - med.to_numpy()) <= 0.1 * snap
-    return pd.Series(np.where(good, snap, np.nan), index=med.index).dropna().astype("Int64")
+    return med.map(snap_hz).dropna().astype("Int64")
 
 
 def snap_hz(rate: float) -> int | None:
-    """One measured jiffies-per-second rate snapped as infer_hz does (stalllog watch)."""
+    """A measured jiffies-per-second rate snapped to a CONFIG_HZ within 10 %, else None."""
     snap = int(_HZ_CHOICES[np.abs(_HZ_CHOICES - rate).argmin()])
     return snap if abs(snap - rate) <= 0.1 * snap else None
 

@@ -23,7 +23,7 @@ import pyarrow.compute as pc
 
 from stalllog.analyze.classify import MAX_FRAMES, classify_symbols
 from stalllog.analyze.findings_oom import HELD_LONG_S
-from stalllog.analyze.hz import snap_hz
+from stalllog.analyze.hz import MIN_PAIR_S, snap_hz
 from stalllog.analyze.stack_rules import Classification
 
 WATCHED = frozenset(
@@ -252,7 +252,7 @@ class Collector:
             if len(self._delays) > _HZ_KEYS_KEPT:
                 del self._delays[next(iter(self._delays))]
             # sub-second pairs are too short to measure; a shrinking delay is a new request
-            if prev is not None and ts - prev[0] > 1.0 and jiffies > prev[1]:
+            if prev is not None and ts - prev[0] > MIN_PAIR_S and jiffies > prev[1]:
                 self._rates[boot].append((jiffies - prev[1]) / (ts - prev[0]))
                 hz = snap_hz(statistics.median(self._rates[boot]))
                 if hz is not None:

@@ -20,12 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from stalllog.analyze.findings_oom import HELD_LONG_S
+from stalllog.analyze.findings_oom import HELD_LONG_S, LOCKUP_REACH
 
 from .collect import Holder, Lockup, OpenDump, RowEvent
 from .stall import Emit
-
-LOCKUP_REACH = 500  # lines from a lockup report to the traces it prints (findings_oom)
 
 
 @dataclass
