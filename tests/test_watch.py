@@ -13,6 +13,7 @@ import io
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import threading
@@ -420,3 +421,27 @@ def test_a_first_burst_that_cuts_a_journal_export_record_still_reads_it_as_expor
     golden = _golden_rows(GOLDEN / name.replace("/", "__"), "oom_events")
     assert [e["kill_line_no"] for e in kills] == [int(r["kill_line_no"]) for r in golden]
     assert kills[-1]["victim_comm"] == "grphog" and kills[-1]["oom_group_memcg"] == "/grp"
+
+
+def test_the_cli_names_an_unreadable_source_and_takes_a_hook_on_every_event_kind(
+    tmp_path: Path,
+) -> None:
+    missing = tmp_path / "no-such.log"
+    done = subprocess.run(
+        [sys.executable, "-m", "stalllog", "watch", str(missing)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == f"stalllog: {missing}: No such file or directory\n"
+    # every event kind the docs' table lists, but watch_ended, can carry a hook
+    doc = (Path(__file__).parents[1] / "docs/watch.md").read_text()
+    table = doc.split("## Events", 1)[1].split("\n## ", 1)[0]
+    kinds = [k for k in re.findall(r"^\| `([a-z_]+)` \|", table, re.M) if k != "watch_ended"]
+    assert "oom_lock_held_long" in kinds
+    args = [a for k in kinds for a in ("--on-event", f"{k}=true")]
+    done = subprocess.run(
+        [sys.executable, "-m", "stalllog", "watch", "-", *args],
+        input="", capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1])["event"] == "watch_ended"

@@ -23,6 +23,7 @@ EVENT_KINDS = (
     "stall_update",
     "stall_ended",
     "oom_kill",
+    "oom_lock_held_long",
     "hung_task",
     "lockup",
     "printk_loss",

@@ -26,7 +26,7 @@ from stalllog.engine.capture import _BootStats, source_batches
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.input.lines import LineStage
-from stalllog.input.reader import SourceLike, open_source
+from stalllog.input.reader import CaptureError, SourceLike, open_source
 
 from .collect import Collector, Fact, Holder, Lockup, OpenDump, RowEvent
 from .follow import FileFollower
@@ -92,6 +92,8 @@ def _read(
             collector.after_batch(batch, _open_firsts(dispatcher))
         collector.flush()  # the blocks cut at the end of the input
         stats.error = opened.problems()
+    except CaptureError as e:  # the input cannot be read: its message names it
+        stats.error = str(e)
     except Exception as e:
         stats.error = f"{type(e).__name__}: {e}"
     stats.done = True
