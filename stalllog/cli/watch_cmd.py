@@ -148,8 +148,8 @@ def watch(
     out: EventsOut = None,
 ) -> None:
     """Watch a live console: one JSON line per event (stall_started, stall_update,
-    stall_ended, oom_kill, hung_task, lockup, printk_loss; watch_ended last), hooks run on
-    them. Ends at the end of the input or on Ctrl-C."""
+    stall_ended, oom_kill, oom_lock_held_long, hung_task, lockup, printk_loss; watch_ended
+    last), hooks run on them. Ends at the end of the input or on Ctrl-C."""
     from stalllog.watch import WatchOptions
     from stalllog.watch import watch as run_watch
     from stalllog.watch.metrics import Metrics

@@ -1,6 +1,7 @@
 """`stalllog watch`: the memory-stall hook. The same parse as `stalllog parse`, run as the log
 comes in, emits one JSON line per change (stall_started, stall_update, stall_ended, oom_kill,
-hung_task, lockup, printk_loss; hook_failed, hook_dropped; watch_ended) and runs commands on them.
+oom_lock_held_long, hung_task, lockup, printk_loss; hook_failed, hook_dropped; watch_ended) and
+runs commands on them.
 
     from stalllog.watch import watch
     watch("/dev/kmsg", sys.stdout, WatchOptions(hooks=[Hook("stall_started", "perf ...")]))
