@@ -35,7 +35,20 @@ LAYERS: dict[str, set[str]] = {
     "report": {"engine", "parsers", "kernel", "analyze", "output", "plot"},
     "output": {"engine", "parsers", "input"},
     "watch": {"engine", "parsers", "input", "analyze"},  # stalllog.watch: the live hook
-    "cli": {"engine", "parsers", "input", "kernel", "analyze", "report", "output", "plot", "watch"},
+    # stalllog.vmcore: drgn collector (the vmcore extra) + tables, analysis and the clue
+    "vmcore": {"engine", "parsers", "input", "kernel", "analyze", "output", "report"},
+    "cli": {
+        "engine",
+        "parsers",
+        "input",
+        "kernel",
+        "analyze",
+        "report",
+        "output",
+        "plot",
+        "watch",
+        "vmcore",
+    },
     "dask": {"engine", "parsers", "input", "output"},  # stalllog.dask, the optional extra
 }
 TOP = {"__init__", "__main__"}  # the composition root may import anything
