@@ -12,6 +12,7 @@
 #   -S  skip apt-get install of host tools
 #   -r  retry a boot once when it fails (QEMU error, or no "scenario done")
 # env: ACCEL=tcg|kvm  WORK=DIR  OUT=DIR  MEM=MiB  QEMU_TIMEOUT=s  EXTRA_FORMS=0|1  LIVE=CMD
+#      JSON_FORMS=0|1 (with EXTRA_FORMS: journalctl -k -o json / -o export, dmesg -J)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -20,6 +21,7 @@ OUT=${OUT:-$PWD/qemu-captures}
 MEM=${MEM:-256}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-420}
 EXTRA_FORMS=${EXTRA_FORMS:-1}   # dmesg -T (util-linux) and journalctl -k (systemd)
+JSON_FORMS=${JSON_FORMS:-0}     # structured forms of the same programs (off: samples unchanged)
 
 KTAGS="5.10 6.1 6.12"
 SCENARIOS="global-oom global-oom-notime memcg-oom memcg-v1-oom hung-task sysrq sysrq-oom page-alloc-fail oom-stall"
@@ -218,6 +220,7 @@ pick_accel() { # kernel image
 
 FORMS="serial dmesg kmsg"
 [ "$EXTRA_FORMS" = 1 ] && FORMS="$FORMS dmesg-T journal"
+[ "$EXTRA_FORMS$JSON_FORMS" = 11 ] && FORMS="$FORMS journal-json journal-export dmesg-J"
 
 boot_ok() { # base -> 0 if the boot ran its scenario to the end
 	grep -aq 'qemu-capture: scenario done' "$1-serial.log" 2>/dev/null &&
@@ -234,16 +237,26 @@ run_scenario() { # kdir kver initrd scenario -> rc 0 if boot_ok
 	base=$OUT/$kver-$scn
 	# 8250.nr_uarts=5: room for the PCI serial port (ttyS4) next to the
 	# four legacy ISA ports
-	local append="console=ttyS0,115200 loglevel=7 printk.time=$time log_buf_len=8M 8250.nr_uarts=5 scn=$scn failsafe=$((QEMU_TIMEOUT - 20))"
+	# (JSON_FORMS: 8, three more PCI ports, ttyS5-7)
+	local uarts=5
+	[ "$EXTRA_FORMS$JSON_FORMS" = 11 ] && uarts=8
+	local append="console=ttyS0,115200 loglevel=7 printk.time=$time log_buf_len=8M 8250.nr_uarts=$uarts scn=$scn failsafe=$((QEMU_TIMEOUT - 20))"
 	local con=(-serial file:"$base-serial.log")
 	# LIVE=CMD: the console on QEMU's stdout, piped live into CMD (called with the serial
 	# log's path: it writes the log itself), e.g. tools/capture/watch_live.py
 	[ -n "${LIVE:-}" ] && con=(-chardev stdio,id=con0,signal=off -serial chardev:con0)
 	local ports=("${con[@]}" -serial file:"$base-dmesg.log" -serial file:"$base-kmsg.log")
-	for f in serial dmesg kmsg dmesg-T journal; do rm -f "$base-$f.log"; done
+	for f in serial dmesg kmsg dmesg-T journal journal-json journal-export dmesg-J; do
+		rm -f "$base-$f.log"
+	done
 	if [ "$EXTRA_FORMS" = 1 ]; then
 		ports+=(-serial file:"$base-dmesg-T.log"
 			-chardev file,id=jrnl,path="$base-journal.log" -device pci-serial,chardev=jrnl)
+	fi
+	if [ "$EXTRA_FORMS$JSON_FORMS" = 11 ]; then
+		for f in journal-json journal-export dmesg-J; do
+			ports+=(-chardev file,id="$f",path="$base-$f.log" -device pci-serial,chardev="$f")
+		done
 	fi
 	log "boot $kver scenario=$scn smp=$smp mem=${MEM}M accel=$ACCEL"
 	local t0 t1 rc=0

@@ -31,8 +31,20 @@ MADE_BY = {
     "kmsg": "`kmsgdump > /dev/ttyS2` (reads /dev/kmsg)",
     "dmesg-T": "`dmesg -T > /dev/ttyS3` (util-linux)",
     "journal": "`journalctl -k --no-pager > /dev/ttyS4` (journald started after the scenario)",
+    "journal-json": "`journalctl -k --no-pager -o json > /dev/ttyS5` (JSON_FORMS=1)",
+    "journal-export": "`journalctl -k --no-pager -o export > /dev/ttyS6` (JSON_FORMS=1)",
+    "dmesg-J": "`dmesg -J > /dev/ttyS7` (util-linux, JSON_FORMS=1)",
 }
-FORMS = ["serial", "dmesg", "kmsg", "dmesg-T", "journal"]
+FORMS = [
+    "serial",
+    "dmesg",
+    "kmsg",
+    "dmesg-T",
+    "journal",
+    "journal-json",
+    "journal-export",
+    "dmesg-J",
+]
 
 
 def read(path):
@@ -46,7 +58,11 @@ def main(d):
         boots = list(csv.DictReader(f, delimiter="\t"))
     files = {}
     for name in os.listdir(d):
-        m = re.match(r"(.+?)-(serial|dmesg-T|dmesg|kmsg|journal)\.log(\.xz)?$", name)
+        m = re.match(
+            r"(.+?)-(serial|dmesg-T|dmesg-J|dmesg|kmsg|journal-json|journal-export|journal)"
+            r"\.log(\.xz)?$",
+            name,
+        )
         if m:
             files[(m.group(1), m.group(2))] = name
 

@@ -10,6 +10,7 @@
 #   ttyS3  util-linux `dmesg -T`         (if /usr/bin/dmesg is in the initramfs)
 #   ttyS4  `journalctl -k` from a systemd-journald started after the
 #          scenario                      (if journald is in the initramfs)
+#   ttyS5-7 (capture.sh JSON_FORMS=1) `journalctl -k -o json`, `-o export`, `dmesg -J`
 # Every path ends in `poweroff -f`; a background failsafe powers off too.
 
 export PATH=/bin:/sbin
@@ -141,6 +142,11 @@ journal_dump() { # $1 = output device
 		last=$n
 	done
 	LD_LIBRARY_PATH=$GLIBC_LD /usr/bin/journalctl -k --no-pager > "$1" 2>/dev/null
+	# JSON_FORMS (capture.sh): the same journal as JSON and export streams
+	if [ -e /dev/ttyS7 ]; then
+		LD_LIBRARY_PATH=$GLIBC_LD /usr/bin/journalctl -k --no-pager -o json > /dev/ttyS5 2>/dev/null
+		LD_LIBRARY_PATH=$GLIBC_LD /usr/bin/journalctl -k --no-pager -o export > /dev/ttyS6 2>/dev/null
+	fi
 	say "journal: $n lines after ${i}s"
 	kill $JPID 2>/dev/null; wait $JPID 2>/dev/null
 }
@@ -150,13 +156,15 @@ dump_logs() {
 	sleep 2
 	# Each form goes to its own serial port (raw: LF line ends, no echo),
 	# nothing of it is echoed on the console.
-	for t in /dev/ttyS1 /dev/ttyS2 /dev/ttyS3 /dev/ttyS4; do
+	for t in /dev/ttyS1 /dev/ttyS2 /dev/ttyS3 /dev/ttyS4 /dev/ttyS5 /dev/ttyS6 /dev/ttyS7; do
 		[ -e $t ] && stty -F $t raw -echo clocal 2>/dev/null
 	done
 	dmesg > /dev/ttyS1
 	kmsgdump > /dev/ttyS2
 	if [ -x /usr/bin/dmesg ] && [ -e /dev/ttyS3 ]; then
 		LD_LIBRARY_PATH=$GLIBC_LD /usr/bin/dmesg -T > /dev/ttyS3
+		# JSON_FORMS: util-linux dmesg --json (2.37+) of the same buffer
+		[ -e /dev/ttyS7 ] && LD_LIBRARY_PATH=$GLIBC_LD /usr/bin/dmesg -J > /dev/ttyS7
 	fi
 	[ -e /dev/ttyS4 ] && journal_dump /dev/ttyS4
 	say "powering off"
