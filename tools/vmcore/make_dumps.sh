@@ -12,7 +12,8 @@
 #       later boot shifts the numbers by +1)
 # env: WORK (default /tmp/qemu-work, tools/capture's prep), CACHE (default
 #      /work/vmcore-cache), PY (python with drgn; default .venv/bin/python of
-#      the repository), CPU (default max,la57=off: drgn 0.3.0 and 4-level paging)
+#      the repository), CPU (default max,la57=off: drgn 0.3.0 and 4-level paging),
+#      RUNS (work files, default $WORK/vmcore-runs/<tag>)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -33,13 +34,13 @@ while getopts "k:s:n:f:b:" o; do
 	n) AT=$OPTARG ;;
 	f) FMT=$OPTARG ;;
 	b) BOOTS=$OPTARG ;;
-	*) sed -n '2,17p' "$0"; exit 2 ;;
+	*) sed -n '2,16p' "$0"; exit 2 ;;
 	esac
 done
 log() { echo "[vmcore] $(date -u +%H:%M:%S) $*" >&2; }
 "$PY" -c 'import drgn' 2>/dev/null || { log "no drgn in $PY (python3 -m venv .venv && .venv/bin/pip install drgn)"; exit 1; }
 
-RUNS=$WORK/vmcore-runs/$KTAG
+RUNS=${RUNS:-$WORK/vmcore-runs/$KTAG}   # work files of this run (replaced)
 mkdir -p "$RUNS" "$WORK/dbg" "$CACHE"
 T_START=$(date +%s)
 
