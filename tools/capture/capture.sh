@@ -13,6 +13,9 @@
 #   -r  retry a boot once when it fails (QEMU error, or no "scenario done")
 # env: ACCEL=tcg|kvm  WORK=DIR  OUT=DIR  MEM=MiB  QEMU_TIMEOUT=s  EXTRA_FORMS=0|1  LIVE=CMD
 #      JSON_FORMS=0|1 (with EXTRA_FORMS: journalctl -k -o json / -o export, dmesg -J)
+#      EXTRA_MODULES="mod ..." (opt-in: also put these modules in the initramfs,
+#      which /init loads before the scenario)  QEMU_EXTRA="args" (opt-in: more
+#      QEMU arguments, split on blanks); both used by tools/vmcore/
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -22,6 +25,8 @@ MEM=${MEM:-256}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-420}
 EXTRA_FORMS=${EXTRA_FORMS:-1}   # dmesg -T (util-linux) and journalctl -k (systemd)
 JSON_FORMS=${JSON_FORMS:-0}     # structured forms of the same programs (off: samples unchanged)
+EXTRA_MODULES=${EXTRA_MODULES:-}   # e.g. qemu_fw_cfg (tools/vmcore: QEMU's vmcoreinfo device)
+QEMU_EXTRA=${QEMU_EXTRA:-}
 
 KTAGS="5.10 6.1 6.12"
 SCENARIOS="global-oom global-oom-notime memcg-oom memcg-v1-oom hung-task sysrq sysrq-oom page-alloc-fail oom-stall"
@@ -152,7 +157,10 @@ copy_prog() { # staging-dir host-path guest-path
 
 # ------------------------------------------------------------------ initramfs
 build_initrd() { # kdir kver -> prints initrd path
-	local kdir=$1 kver=$2 st=$WORK/initrd/$2 mdir m f
+	# with EXTRA_MODULES the initramfs gets its own name (<kver>+mods) so
+	# that the plain one stays as it was
+	local kdir=$1 kver=$2 name=$2${EXTRA_MODULES:++mods} mdir m f
+	local st=$WORK/initrd/$name
 	rm -rf "$st"
 	mkdir -p "$st"/{bin,sbin,proc,sys,dev,tmp,mnt,modules,etc,run,var/log}
 	cp /bin/busybox "$st/bin/busybox"
@@ -176,7 +184,7 @@ build_initrd() { # kdir kver -> prints initrd path
 			> "$st/etc/systemd/journald.conf"
 	fi
 	mdir=$(ls -d "$kdir"/lib/modules/"$kver" "$kdir"/usr/lib/modules/"$kver" 2>/dev/null | head -1)
-	for m in crc16 mbcache jbd2 crc32c_generic ext4 loop; do
+	for m in crc16 mbcache jbd2 crc32c_generic ext4 loop $EXTRA_MODULES; do
 		f=$(find "$mdir" -name "$m.ko" -o -name "$m.ko.xz" -o -name "$m.ko.zst" | head -1)
 		[ -n "$f" ] || { log "module $m not found for $kver (maybe built in)"; continue; }
 		case $f in
@@ -185,13 +193,15 @@ build_initrd() { # kdir kver -> prints initrd path
 		*) cp "$f" "$st/modules/$m.ko" ;;
 		esac
 	done
+	# /init loads the modules listed here (one per line) before the scenario
+	[ -z "$EXTRA_MODULES" ] || printf '%s\n' $EXTRA_MODULES > "$st/modules/extra.list"
 	# small ext4 image (features every kernel >= 4.x mounts); the guest
 	# attaches it to a loop device and freezes it to create D-state tasks
 	truncate -s 8M "$st/ext4.img"
 	mkfs.ext4 -q -F -O ^metadata_csum,^orphan_file,^metadata_csum_seed "$st/ext4.img" >/dev/null 2>&1 ||
 		mkfs.ext4 -q -F -O ^metadata_csum "$st/ext4.img"
-	(cd "$st" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) > "$WORK/initrd/$kver.cpio.gz"
-	echo "$WORK/initrd/$kver.cpio.gz"
+	(cd "$st" && find . | LC_ALL=C sort | cpio -o -H newc --quiet | gzip -6) > "$WORK/initrd/$name.cpio.gz"
+	echo "$WORK/initrd/$name.cpio.gz"
 }
 
 # ---------------------------------------------------------------------- boot
@@ -266,6 +276,11 @@ run_scenario() { # kdir kver initrd scenario -> rc 0 if boot_ok
 		-nodefaults -display none -no-reboot
 		-kernel "$kdir/boot/vmlinuz-$kver" -initrd "$initrd"
 		-append "$append" "${ports[@]}")
+	if [ -n "$QEMU_EXTRA" ]; then
+		local extra
+		read -ra extra <<< "$QEMU_EXTRA"
+		qemu+=("${extra[@]}")
+	fi
 	if [ -n "${LIVE:-}" ]; then
 		"${qemu[@]}" </dev/null | $LIVE "$base-serial.log" || rc=$?
 	else

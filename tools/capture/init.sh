@@ -32,6 +32,14 @@ FAILSAFE=$(sed -n 's/.*failsafe=\([0-9]*\).*/\1/p' /proc/cmdline)
 say "init start, scenario=$SCN, kernel=$(uname -r), uptime=$(cut -d' ' -f1 /proc/uptime)s"
 say "MemTotal: $(sed -n 's/^MemTotal: *//p' /proc/meminfo), CPUs: $(nproc)"
 
+# opt-in (capture.sh EXTRA_MODULES): more modules, loaded before the scenario
+# (tools/vmcore: qemu_fw_cfg hands the kernel's vmcoreinfo to QEMU)
+if [ -s /modules/extra.list ]; then
+	while read -r m; do
+		if insmod /modules/$m.ko; then say "loaded module $m"; else say "insmod $m failed"; fi
+	done < /modules/extra.list
+fi
+
 load_modules() {
 	for m in crc16 mbcache jbd2 crc32c_generic ext4 loop; do
 		[ -f /modules/$m.ko ] && insmod /modules/$m.ko 2>/dev/null
