@@ -135,6 +135,7 @@ def collect(vmcore: Path | None, vmlinux: Path, *, kcore: bool = False) -> dict[
 
     prog = open_program(vmcore, vmlinux, kcore=kcore)
     r = Reader(prog)
+    r.read("the modules' kallsyms", _module_symbols, prog)
     dump = _dump(r, vmcore, kcore)
     doc: dict[str, Any] = {
         "format": FORMAT,
@@ -153,6 +154,14 @@ def collect(vmcore: Path | None, vmlinux: Path, *, kcore: bool = False) -> dict[
         r.errors.append(f"{r.dropped} more read failures not listed")
     doc["errors"] = r.errors
     return doc
+
+
+def _module_symbols(prog: drgn.Program) -> None:
+    """Name the frames of loadable modules (no debug info for them) by their kallsyms."""
+    from drgn.helpers.linux.kallsyms import load_module_kallsyms
+
+    index = load_module_kallsyms(prog)
+    prog.register_symbol_finder("stalllog_module_kallsyms", index, enable_index=-1)
 
 
 def _collector() -> dict[str, str]:
