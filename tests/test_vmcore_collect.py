@@ -38,6 +38,10 @@ FACTS: dict[str, dict[str, Any]] = {
         "printk": 2053,
         "hz": 250,
         "nr_cpus": 4,
+        # (free, boost, min, low, high) pages, as the Mem-Info the owner printed right after
+        # the dump shows them in kB (its min/low/high include the boost)
+        "zones": {"DMA": (681, 512, 38, 47, 56), "DMA32": (854, 512, 355, 443, 531)},
+        "nr_free_pages": 1535,
     },
 }
 
@@ -158,7 +162,11 @@ def test_vmstat_oom_kill_counts_the_kills_in_the_ring(doc: dict[str, Any]) -> No
 
 
 def test_zones(doc: dict[str, Any]) -> None:
+    facts = FACTS[doc["kernel"]["release"]]
     zones = doc["zones"]
+    seen = {z["zone"]: (z["free_pages"], z["boost"], z["min"], z["low"], z["high"]) for z in zones}
+    assert seen == facts["zones"]
+    assert doc["vmstat"]["nr_free_pages"] == facts["nr_free_pages"]
     assert [z["zone"] for z in zones][:2] == ["DMA", "DMA32"]
     for z in zones:
         assert 0 < z["min"] < z["low"] < z["high"]
@@ -193,6 +201,34 @@ def _facts_of(doc: dict[str, Any]) -> dict[str, Any]:
         "zones": doc["zones"],
         "printk": len(doc["printk"]),
     }
+
+
+_CONSOLE_LEVEL = 7  # loglevel=7 on the guests' command line: the console prints 0..6
+
+
+def _console_misses(doc: dict[str, Any], serial: Path) -> list[str]:
+    """The records printed on the console that the serial log lacks (in order)."""
+    lines = serial.read_bytes().decode("utf-8", errors="replace").replace("\r", "").split("\n")
+    pos, misses = 0, []
+    for rec in doc["printk"]:
+        if rec["level"] >= _CONSOLE_LEVEL:
+            continue
+        ts = rec["ts_nsec"]
+        want = f"[{ts // 10**9:5d}.{ts % 10**9 // 1000:06d}] {rec['text'].splitlines()[0]}"
+        try:
+            pos = lines.index(want, pos) + 1
+        except ValueError:
+            misses.append(want)
+    return misses
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not _cache_entries(), reason="STALLLOG_VMCORE_CACHE names no dump cache")
+def test_printk_ring_is_the_console() -> None:
+    for entry in _cache_entries():
+        fixture = FIXTURES / f"{entry.name}.json.xz"
+        if fixture.exists():
+            assert _console_misses(_load(fixture), entry / "serial.log") == [], entry
 
 
 @pytest.mark.slow
