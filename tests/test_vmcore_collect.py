@@ -14,6 +14,7 @@ import json
 import lzma
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -243,3 +244,47 @@ def test_collect_matches_the_fixture() -> None:
         doc = check_document(collect(entry / "vmcore", entry / "vmlinux"))
         assert doc["kernel"]["release"] == entry.name
         assert _facts_of(doc) == _facts_of(_load(fixture)), entry
+
+
+# --- opening and guarding (no dump needed) ---
+
+
+def test_without_drgn_the_error_names_the_extra(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from stalllog.vmcore.collect import CollectError, collect
+
+    monkeypatch.setitem(sys.modules, "drgn", None)  # import drgn -> ImportError
+    with pytest.raises(CollectError, match=re.escape("pip install 'stalllog[vmcore]'")):
+        collect(tmp_path / "vmcore", tmp_path / "vmlinux")
+
+
+def test_unreadable_inputs_are_one_clear_error(tmp_path: Path) -> None:
+    pytest.importorskip("drgn")
+    from stalllog.vmcore.collect import CollectError, collect
+
+    vmlinux = tmp_path / "vmlinux"
+    with pytest.raises(CollectError, match="no such vmlinux"):
+        collect(tmp_path / "vmcore", vmlinux)
+    vmlinux.write_bytes(b"\x7fELF not really")
+    not_a_dump = tmp_path / "vmcore"
+    not_a_dump.write_text("Linux version 6.1.0\n")
+    with pytest.raises(CollectError, match=r"cannot open .*vmcore"):
+        collect(not_a_dump, vmlinux)
+
+
+def test_a_failed_read_is_null_and_one_sentence() -> None:
+    from stalllog.vmcore.collect import MAX_ERRORS, Reader
+
+    r = Reader(None)  # type: ignore[arg-type]
+
+    def torn() -> int:
+        raise LookupError("could not read memory\nat 0xffff")
+
+    assert r.read("task 7 comm", torn) is None
+    assert r.read("task 7 comm", torn) is None  # the same failure is said once
+    assert r.read("task 8 state", int, "3") == 3
+    assert r.errors == ["task 7 comm: LookupError: could not read memory"]
+    for i in range(2 * MAX_ERRORS):
+        r.read(f"task {i} flags", torn)
+    assert len(r.errors) == MAX_ERRORS and r.dropped == MAX_ERRORS + 1
