@@ -44,6 +44,25 @@ FACTS: dict[str, dict[str, Any]] = {
         "zones": {"DMA": (681, 512, 38, 47, 56), "DMA32": (854, 512, 355, 443, 531)},
         "nr_free_pages": 1535,
     },
+    "6.12.118+deb13-amd64": {
+        "owner": 218,
+        "owner_comm": "hog",
+        # 6.12 names the allocator __alloc_pages_noprof (memory allocation profiling)
+        "owner_frames": [
+            "out_of_memory",
+            "__alloc_pages_may_oom",
+            "__alloc_pages_slowpath",
+            "__alloc_pages_noprof",
+        ],
+        "tasks": 103,
+        "d_state": 10,
+        "oom_kill": 2,
+        "printk": 794,
+        "hz": 250,
+        "nr_cpus": 4,
+        "zones": {"DMA": (680, 512, 37, 46, 55), "DMA32": (249, 0, 366, 457, 548)},
+        "nr_free_pages": 929,
+    },
 }
 
 
