@@ -307,3 +307,21 @@ def test_a_failed_read_is_null_and_one_sentence() -> None:
     for i in range(2 * MAX_ERRORS):
         r.read(f"task {i} flags", torn)
     assert len(r.errors) == MAX_ERRORS and r.dropped == MAX_ERRORS + 1
+
+
+def test_hz_without_tick_nsec() -> None:
+    """v6.13 dropped tick_nsec: HZ then comes from the jiffies clocksource (both dumps hold
+    tick_nsec 4000000 and clocksource_jiffies mult 1024000000, shift 8: HZ 250)."""
+    from types import SimpleNamespace
+
+    from stalllog.vmcore.collect import _hz
+
+    def value(v: int) -> SimpleNamespace:
+        return SimpleNamespace(value_=lambda: v)
+
+    jiffies = SimpleNamespace(mult=value(1024000000), shift=value(8))
+    old = {"tick_nsec": value(3999987), "clocksource_jiffies": jiffies}  # NTP-adjusted
+    assert _hz(old) == 250  # type: ignore[arg-type]
+    assert _hz({"clocksource_jiffies": jiffies}) == 250  # type: ignore[arg-type]
+    hz1000 = SimpleNamespace(mult=value(1000000 << 8), shift=value(8))
+    assert _hz({"clocksource_jiffies": hz1000}) == 1000  # type: ignore[arg-type]

@@ -204,9 +204,11 @@ def _kernel(r: Reader) -> dict[str, Any]:
 def _hz(prog: drgn.Program) -> int:
     """CONFIG_HZ, which is a macro (not in the debug info): from the tick length in ns."""
     try:
-        tick_nsec = int(prog["tick_nsec"].value_())  # kernel/time/ntp.c: NSEC_PER_SEC / HZ
+        # kernel/time/ntp.c: NSEC_PER_SEC / HZ, NTP-adjusted (hence the rounding)
+        tick_nsec = int(prog["tick_nsec"].value_())
     except LookupError:
-        # a kernel without tick_nsec: the jiffies clocksource ticks TICK_NSEC << JIFFIES_SHIFT
+        # gone since v6.13 (a849a0273d0f "ntp: Remove unused tick_nsec"): the jiffies
+        # clocksource's mult is TICK_NSEC << JIFFIES_SHIFT (kernel/time/jiffies.c)
         cs = prog["clocksource_jiffies"]
         tick_nsec = int(cs.mult.value_()) >> int(cs.shift.value_())
     if tick_nsec <= 0:
