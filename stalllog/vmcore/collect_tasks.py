@@ -165,6 +165,10 @@ def oom_lock(r: Reader) -> dict[str, Any]:
     from drgn.helpers.linux.list import list_for_each_entry
 
     lock = r.read("oom_lock", lambda: r.prog["oom_lock"])
+    if lock is not None and not r.has_member("struct mutex", "owner"):
+        # PREEMPT_RT: struct mutex wraps an rt_mutex (v5.15, bb630f9f7a7d), not read here
+        r.note("oom_lock: a PREEMPT_RT mutex (rt_mutex based), owner and waiters not read")
+        lock = None
     if lock is None:
         return {"owner_pid": None, "waiters": None}
 
