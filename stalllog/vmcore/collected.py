@@ -18,11 +18,11 @@ real dumps. Every key below is always present; a value the collector could not r
     "release": "6.1.0-56-amd64",            # init_uts_ns.name.release
     "version": "#1 SMP PREEMPT_DYNAMIC Debian 6.1.192-2 (...)",
     "machine": "x86_64", "hostname": "...", # untrusted text: redacted by the clue
-    "hz": 250, "page_size": 4096, "nr_cpus": 2,
+    "hz": 250, "page_size": 4096, "nr_cpus": 2, # online CPUs
     "cmdline": "..."                        # saved_command_line
   },
   "dump": {
-    "file": "vmcore",                       # basename only
+    "file": "vmcore",                       # basename only ("kcore" for the running kernel)
     "uptime_ns": 123456789,                 # the largest per-CPU rq clock: "now" of the dump
     "panic": false                          # a panic/crash dump (kdump) rather than a live dump
   },
@@ -36,9 +36,16 @@ real dumps. Every key below is always present; a value the collector could not r
     "memcg": "/system.slice/x.service",     # cgroup v2 path of the task's memcg, null if none
     "rss_pages": 1234,                      # MM_FILEPAGES+MM_ANONPAGES+MM_SHMEMPAGES, null: kthread
     "memalloc": null,                       # kmallocwd kernels: {"gfp": int, "order": int,
-                                            #   "seq": int, "start_jiffies": int}; else null
-    "stack": [{"function": "__schedule",    # innermost first, as drgn names the frame
-               "offset": 1234, "module": null, "pc": 18446744071579148288}],
+                                            #   "seq": int, "start_jiffies": int} while an
+                                            #   allocation is in flight; else null
+    "stack": [{"function": "__schedule",    # kernel frames, innermost first (up to the first
+                                            #   pc outside vmlinux and the loaded modules), as
+                                            #   drgn names them: the source function
+               "offset": 1234,              # pc - the ELF symbol's start, null: no symbol
+               "module": null,              # loadable module's name, null: vmlinux
+               "pc": 18446744071579148288,
+               "inline": false}],           # an inlined function: same pc and offset as the
+                                            #   frame after it (the console prints only that one)
     "stack_error": null                     # why the stack could not be read, else null
   }],
   "oom_lock": {
