@@ -16,6 +16,8 @@ can map the line numbers of the clean tables. They follow the software they imit
 * `quote`: a reply's quote marks: `> ` (`>` alone on an empty line), nested `> > ` or `>> `.
 * `syslog_on_stamp`: rsyslog/klogd in front of the printk stamp (`Mmm dd hh:mm:ss host kernel:`).
 * `html`: a tracker page saved as text with its entities left in (`&lt;TASK&gt;`).
+* `prcont`: lines the kernel builds from pr_cont pieces (buddy, lowmem_reserve) cut in two,
+  the rest behind its own prefix, as when another CPU's printk came in between.
 """
 
 from __future__ import annotations
@@ -130,3 +132,44 @@ def syslog_on_stamp(data: bytes) -> Mangled:
 
 def html(data: bytes) -> Mangled:
     return _wrapped(data, lambda line: [htmlmod.escape(line, quote=False)], keep_cr=False)
+
+
+# pr_cont-built lines (mm/page_alloc.c show_free_areas): the buddy line prints `N*SkB ` and
+# `(UME) ` per order, lowmem_reserve ` %ld` per zone. Another CPU's printk in between makes the
+# rest its own record, printed with its own prefix.
+_BUDDY = re.compile(r"Node \d+ \w+: \d+\*\d+kB ")
+_RESERVE = re.compile(r"lowmem_reserve\[\]:(?: \d+){2,}")
+
+
+def _prcont_cut(text: str) -> int | None:
+    """Where the line's middle pr_cont piece starts, if it is a line built of pieces."""
+    m = _BUDDY.search(text)
+    if m:
+        cuts = [p.start() for p in re.finditer(r"(?<= )\d+\*\d+kB ", text[m.start() :])]
+        return m.start() + cuts[len(cuts) // 2] if len(cuts) > 1 else None
+    m = _RESERVE.search(text)
+    if m:
+        cuts = [p.start() for p in re.finditer(r" \d+", text[m.start() :])]
+        return m.start() + cuts[len(cuts) // 2]
+    return None
+
+
+def prcont(data: bytes) -> Mangled:
+    """Each buddy and lowmem_reserve line cut in two at its middle pr_cont piece, the rest
+    on its own line behind the same prefix (stamp, syslog header), as a console prints a
+    continuation record that another CPU's message interrupted (4.9+, FORMATS-memory.md)."""
+    out: list[str] = []
+    starts = []
+    for line in _lines(data):
+        starts.append(len(out) + 1)
+        cr = "\r" if line.endswith("\r") else ""
+        body = line.removesuffix("\r")
+        cut = _prcont_cut(body)
+        if cut is None:
+            out.append(line)
+            continue
+        piece = _BUDDY.search(body) or _RESERVE.search(body)
+        assert piece is not None
+        out.append(body[:cut] + cr)
+        out.append(body[: piece.start()] + body[cut:] + cr)
+    return _join(out), starts

@@ -39,6 +39,7 @@ MANGLINGS: dict[str, Callable[[bytes], mangle.Mangled]] = {
     "cr-literal": lambda b: mangle.suffix(b, "^M"),
     "quote": lambda b: mangle.quote(b, "> "),
     "syslog": mangle.syslog_on_stamp,
+    "prcont": mangle.prcont,
 }
 
 # (sample glob, mangling glob) -> why the tables differ
@@ -70,13 +71,13 @@ _TRAILING_SPACE = (
     "the kernel line ends in a space (2.6.32 ` ? sym+0x16/0x20 `) just past the wrap width: the "
     "wrap leaves an empty row, read as a blank line (a wrap's rest is never taken empty)"
 )
-# A repair limit, not lost information (issue 10, still a bug): a hard wrap that often cuts in
-# runs of spaces (`[  530.412585] ` | `__alloc_pages...`, sysrq task columns) ends 60% or more
-# of its cut lines in a space, as format=flowed does; read as flowed, the other cuts stay apart.
-_SPACE_CUTS = "open: hard wrap read as format=flowed (cuts in runs of spaces)"
 _SYZKALLER = (
     "syzkaller interleaves its own unprefixed lines (programs, headers) with the console: a "
     "wrap's continuation cannot be told from them"
+)
+_EXCERPT_MEMINFO = (
+    "the excerpt starts inside a Mem-Info, whose lines are foreign to the OOM block around "
+    "them: a line cut in two pr_cont pieces is two foreign lines"
 )
 # one entry per (sample, mangling) that differs, from a run without exceptions
 EXCEPTIONS: dict[tuple[str, str], str] = {
@@ -125,7 +126,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "corpus/lkml/allocfail-2020-xen-dom0-order4-osstest-serial-prefix.txt",
         "flowed78-delsp",
     ): _FEW_SOFT,
-    ("corpus/lkml/allocfail-2020-xen-dom0-order4-osstest-serial-prefix.txt", "wrap72"): _SPACE_CUTS,
     (
         "corpus/lkml/hungtask-5.16-next-syzbot-cant-die-memcg-reclaim_throttle.txt",
         "wrap*",
@@ -137,8 +137,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("corpus/lkml/warnalloc-stall-4.10-rc-commpid-nowarn-sysrq-t-snipped.txt", "wrap*"): _EDITED,
     ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "flowed*"): _ONE_LINE,
     ("corpus/posted/rsyslog-imuxsock-lost-nethserver-ptrack.txt", "wrap*"): _ONE_LINE,
-    ("qemu/6.12.118+deb13-amd64-sysrq-dmesg.log", "wrap80"): _SPACE_CUTS,
-    ("qemu/6.12.118+deb13-amd64-sysrq-serial.log", "wrap80"): _SPACE_CUTS,
     ("corpus/lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt", "cr-literal"): _POSTED,
     ("corpus/lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt", "flowed72"): _POSTED,
     ("corpus/lkml/allocfail-2.6.28-ubuntu-sky2-netrx-order0-flowed.txt", "flowed72-delsp"): _POSTED,
@@ -198,6 +196,13 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
         "corpus/lkml/warnalloc-stall-4.9-rsync-2102516ms-xfs-netconsole-syslog.txt",
         "syslog",
     ): _POSTED,
+    (
+        "corpus/lkml/hungtask-stall-4.12-sle15-khugepaged-order9-numa-ksmtuned.txt",
+        "prcont",
+    ): _POSTED,
+    ("corpus/posted/oom-6.x-rpi4-arm32-highmem-tasktable-fragments.txt", "prcont"): (
+        _EXCERPT_MEMINFO
+    ),
     ("corpus/syzkaller/206", "wrap72"): _SYZKALLER,
     ("corpus/syzkaller/206", "wrap76"): _SYZKALLER,
     ("corpus/syzkaller/217", "wrap72"): _SYZKALLER,
@@ -259,10 +264,18 @@ def _repair_flags(lines: pa.Table) -> set[str]:
     return {f for joined in flags for f in joined.split("+")} & set(REPAIR_FLAGS)
 
 
-def _remap(tables: dict[str, pa.Table], starts: list[int]) -> dict[str, pa.Table]:
+def _remap(
+    tables: dict[str, pa.Table], starts: list[int], pieces_total: int | None = None
+) -> dict[str, pa.Table]:
     """The clean tables with their line numbers moved to the mangled capture's lines (in
-    line-number columns and in the `line N` of problem texts)."""
+    line-number columns and in the `line N` of problem texts). `pieces_total` (the mangled
+    line count): a clean line became several claimed lines (pr_cont pieces), so a block ends
+    on its last line's last piece."""
     where = np.asarray([0, *starts], np.int64)
+    where_end = where
+    if pieces_total is not None:
+        where_end = np.asarray([0, *starts[1:], pieces_total + 1], np.int64) - 1
+        where_end[0] = 0
 
     def moved_text(m: re.Match[str]) -> str:
         return f"{m[1]}{where[int(m[2])]}"
@@ -273,13 +286,28 @@ def _remap(tables: dict[str, pa.Table], starts: list[int]) -> dict[str, pa.Table
             c = t[col]
             if _LINE_COL.search(col):
                 null = pc.is_null(c).to_numpy(zero_copy_only=False)
-                moved = pa.array(where[pc.fill_null(c, 0).to_numpy()], mask=null)
+                to = where_end if col.endswith("line_end") else where
+                moved = pa.array(to[pc.fill_null(c, 0).to_numpy()], mask=null)
                 t = t.set_column(i, col, moved.cast(c.type))
             elif col in _PROBLEM_COLS and c.type == pa.string():
                 texts = [None if v is None else _LINE_REF.sub(moved_text, v) for v in c.to_pylist()]
                 t = t.set_column(i, col, pa.array(texts, pa.string()))
         out[name] = t
     return out
+
+
+def _with_pieces(tables: dict[str, pa.Table], starts: list[int], total: int) -> dict[str, pa.Table]:
+    """`events.n_lines` counts the lines a block claimed: a line cut into two pr_cont pieces
+    is two (clean line numbers, before `_remap`; `total`: the mangled line count)."""
+    events = tables.get("events")
+    if events is None or not events.num_rows:
+        return tables
+    two = np.flatnonzero(np.diff([*starts, total + 1]) == 2) + 1  # clean lines cut in two
+    first, last = events["line_start"].to_numpy(), events["line_end"].to_numpy()
+    extra = np.searchsorted(two, last, "right") - np.searchsorted(two, first, "left")
+    n_lines = pc.add(events["n_lines"], pa.array(extra, events["n_lines"].type))
+    i = events.column_names.index("n_lines")
+    return {**tables, "events": events.set_column(i, "n_lines", n_lines)}
 
 
 def _exception(sample: str, mangling: str) -> str | None:
@@ -310,7 +338,11 @@ def _check(
     if why:
         pytest.skip(why)
     mangled, starts = (how or MANGLINGS[mangling])(data)
-    want = _remap(clean, starts)
+    if mangling == "prcont":
+        total = mangled.count(b"\n")
+        want = _remap(_with_pieces(clean, starts, total), starts, total)
+    else:
+        want = _remap(clean, starts)
     tables = _parse(mangled)
     assert rebuild(tables["lines"]) == mangled  # one row per line, byte for byte
     got = _families(mangled, tables)
