@@ -195,3 +195,36 @@ def test_dask_tz_and_year(tmp_path: Path) -> None:
     assert lines["wall_utc"].iloc[0] == utc("2024-11-25 18:50:34")
     with pytest.raises(ValueError, match="unknown time zone"):
         stalllog.dask.parse_to_parquet([str(JOURNAL)], tmp_path / "x", tz="Mars/Olympus")
+
+
+GUEST = SAMPLES / "structured" / "guest"
+
+
+@pytest.mark.parametrize(
+    ("zone", "offset"), [("utc", 0), ("caracas", -4 * 3600), ("tehran", 3 * 3600 + 1800)]
+)
+def test_short_full_zone_gives_the_instant(zone: str, offset: int) -> None:
+    """`journalctl -o short-full` prints the zone as strftime's %Z: `UTC`, or the offset of a
+    zone without an abbreviation (`-04`, `+0330`). One journal printed under three TZs (the
+    guest's memcg OOM, by this machine's journalctl 252) is one instant, and the whole boot."""
+    cap = stalllog.parse(GUEST / f"6.1.0-56-amd64-memcg-oom-journal-short-full-{zone}.log.xz")
+    first = cap.lines.iloc[0]
+    assert first["prefix_kind"] == "journal_full" and first["host"] == "qemu-guest"
+    assert first["wall_utc"] == utc("2026-12-04 17:56:31")
+    assert first["utc_offset"] == offset
+    # 950 records as in the boot's kmsg capture; the rest are their continuation lines
+    assert (cap.lines["prefix_kind"] == "journal_full").sum() == 950
+    assert cap.lines["wall_utc"].notna().all()
+    assert len(cap.oom_events) == 20
+
+
+def test_short_full_abbreviation_needs_tz() -> None:
+    """`CET` names no offset for sure (IST is India, Ireland or Israel): `--tz` gives it."""
+    path = GUEST / "6.1.0-56-amd64-memcg-oom-journal-short-full-berlin.log.xz"
+    assert cap_first(stalllog.parse(path))["wall_utc"] is pd.NA
+    first = cap_first(stalllog.parse(path, tz="Europe/Berlin"))
+    assert (first["wall_utc"], first["utc_offset"]) == (utc("2026-12-04 17:56:31"), 3600)
+
+
+def cap_first(cap: stalllog.Capture) -> pd.Series:
+    return cap.lines.iloc[0]

@@ -52,7 +52,7 @@ from stalllog.input.prefixes import (
     XLEVELS,
 )
 from stalllog.input.stamps import WallFields, _blank_to_null, _nonblank, _np_bool
-from stalllog.input.walls import wall_from_ctime, wall_from_iso, wall_from_syslog
+from stalllog.input.walls import wall_from_ctime, wall_from_syslog
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
 
@@ -278,22 +278,7 @@ class _Fields(WallFields):
         ident = first("ident", "fullident", "monoident", "app5424")
         if ident is not None:
             self.nonkernel[idx] = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
-        if "mon" in g:
-            key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
-            self.wall_of(idx, g["mon"], key, wall_from_syslog, g["frac"])
-        for key_name, frac_name, parse, tz in (
-            ("iso", "isofrac", wall_from_iso, "isotz"),
-            ("dmiso", "dmisofrac", wall_from_iso, "dmisotz"),
-            ("full", "fullfrac", wall_from_iso, None),
-            ("ctime", None, wall_from_ctime, None),
-        ):
-            if key_name in g:
-                frac = g[frac_name] if frac_name else None
-                self.wall_of(idx, g[key_name], g[key_name], parse, frac)
-                if tz:
-                    self.offset_of(idx, g[tz])
-        if "iso5424" in g:
-            self.rfc5424(idx, g["iso5424"])
+        self.walls(idx, g)
 
     def read_ctime(self, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """`dmesg -T` prefixes that fit fixed.CTIME, read from the bytes as CTIME_FAST reads

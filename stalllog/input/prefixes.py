@@ -108,7 +108,10 @@ OTHER = (
     r"(?:<(?P<pri5424>\d{1,3})>1 (?P<iso5424>\S+) (?P<host5424>\S+) (?P<app5424>\S+) \S+ \S+ "
     r"(?:-|\[[^\]]*\])+ (?:\x{FEFF})?"
     r"|[A-Z][a-z]{2} (?P<full>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d)(?P<fullfrac>\.\d{1,9})? "
-    r"(?:[A-Z][A-Za-z0-9+-]{0,5} )?(?P<fullhost>\S+) (?P<fullident>" + _IDENT + r"): "
+    # the zone as strftime's %Z prints it: an abbreviation, or the offset where the zone
+    # has none (`-04`, `+0330`)
+    r"(?:(?P<fullzone>[A-Z][A-Za-z0-9+-]{0,5}|[+-]\d\d(?:\d\d)?) )?"
+    r"(?P<fullhost>\S+) (?P<fullident>" + _IDENT + r"): "
     r"|\[(?P<ctime>[^\[\]\d]{0,20}\d[^\[\]]{0,30}\d\d:\d\d:\d\d \d{4})\] "
     r")?" + _XFAC + KERNEL + r")"
 )

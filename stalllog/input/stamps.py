@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from stalllog.input.fixed import slices
-from stalllog.input.walls import wall_from_iso
+from stalllog.input.walls import wall_from_ctime, wall_from_iso, wall_from_syslog
 
 _EPOCH = datetime(1970, 1, 1)
 _ONE_US = datetime(1970, 1, 1, 0, 0, 0, 1) - _EPOCH
@@ -85,6 +85,48 @@ class WallFields:
         s, f = parts.flatten()
         self.wall_of(idx, stamps, s, wall_from_iso, f)
         self.offset_of(idx, stamps)
+
+    def walls(self, idx: np.ndarray, g: dict[str, pa.Array]) -> None:
+        """Wall clocks and UTC offsets of the prefix groups `g` (named as in prefixes.py)."""
+        if "mon" in g:
+            key = pc.binary_join_element_wise(g["mon"], g["day"], g["hms"], " ")
+            self.wall_of(idx, g["mon"], key, wall_from_syslog, g["frac"])
+        for key_name, frac_name, parse, tz in (
+            ("iso", "isofrac", wall_from_iso, "isotz"),
+            ("dmiso", "dmisofrac", wall_from_iso, "dmisotz"),
+            ("full", "fullfrac", wall_from_iso, None),
+            ("ctime", None, wall_from_ctime, None),
+        ):
+            if key_name in g:
+                frac = g[frac_name] if frac_name else None
+                self.wall_of(idx, g[key_name], g[key_name], parse, frac)
+                if tz:
+                    self.offset_of(idx, g[tz])
+        if "fullzone" in g:
+            self.zone_of(idx, g["fullzone"])
+        if "iso5424" in g:
+            self.rfc5424(idx, g["iso5424"])
+
+    def zone_of(self, idx: np.ndarray, zones: pa.Array) -> None:
+        """The UTC offset that `journalctl -o short-full`'s zone names for sure: UTC/GMT, or
+        the `+0330`/`-04` strftime prints for a zone without an abbreviation. Other
+        abbreviations (IST: India, Ireland or Israel) are left to `--tz`."""
+        utc = _np_bool(pc.fill_null(pc.is_in(zones, pa.array(["UTC", "GMT", "UT"])), False))
+        m = pc.extract_regex(zones, r"^(?P<sign>[+-])(?P<h>\d\d)(?P<m>\d\d)?$")
+        numeric = _np_bool(m.is_valid())
+        if numeric.any():
+            sign, h, mi = (pc.fill_null(m.field(k), "") for k in ("sign", "h", "m"))
+            secs = pc.add(
+                pc.multiply(pc.cast(pc.if_else(pc.equal(h, ""), "0", h), pa.int32()), 3600),
+                pc.multiply(pc.cast(pc.if_else(pc.equal(mi, ""), "0", mi), pa.int32()), 60),
+            )
+            secs = pc.if_else(pc.equal(sign, "-"), pc.negate(secs), secs)
+            rows = idx[numeric]
+            self.off[rows] = secs.to_numpy(zero_copy_only=False)[numeric]
+            self.off_ok[rows] = True
+        rows = idx[utc]
+        self.off[rows] = 0
+        self.off_ok[rows] = True
 
     def offset_of(self, idx: np.ndarray, stamps: pa.Array) -> None:
         """The UTC offset at the end of ISO stamps (`Z`, `+03:00`, `-0530`)."""
