@@ -39,7 +39,8 @@ _LINE_DOCS = {
     "wall_utc": (
         "",
         "the UTC instant of `wall`: from the offset the prefix carries (`dmesg --time-format "
-        "iso`, RFC 3339/5424 syslog `+03:00`/`Z`; journal records are UTC), else from the zone "
+        "iso`, RFC 3339/5424 syslog `+03:00`/`Z`; journal records are UTC; journalctl -o "
+        "short-full's `UTC`/`GMT` or `+0330`/`-04` zone), else from the zone "
         "given (`--tz`, `parse(tz=)`) for `dmesg -T`, RFC 3164 syslog and journalctl "
         "short stamps; RFC 3164 stamps get their year from `--year`/`year=`, else from the "
         "last full date before them in the input (`dmesg -T`, ISO; or the first after them "

@@ -1,13 +1,14 @@
 """Wall clocks to UTC (`lines.wall_utc`, `lines.utc_offset`).
 
-A prefix that carries an offset (`dmesg --time-format iso`, RFC 3339/5424 syslog) gives it;
-journal records are UTC. Stamps without one (`dmesg -T`, RFC 3164 syslog, journalctl -o
-short) are local time of a zone only the user knows: `tz` (`--tz`) names it. RFC 3164 stamps
-have no year (`wall` keeps 1900): the first one of an input gets `year` (`--year`), else the
-year that puts it nearest to the last full date before it in the input (a `dmesg -T` or ISO
-stamp; the first one after it in the same chunk when none came before), else the year of
-the file's mtime (the year before when the stamp would be later than the mtime); later
-stamps count a new year at each Dec -> Jan turn.
+A prefix that carries an offset (`dmesg --time-format iso`, RFC 3339/5424 syslog, a journalctl
+-o short-full zone of `UTC`/`GMT` or `+0330`) gives it; journal records are UTC. Stamps
+without one (`dmesg -T`, RFC 3164 syslog, journalctl -o short) are local time of a zone only
+the user knows: `tz` (`--tz`) names it. RFC 3164 stamps have no year (`wall` keeps 1900): the
+first one of an input gets `year` (`--year`), else the year that puts it nearest to the last
+full date before it in the input (a `dmesg -T` or ISO stamp; the first one after it in the
+same chunk when none came before), else the year of the file's mtime (the year before when
+the stamp would be later than the mtime); later stamps count a new year at each Dec -> Jan
+turn.
 """
 
 from __future__ import annotations
