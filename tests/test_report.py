@@ -338,3 +338,29 @@ def test_a_cited_call_trace_shows_its_top_frames() -> None:
     shown = re.findall(r"^ +(\d+)\| ", block, flags=re.M)
     assert shown == [str(n) for n in range(3, 12)]
     assert "__schedule+0x336/0xe00" in block and "down+0x41/0x50" in block
+
+
+def _key(text: str, label: str) -> str:
+    """A key number's value, its wrapped continuation lines joined."""
+    m = re.search(rf"^{re.escape(label)} +(.*(?:\n {{10,}}.*)*)", text, re.M)
+    assert m, label
+    return " ".join(part.strip() for part in m[1].split("\n"))
+
+
+def test_report_says_when_in_wall_clock_time(tmp_path: Path) -> None:
+    """People match a report against their incident timeline: the wall clock the capture
+    printed, in UTC where its prefix names the zone (journalctl short-full `+0330`) or --tz
+    does, else as printed and said to be local."""
+    tehran = SAMPLES / "structured/guest/6.1.0-56-amd64-memcg-oom-journal-short-full-tehran.log.xz"
+    text = _report(tehran, "txt", tmp_path)
+    assert _key(text, "logged") == "2026-12-04 17:56:31 to 17:56:32 UTC"
+    assert _key(text, "worst OOM kill").endswith("(boot 0, line 1089, 2026-12-04 17:56:32 UTC)")
+    journal = SAMPLES / "qemu/6.1.0-56-amd64-global-oom-journal.log.xz"
+    text = _report(journal, "txt", tmp_path)
+    assert _key(text, "logged") == "Nov 25 18:47:11 to 18:47:12 local time, zone unknown (--tz)"
+    out = tmp_path / "tz.txt"
+    r = runner.invoke(app, ["report", str(journal), "-o", str(out), "--tz", "Europe/Berlin",
+                            "--year", "2026"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert _key(out.read_text(), "logged") == "2026-11-25 17:47:11 to 17:47:12 UTC"
+    assert "logged" not in _report(GLOBAL_OOM, "txt", tmp_path)  # serial: no wall clock

@@ -8,11 +8,11 @@ import enum
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from stalllog.cli.app import _check_inputs, _fail, _shown, _warn, app
+from stalllog.cli.app import _check_inputs, _check_tz, _fail, _shown, _warn, app
 from stalllog.cli.options import (
     CapturesArg,
     HzOption,
@@ -20,6 +20,8 @@ from stalllog.cli.options import (
     RedactCommOption,
     RedactMapOption,
     RedactOption,
+    TzOption,
+    YearOption,
 )
 from stalllog.cli.redaction import make_redactor, write_map_or_fail
 
@@ -53,13 +55,16 @@ def report_format(out: Path, given: ReportFormat | None) -> ReportFormat:
     return ReportFormat(fmt)
 
 
-def _parse(captures: list[str], hz: int | None, max_bytes: int | None) -> Capture:
+def _parse(
+    captures: list[str], hz: int | None, max_bytes: int | None, tz: str | None, year: int | None
+) -> Capture:
     from stalllog.engine.capture import parse
     from stalllog.input.reader import CaptureError
 
+    _check_tz(tz)
     _check_inputs(captures)
     try:
-        return parse(*captures, hz=hz, max_bytes=max_bytes)
+        return parse(*captures, hz=hz, max_bytes=max_bytes, tz=tz, year=year)
     except CaptureError as e:
         _fail(str(e))
     except OSError as e:
@@ -71,6 +76,15 @@ def _parse(captures: list[str], hz: int | None, max_bytes: int | None) -> Captur
             f"{', '.join(captures)}: internal error ({type(e).__name__}: {e}); "
             "please report it (STALLLOG_DEBUG=1 shows the traceback)"
         )
+
+
+def _warn_sources(tables: dict[str, Any]) -> None:
+    from stalllog.engine.linestats import LineStats
+    from stalllog.report.summary import source_warnings
+
+    stats = LineStats.of(tables["lines"], tables.get("unparsed"))
+    for source, problem in source_warnings(tables["sources"], stats):
+        _warn(source, problem)
 
 
 def render(
@@ -115,27 +129,25 @@ def report(
     redact: RedactOption = False,
     redact_comm: RedactCommOption = False,
     redact_map: RedactMapOption = None,
+    tz: TzOption = None,
+    year: YearOption = None,
 ) -> None:
     """Parse captures and write a report: the verdict and key numbers first, then findings
     with the log lines that prove them, episodes, OOM kills, stalled tasks, oom_lock, reclaim,
     per-OOM explanations with what to look at, and the capture summary."""
-    from stalllog.engine.linestats import LineStats
     from stalllog.output.atomic import OutputError, write_file
     from stalllog.report.model import build_report
-    from stalllog.report.summary import source_warnings
 
     chosen = report_format(out, fmt)
     redactor = make_redactor(redact, redact_comm, redact_map)
-    cap = _parse(captures, hz, max_bytes)
+    cap = _parse(captures, hz, max_bytes, tz, year)
     tables = cap.arrow
     if redactor is not None:  # the analysis ran on the original; the report shows none of it
         from stalllog.engine.capture import Capture
 
         tables = redactor.tables(tables)
         cap = Capture(tables)
-    stats = LineStats.of(tables["lines"], tables.get("unparsed"))
-    for source, problem in source_warnings(tables["sources"], stats):
-        _warn(source, problem)
+    _warn_sources(tables)
     names = ", ".join(Path(c).name if c != "-" else "<stdin>" for c in captures)
     if redactor is not None:  # a capture is often named after its host
         names = redactor.text(names)

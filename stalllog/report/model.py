@@ -189,18 +189,24 @@ def _key_numbers(tables: Mapping[str, pa.Table]) -> list[tuple[str, str]]:
     # task dumps and unconverted kmallocwd jiffies give no delay; the episode still has a span
     unknown = f"unknown (episode spans {max(spans):,.0f} s)" if spans else "unknown"
     longest_s = f"{max(longest):,.0f} s" if longest else (unknown if episodes else "none")
+    from stalllog.report.walls import wall_at, wall_span_text
     from stalllog.report.worst import ranked_kills, victim_rss_kb
 
     ranked = ranked_kills(tables)
     # the worst incident leads (by victim RSS, as the kills section ranks them)
-    worst = [
-        ("worst OOM kill", f"{task(w['victim_comm'], w['victim_pid'])}, {kb(victim_rss_kb(w))}"
-         f" RSS (boot {w['boot']}, line {w['kill_line_no']})")
-        for w in ranked[:1]
-    ]  # fmt: skip
+    worst = []
+    for w in ranked[:1]:
+        when = wall_at(tables, w.get("source"), w["kill_line_no"])
+        worst.append((
+            "worst OOM kill", f"{task(w['victim_comm'], w['victim_pid'])}, "
+            f"{kb(victim_rss_kb(w))} RSS (boot {w['boot']}, line {w['kill_line_no']}"
+            + (f", {when})" if when else ")"),
+        ))  # fmt: skip
+    logged = wall_span_text(tables)
     return [
         ("boots", f"{len(boots):,}"),
         ("span", span_text(tables)),
+        *([("logged", logged)] if logged else []),
         ("OOM kills", f"{kill_count(tables):,}"),
         *worst,
         ("stall episodes", f"{len(episodes):,}"),
