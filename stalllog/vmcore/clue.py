@@ -1,0 +1,250 @@
+"""The clue: the few kilobytes of a vmcore that tell why the machine stalled, small and
+redacted so that a customer can send it instead of the dump.
+
+`clue_facts(result)` gathers the facts (a JSON-able dict), redacted and made safe for a
+terminal; `render_clue(result, fmt)` renders them as text (≤ 80 columns, clue_text.py) or
+JSON and cuts the least important lists (oldest log lines first, then findings, memcgs,
+stalled classes, zones) until the output fits `limit` bytes, saying what was cut.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from typing import Any
+
+import pandas as pd
+
+from stalllog.output.redact import Redactor
+from stalllog.output.safe import for_terminal
+from stalllog.vmcore.document import as_bool, as_dict, as_int, as_list, as_str
+from stalllog.vmcore.read import VmcoreResult
+
+__all__ = ["CLUE_LIMIT", "LOG_LINES", "clue_facts", "render_clue"]
+
+CLUE_LIMIT = 16 * 1024
+LOG_LINES = 30
+FORMAT = "stalllog-vmcore-clue"
+MAX_PIDS = 12  # pids listed per class
+MAX_FRAMES = 16  # frames of a stack shown
+MAX_FINDINGS = 8
+MAX_TEXT = 160  # characters of one untrusted string
+_SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+_VMSTAT = ("nr_free_pages", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
+           "nr_active_file", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
+           "nr_shmem", "nr_dirty", "nr_writeback", "nr_isolated_anon", "nr_isolated_file",
+           "pgscan_kswapd", "pgsteal_kswapd", "compact_stall", "compact_fail",
+           "compact_success", "oom_kill")  # fmt: skip
+_VMSTAT_PREFIXES = ("allocstall_", "pgscan_direct", "pgsteal_direct")
+# cut first to last: (key, from the front) — the oldest log lines go first
+CUT_ORDER = (("log", True), ("findings", False), ("memcg", False), ("stalled", False),
+             ("zones", False), ("waiters", False))  # fmt: skip
+
+
+class _Clean:
+    """Untrusted text made safe to show: redacted (host names, addresses, users, container
+    ids, secrets), control characters escaped, length bounded."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.redactor = Redactor(comm=False)
+        host = as_str(as_dict(doc.get("kernel")).get("hostname"))
+        if host:
+            self.redactor.learn_hosts([host, host.split(".", 1)[0]])
+
+    def __call__(self, s: Any, limit: int = MAX_TEXT) -> str | None:
+        if s is None or (isinstance(s, float) and math.isnan(s)) or s is pd.NA:
+            return None
+        text = for_terminal(self.redactor.text(str(s)), markup=False)
+        return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def cmdline(self, s: str | None) -> str | None:
+        return None if s is None else self(self.redactor.cmdline(s), 400)
+
+
+def _num(v: Any) -> Any:
+    """A pandas cell as a JSON value (NA -> None, numpy scalars -> Python)."""
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return v.item() if hasattr(v, "item") else v
+
+
+def _stack(frames: pd.DataFrame, pid: int, clean: _Clean) -> list[str]:
+    f = frames[frames["pid"] == pid].sort_values("depth").head(MAX_FRAMES)
+    out = []
+    for fn, off, mod in zip(f["function"], f["offset"], f["module"], strict=True):
+        text = f"{_num(fn) or '?'}+{_num(off):#x}" if _num(off) is not None else str(_num(fn))
+        out.append(clean(text + (f" [{mod}]" if _num(mod) else ""), 100) or "?")
+    return out
+
+
+def _task_brief(t: dict[Any, Any], clean: _Clean) -> dict[str, Any]:
+    return {
+        "pid": _num(t["pid"]),
+        "comm": clean(_num(t["comm"]), 64),
+        "state": _num(t["state"]),
+        "class": _num(t["stuck_in"]),
+        "detail": clean(_num(t["detail"])),
+        "since_ran_s": _num(t["since_ran_s"]),
+    }
+
+
+def _oom_lock(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
+    tasks, frames = res.tables["vmcore_tasks"], res.tables["vmcore_frames"]
+    row = res.tables["vmcore_oom_lock"].iloc[0]
+    owner = _num(row["owner_pid"])
+    by_pid = {_num(t["pid"]): t for t in tasks.to_dict("records")}
+    out: dict[str, Any] = {"owner": None, "waiters": [], "oom_lock_wait": 0}
+    if owner is not None:
+        o = {"pid": owner, "known": owner in by_pid}
+        if o["known"]:
+            o |= _task_brief(by_pid[owner], clean)
+            o["stack"] = _stack(frames, owner, clean)
+        out["owner"] = o
+    for p in as_list(as_dict(res.document.get("oom_lock")).get("waiters")):
+        pid = as_int(p)
+        if pid is not None:
+            known = pid in by_pid
+            out["waiters"].append(_task_brief(by_pid[pid], clean) if known else {"pid": pid})
+    out["oom_lock_wait"] = _num(row["oom_lock_wait"])
+    return out
+
+
+def stalled_mask(tasks: pd.DataFrame) -> pd.Series:
+    """D state, or a class other than `other` that is not an idle kernel thread."""
+    cls = tasks["stuck_in"].fillna("other")
+    busy = (cls != "other") & ~tasks["idle"].fillna(False).astype(bool)
+    return (tasks["state"].fillna("") == "D") | busy
+
+
+def _stalled(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
+    tasks, frames = res.tables["vmcore_tasks"], res.tables["vmcore_frames"]
+    st = tasks[stalled_mask(tasks)].copy()
+    st["cls"] = st["stuck_in"].fillna("unknown (no stack)")
+    out = []
+    for cls, g in sorted(st.groupby("cls"), key=lambda kv: (-len(kv[1]), kv[0])):
+        g = g.sort_values("since_ran_s", ascending=False, na_position="last")
+        stacks = Counter(_num(s) for s in g["top_frames"])
+        common = stacks.most_common(1)[0][0]
+        rep = g[g["top_frames"].fillna("") == (common or "")].iloc[0]
+        out.append({
+            "class": cls,
+            "count": len(g),
+            "states": dict(Counter(str(_num(s)) for s in g["state"]).most_common()),
+            "pids": [_num(p) for p in g["pid"].head(MAX_PIDS)],
+            "detail": clean(Counter(_num(d) for d in g["detail"]).most_common(1)[0][0]),
+            "stack_pid": _num(rep["pid"]),
+            "same_stack": stacks[common],
+            "stack": _stack(frames, _num(rep["pid"]), clean),
+        })  # fmt: skip
+    return out
+
+
+def _vmstat(res: VmcoreResult) -> dict[str, Any]:
+    vs = res.tables["vmcore_vmstat"]
+    keep = vs["name"].isin(_VMSTAT) | vs["name"].str.startswith(_VMSTAT_PREFIXES)
+    return {str(n)[:40]: _num(v) for n, v in zip(vs["name"][keep], vs["value"][keep],
+                                                 strict=True)}  # fmt: skip
+
+
+def _zones(res: VmcoreResult) -> list[dict[str, Any]]:
+    cols = ("node", "zone", "free_pages", "min", "low", "high", "boost", "reserve_pages",
+            "managed_pages", "below_min", "below_low")  # fmt: skip
+    z = res.tables["vmcore_zones"]
+    return [{c: _num(r[c]) if c != "zone" else for_terminal(str(_num(r[c])))[:16] for c in cols}
+            for _, r in z.iterrows()]  # fmt: skip
+
+
+def _memcg(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
+    m = res.tables["vmcore_memcg"]
+    m = m[m["limit_pages"].notna() | (m["oom_kill"].fillna(0) > 0) | (m["path"] == "/")]
+    m = m.sort_values("usage_pages", ascending=False, na_position="last")
+    return [{"path": clean(_num(r["path"])), "usage_pages": _num(r["usage_pages"]),
+             "limit_pages": _num(r["limit_pages"]), "oom_kill": _num(r["oom_kill"]),
+             "tasks": _num(r["n_tasks"])} for _, r in m.iterrows()]  # fmt: skip
+
+
+def _findings(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
+    f = res.analysis["findings"]
+    rank = f["severity"].map(lambda s: _SEVERITY.get(str(s), 3))
+    f = f.assign(_rank=rank).sort_values("_rank", kind="stable").head(MAX_FINDINGS)
+    return [{"severity": _num(s), "kind": _num(k), "text": clean(_num(t), 600)}
+            for s, k, t in zip(f["severity"], f["kind"], f["text"], strict=True)]  # fmt: skip
+
+
+def _log(res: VmcoreResult, clean: _Clean, n: int) -> list[dict[str, Any]]:
+    lines = res.capture.arrow["lines"].select(["ts", "text", "prefix_kind"]).to_pylist()
+    shown = [ln for ln in lines if "kmsg_dict" not in (ln["prefix_kind"] or "")]
+    return [{"ts": ln["ts"], "text": clean(ln["text"], 300)} for ln in shown[-n:] if n > 0]
+
+
+def _header(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
+    k, d = as_dict(res.document.get("kernel")), as_dict(res.document.get("dump"))
+    tasks = res.tables["vmcore_tasks"]
+    states = Counter(str(_num(s)) if _num(s) else "?" for s in tasks["state"])
+    return {
+        "format": FORMAT,
+        "version": 1,
+        "source": clean(res.source, 80),
+        "release": clean(as_str(k.get("release")), 80),
+        "machine": clean(as_str(k.get("machine")), 20),
+        "hostname": clean(as_str(k.get("hostname")), 80),
+        "nr_cpus": as_int(k.get("nr_cpus")),
+        "hz": as_int(k.get("hz")),
+        "cmdline": clean.cmdline(as_str(k.get("cmdline"))),
+        "uptime_s": _num(res.tables["vmcore_oom_lock"]["uptime_s"].iloc[0]),
+        "panic": as_bool(d.get("panic")),
+        "tasks": len(tasks),
+        "states": dict(states.most_common()),
+        "collector_errors": [clean(e, 200) for e in as_list(res.document.get("errors"))[:5]],
+    }
+
+
+def clue_facts(res: VmcoreResult, log_lines: int = LOG_LINES) -> dict[str, Any]:
+    """Every fact the clue shows, redacted, before any cut."""
+    clean = _Clean(res.document)
+    facts = _header(res, clean)
+    lock = _oom_lock(res, clean)
+    facts |= {
+        "oom_lock": lock["owner"],
+        "oom_lock_wait": lock["oom_lock_wait"],
+        "waiters": lock["waiters"],
+        "stalled": _stalled(res, clean),
+        "zones": _zones(res),
+        "vmstat": _vmstat(res),
+        "memcg": _memcg(res, clean),
+        "findings": _findings(res, clean),
+        "log": _log(res, clean, log_lines),
+        "cut": {},
+    }
+    return facts
+
+
+def render_clue(
+    res: VmcoreResult, fmt: str = "text", limit: int = CLUE_LIMIT, log_lines: int = LOG_LINES
+) -> str:
+    """The clue as text or JSON, at most `limit` bytes (UTF-8)."""
+    from stalllog.vmcore.clue_text import render_text
+
+    facts = clue_facts(res, log_lines)
+
+    def render() -> str:
+        if fmt == "json":
+            return json.dumps(facts, indent=1, ensure_ascii=False) + "\n"
+        return render_text(facts)
+
+    out = render()
+    while len(out.encode()) > limit:
+        key, front = next(((k, f) for k, f in CUT_ORDER if facts[k]), (None, False))
+        if key is None:  # nothing left to cut: the fixed part alone is too big (hostile input)
+            return _hard_cut(out, limit)
+        facts[key].pop(0 if front else -1)
+        facts["cut"][key] = facts["cut"].get(key, 0) + 1
+        out = render()
+    return out
+
+
+def _hard_cut(out: str, limit: int) -> str:
+    marker = f"\n[clue cut at {limit} bytes: {len(out.encode()) - limit} more bytes]\n"
+    head = out.encode()[: limit - len(marker.encode())].decode("utf-8", "ignore")
+    return head + marker
