@@ -70,7 +70,8 @@ def _num(v: Any) -> Any:
 
 
 def _stack(frames: pd.DataFrame, pid: int, clean: _Clean) -> list[str]:
-    f = frames[frames["pid"] == pid].sort_values("depth").head(MAX_FRAMES)
+    f = frames[(frames["pid"] == pid) & ~frames["inline"].fillna(False).astype(bool)]
+    f = f.sort_values("depth").head(MAX_FRAMES)
     out = []
     for fn, off, mod in zip(f["function"], f["offset"], f["module"], strict=True):
         text = f"{_num(fn) or '?'}+{_num(off):#x}" if _num(off) is not None else str(_num(fn))

@@ -31,7 +31,12 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
         ("memcg", "string", "", "cgroup v2 path of its memory cgroup"),
         ("rss_pages", "Int64", "pages", "file + anon + shmem RSS; NA for kernel threads"),
         ("n_frames", "Int64", "frames", "frames of its kernel stack"),
-        ("top_frames", "string", "", "innermost frames (normalized symbols), `←`-joined"),
+        (
+            "top_frames",
+            "string",
+            "",
+            "innermost frames the console would print (normalized), `←`-joined",
+        ),
         *_CLASS,
         ("stack_error", "string", "", "why the stack could not be read, else NA"),
     ],
@@ -43,6 +48,13 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
         ("offset", "Int64", "bytes", "pc - start of the function"),
         ("module", "string", "", "kernel module, NA for vmlinux"),
         ("pc", "string", "", "program counter, hex (`0xffffffff81234567`)"),
+        (
+            "inline",
+            "boolean",
+            "",
+            "a function inlined at that pc (same pc as the next frame): the console does not "
+            "print it, the class and `top_frames` leave it out",
+        ),
     ],
     "vmcore_oom_lock": [
         ("owner_pid", "Int64", "", "the task owning the oom_lock mutex; NA when unlocked"),

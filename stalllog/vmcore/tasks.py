@@ -3,7 +3,9 @@
 Every task's stack is classified by the same rules as a stack printed on the console: its
 function names normalized as `frames.symbol` is (stalllog/parsers/stacktrace.py), then
 `classify_symbols` (stalllog/analyze/classify.py). drgn unwinds from the saved registers, so
-every frame is reliable (no `? ` guesses to drop).
+every frame is reliable (no `? ` guesses to drop). drgn also names the functions inlined at a
+pc; the console prints only the function the pc is in, and the rules were written for what
+the console prints: the class is decided without the inlined frames.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def frame(f: dict[str, Any]) -> dict[str, Any]:
         "offset": as_int(f.get("offset")),
         "module": as_str(f.get("module")),
         "pc": f"{pc:#x}" if pc is not None and pc >= 0 else None,
+        "inline": as_bool(f.get("inline")),
     }
 
 
@@ -42,7 +45,8 @@ def _frames(t: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _task(t: dict[str, Any]) -> dict[str, Any]:
     frames = _frames(t)
-    syms = [f["symbol"] for f in frames if f["symbol"]]
+    # the frames the console would print: an inlined function shares the pc of its caller
+    syms = [f["symbol"] for f in frames if f["symbol"] and not f["inline"]]
     comm = as_str(t.get("comm"))
     flags = as_int(t.get("flags"))
     wq = bool(flags is not None and flags & PF_WQ_WORKER) or (comm or "").startswith("kworker/")
