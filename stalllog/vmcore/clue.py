@@ -119,23 +119,27 @@ def stalled_mask(tasks: pd.DataFrame) -> pd.Series:
 
 
 def _stalled(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
+    """Per class: counts, pids (longest off the CPU first), the details with their counts,
+    and one stack: the most common among the tasks with the most common detail."""
     tasks, frames = res.tables["vmcore_tasks"], res.tables["vmcore_frames"]
     st = tasks[stalled_mask(tasks)].copy()
     st["cls"] = st["stuck_in"].fillna("unknown (no stack)")
+    st["det"] = st["detail"].fillna("")
     out = []
     for cls, g in sorted(st.groupby("cls"), key=lambda kv: (-len(kv[1]), kv[0])):
         g = g.sort_values("since_ran_s", ascending=False, na_position="last")
-        stacks = Counter(_num(s) for s in g["top_frames"])
-        common = stacks.most_common(1)[0][0]
-        rep = g[g["top_frames"].fillna("") == (common or "")].iloc[0]
+        details = Counter(g["det"]).most_common()
+        top = g[g["det"] == details[0][0]]
+        stacks = Counter(top["top_frames"].fillna(""))
+        rep = top[top["top_frames"].fillna("") == stacks.most_common(1)[0][0]].iloc[0]
         out.append({
             "class": cls,
             "count": len(g),
             "states": dict(Counter(str(_num(s)) for s in g["state"]).most_common()),
             "pids": [_num(p) for p in g["pid"].head(MAX_PIDS)],
-            "detail": clean(Counter(_num(d) for d in g["detail"]).most_common(1)[0][0]),
+            "details": {clean(d) or "": n for d, n in details[:3]},
             "stack_pid": _num(rep["pid"]),
-            "same_stack": stacks[common],
+            "same_stack": stacks.most_common(1)[0][1],
             "stack": _stack(frames, _num(rep["pid"]), clean),
         })  # fmt: skip
     return out

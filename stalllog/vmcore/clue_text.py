@@ -9,6 +9,8 @@ from typing import Any
 __all__ = ["WIDTH", "render_text"]
 
 WIDTH = 80
+_CUT_NAMES = {"log": "log lines", "findings": "findings", "memcg": "memcgs",
+              "stalled": "stalled classes", "zones": "zones", "waiters": "waiters"}  # fmt: skip
 
 
 def _wrap(text: str, indent: str = "  ", first: str | None = None) -> list[str]:
@@ -68,15 +70,16 @@ def _oom_lock(f: dict[str, Any]) -> list[str]:
 def _stalled(f: dict[str, Any]) -> list[str]:
     out = ["", "== stalled tasks (D state, or stuck in a class other than idle/other)"]
     if not f["stalled"]:
-        out.append("none")
+        out.append("(cut)" if f["cut"].get("stalled") else "none")
     for c in f["stalled"]:
         states = ", ".join(f"{s} {n}" for s, n in c["states"].items())
         out.append(f"{c['class']}: {c['count']} tasks ({states})")
         more = " ..." if c["count"] > len(c["pids"]) else ""
         out += _wrap("pids " + " ".join(map(str, c["pids"])) + more)
-        if c["detail"]:
-            out += _wrap(f"detail: {c['detail']}")
-        out.append(f"  stack of pid {c['stack_pid']} ({c['same_stack']} with these frames):")
+        for detail, n in c["details"].items():
+            out += _wrap(f"{n} {detail or '(no detail)'}")
+        top = f"{c['same_stack']} with the same innermost frames"
+        out.append(f"  stack of pid {c['stack_pid']} ({top}):")
         out += _stack(c["stack"])
     return out
 
@@ -105,7 +108,7 @@ def _memory(f: dict[str, Any]) -> list[str]:
 def _findings(f: dict[str, Any]) -> list[str]:
     out = ["", "== findings (stalllog analyze of the printk ring)"]
     if not f["findings"]:
-        out.append("none")
+        out.append("(cut)" if f["cut"].get("findings") else "none")
     for x in f["findings"]:
         out += _wrap(x["text"] or "", "    ", f"{(x['severity'] or '?').upper():<9}")
     return out
@@ -123,6 +126,6 @@ def _log(f: dict[str, Any]) -> list[str]:
 def render_text(f: dict[str, Any]) -> str:
     lines = [*_header(f), *_oom_lock(f), *_stalled(f), *_memory(f), *_findings(f), *_log(f)]
     if f["cut"]:
-        what = ", ".join(f"{n} {k}" for k, n in f["cut"].items())
+        what = ", ".join(f"{n} {_CUT_NAMES[k]}" for k, n in f["cut"].items())
         lines += ["", f"[cut to stay within the size limit: {what} left out]"]
     return "\n".join(ln if len(ln) <= WIDTH else ln[: WIDTH - 1] + "…" for ln in lines) + "\n"
