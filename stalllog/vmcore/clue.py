@@ -28,6 +28,7 @@ LOG_LINES = 30
 FORMAT = "stalllog-vmcore-clue"
 MAX_PIDS = 12  # pids listed per class
 MAX_FRAMES = 16  # frames of a stack shown
+OWNER_FRAMES = 24  # of the oom_lock owner's
 MAX_FINDINGS = 8
 MAX_TEXT = 160  # characters of one untrusted string
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
@@ -69,13 +70,16 @@ def _num(v: Any) -> Any:
     return v.item() if hasattr(v, "item") else v
 
 
-def _stack(frames: pd.DataFrame, pid: int, clean: _Clean) -> list[str]:
+def _stack(frames: pd.DataFrame, pid: int, clean: _Clean, limit: int = MAX_FRAMES) -> list[str]:
+    """The frames the console would print, innermost first, at most `limit`."""
     f = frames[(frames["pid"] == pid) & ~frames["inline"].fillna(False).astype(bool)]
-    f = f.sort_values("depth").head(MAX_FRAMES)
+    f = f.sort_values("depth")
     out = []
     for fn, off, mod in zip(f["function"], f["offset"], f["module"], strict=True):
         text = f"{_num(fn) or '?'}+{_num(off):#x}" if _num(off) is not None else str(_num(fn))
         out.append(clean(text + (f" [{mod}]" if _num(mod) else ""), 100) or "?")
+    if len(out) > limit:
+        out[limit - 1 :] = [f"... {len(out) - limit + 1} more frames"]
     return out
 
 
@@ -100,7 +104,7 @@ def _oom_lock(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
         o = {"pid": owner, "known": owner in by_pid}
         if o["known"]:
             o |= _task_brief(by_pid[owner], clean)
-            o["stack"] = _stack(frames, owner, clean)
+            o["stack"] = _stack(frames, owner, clean, OWNER_FRAMES)
         out["owner"] = o
     for p in as_list(as_dict(res.document.get("oom_lock")).get("waiters")):
         pid = as_int(p)

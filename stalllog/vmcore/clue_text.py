@@ -68,6 +68,7 @@ def _oom_lock(f: dict[str, Any]) -> list[str]:
 
 
 def _stalled(f: dict[str, Any]) -> list[str]:
+    owner = f["oom_lock"]
     out = ["", "== stalled tasks (D state, or stuck in a class other than idle/other)"]
     if not f["stalled"]:
         out.append("(cut)" if f["cut"].get("stalled") else "none")
@@ -78,6 +79,9 @@ def _stalled(f: dict[str, Any]) -> list[str]:
         out += _wrap("pids " + " ".join(map(str, c["pids"])) + more)
         for detail, n in c["details"].items():
             out += _wrap(f"{n} {detail or '(no detail)'}")
+        if owner is not None and c["stack_pid"] == owner["pid"]:
+            out.append(f"  stack of pid {owner['pid']}: the oom_lock owner's, above")
+            continue
         top = f"{c['same_stack']} with the same innermost frames"
         out.append(f"  stack of pid {c['stack_pid']} ({top}):")
         out += _stack(c["stack"])
