@@ -17,7 +17,7 @@ from conftest import ROOT
 from typer.testing import CliRunner
 
 from stalllog.cli import app
-from stalllog.vmcore import VmcoreResult, read
+from stalllog.vmcore import VmcoreResult, kmsg, read
 from stalllog.vmcore.clue import CLUE_LIMIT, render_clue
 
 FIXTURES = sorted((ROOT / "tests" / "vmcore").glob("*.json.xz"))
@@ -254,3 +254,24 @@ def test_values_of_the_wrong_type_are_unknown_not_a_traceback() -> None:
     assert pd.isna(res.tables["vmcore_zones"].iloc[0]["below_min"])
     clue = render_clue(res)
     assert "held by pid 999999 (not among the tasks read)" in clue
+
+
+def test_kmsg_escapes_as_the_kernel_does() -> None:
+    """msg_add_ext_text(): bytes below 0x20, from 0x7f, and the backslash."""
+    assert kmsg.escape("a\\b\nc\x7fé\t~") == b"a\\x5cb\\x0ac\\x7f\\xc3\\xa9\\x09~"
+    record = {"seq": 7, "ts_nsec": 1_234_567_891, "level": 4, "facility": 0, "caller": "T12",
+              "continuation": True, "text": "x",
+              "dict": {"DEVICE": "+pci:0", "SUBSYSTEM": "pci"}}  # fmt: skip
+    assert kmsg.render([record]) == b"4,7,1234567,c,caller=T12;x\n SUBSYSTEM=pci\n DEVICE=+pci:0\n"
+
+
+def test_cli_usage(tmp_path: Path) -> None:
+    for args in ([], ["--kcore", str(FIXTURES[0])], ["x", "--from-json", str(FIXTURES[0])],
+                 [str(FIXTURES[0])]):  # fmt: skip
+        assert runner.invoke(app, ["vmcore", *args]).exit_code == 2, args
+    r = runner.invoke(app, ["vmcore", str(tmp_path / "vmcore"), "--vmlinux", str(tmp_path)])
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {tmp_path / 'vmcore'}: No such file or directory\n"
+    r = runner.invoke(app, ["vmcore", "--help"])
+    assert r.exit_code == 0
+    assert "\n\n" not in r.output[r.output.rindex("Example: stalllog ") :].strip()

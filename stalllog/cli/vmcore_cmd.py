@@ -9,6 +9,7 @@ read by the drgn collector (the `vmcore` extra) into a document (stalllog/vmcore
 from __future__ import annotations
 
 import enum
+import errno
 import importlib
 import os
 import sys
@@ -35,8 +36,9 @@ def _collect(vmcore: Path | None, vmlinux: Path, kcore: bool) -> dict[str, Any]:
     """The collector's document; exit 1 with one line when it cannot be read."""
     shown = _shown(str(vmcore or "/proc/kcore"))
     for path in (p for p in (vmcore, vmlinux) if p is not None):
-        if not path.is_file():
-            _fail(f"{_shown(str(path))}: {'no such file' if not path.exists() else 'not a file'}")
+        if not path.is_file():  # before drgn is loaded: the common mistake, told at once
+            code = errno.EISDIR if path.is_dir() else errno.ENOENT
+            _fail(f"{_shown(str(path))}: {os.strerror(code)}")
     try:
         collector = importlib.import_module("stalllog.vmcore.collect")
     except ModuleNotFoundError as e:

@@ -30,6 +30,7 @@ MAX_PIDS = 12  # pids listed per class
 MAX_FRAMES = 16  # frames of a stack shown
 OWNER_FRAMES = 24  # of the oom_lock owner's
 MAX_FINDINGS = 8
+MAX_VMSTAT = 40  # counters shown (a document may hold any number of allocstall_* keys)
 MAX_TEXT = 160  # characters of one untrusted string
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
 _VMSTAT = ("nr_free_pages", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
@@ -152,8 +153,8 @@ def _stalled(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
 def _vmstat(res: VmcoreResult) -> dict[str, Any]:
     vs = res.tables["vmcore_vmstat"]
     keep = vs["name"].isin(_VMSTAT) | vs["name"].str.startswith(_VMSTAT_PREFIXES)
-    return {str(n)[:40]: _num(v) for n, v in zip(vs["name"][keep], vs["value"][keep],
-                                                 strict=True)}  # fmt: skip
+    names, values = vs["name"][keep].head(MAX_VMSTAT), vs["value"][keep].head(MAX_VMSTAT)
+    return {str(n)[:40]: _num(v) for n, v in zip(names, values, strict=True)}
 
 
 def _zones(res: VmcoreResult) -> list[dict[str, Any]]:
