@@ -275,3 +275,16 @@ def test_cli_usage(tmp_path: Path) -> None:
     r = runner.invoke(app, ["vmcore", "--help"])
     assert r.exit_code == 0
     assert "\n\n" not in r.output[r.output.rindex("Example: stalllog ") :].strip()
+
+
+def test_docs_show_the_clue_the_code_makes() -> None:
+    fixture = ROOT / "tests" / "vmcore" / "6.1.0-56-amd64.json.xz"
+    clue = render_clue(read(fixture), log_lines=6)
+    assert f"```\n{clue}```\n" in (ROOT / "docs" / "vmcore.md").read_text(encoding="utf-8")
+
+
+def test_clue_does_not_depend_on_the_document_s_key_order() -> None:
+    doc = _doc(FIXTURES[0])
+    shuffled = copy.deepcopy(doc)
+    shuffled["vmstat"] = dict(reversed(list(doc["vmstat"].items())))
+    assert render_clue(read(shuffled)) == render_clue(read(doc))

@@ -47,8 +47,9 @@ def _collect(vmcore: Path | None, vmlinux: Path, kcore: bool) -> dict[str, Any]:
         _fail(f"{shown}: this stalllog has no vmcore collector ({e.name})")
     try:
         doc: dict[str, Any] = collector.collect(vmcore, vmlinux, kcore=kcore)
-    except collector.CollectError as e:  # its message says what and where
-        _fail(f"{shown}: {e}")
+    except collector.CollectError as e:  # its message says what, often where
+        named = any(str(e).startswith(f"{p}: ") for p in (vmcore, vmlinux) if p is not None)
+        _fail(str(e) if named else f"{shown}: {e}")
     except OSError as e:
         _fail(f"{_shown(e.filename or shown)}: {e.strerror or e}")
     except Exception as e:  # drgn's errors (FaultError, ...) share no base class with ours

@@ -33,11 +33,15 @@ MAX_FINDINGS = 8
 MAX_VMSTAT = 40  # counters shown (a document may hold any number of allocstall_* keys)
 MAX_TEXT = 160  # characters of one untrusted string
 _SEVERITY = {"critical": 0, "warning": 1, "info": 2}
+# by the kernel's enum names (the document's), which /proc/vmstat sometimes spells otherwise:
+# NR_FILE_DIRTY "nr_dirty", NR_SLAB_RECLAIMABLE_B "nr_slab_reclaimable", COMPACTSTALL
+# "compact_stall"
 _VMSTAT = ("nr_free_pages", "nr_inactive_anon", "nr_active_anon", "nr_inactive_file",
-           "nr_active_file", "nr_unevictable", "nr_slab_reclaimable", "nr_slab_unreclaimable",
-           "nr_shmem", "nr_dirty", "nr_writeback", "nr_isolated_anon", "nr_isolated_file",
-           "pgscan_kswapd", "pgsteal_kswapd", "compact_stall", "compact_fail",
-           "compact_success", "oom_kill")  # fmt: skip
+           "nr_active_file", "nr_unevictable", "nr_slab_reclaimable_b",
+           "nr_slab_unreclaimable_b", "nr_shmem", "nr_file_dirty", "nr_writeback",
+           "nr_isolated_anon", "nr_isolated_file", "nr_swapcache", "pgscan_kswapd",
+           "pgsteal_kswapd", "compactstall", "compactfail", "compactsuccess",
+           "workingset_refault_file", "pswpin", "pswpout", "oom_kill")  # fmt: skip
 _VMSTAT_PREFIXES = ("allocstall_", "pgscan_direct", "pgsteal_direct")
 # cut first to last: (key, from the front) — the oldest log lines go first
 CUT_ORDER = (("log", True), ("findings", False), ("memcg", False), ("stalled", False),
@@ -151,10 +155,11 @@ def _stalled(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
 
 
 def _vmstat(res: VmcoreResult) -> dict[str, Any]:
-    vs = res.tables["vmcore_vmstat"]
-    keep = vs["name"].isin(_VMSTAT) | vs["name"].str.startswith(_VMSTAT_PREFIXES)
-    names, values = vs["name"][keep].head(MAX_VMSTAT), vs["value"][keep].head(MAX_VMSTAT)
-    return {str(n)[:40]: _num(v) for n, v in zip(names, values, strict=True)}
+    """The key counters in a fixed order (_VMSTAT's, then the prefixed ones by name)."""
+    vs = res.tables["vmcore_vmstat"].drop_duplicates("name").set_index("name")["value"]
+    names = [n for n in _VMSTAT if n in vs.index]
+    names += sorted(str(n) for n in vs.index if str(n).startswith(_VMSTAT_PREFIXES))
+    return {n[:40]: _num(vs[n]) for n in names[:MAX_VMSTAT]}
 
 
 def _zones(res: VmcoreResult) -> list[dict[str, Any]]:
