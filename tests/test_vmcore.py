@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from stalllog.cli import app
 from stalllog.vmcore import VmcoreResult, kmsg, read
 from stalllog.vmcore.clue import CLUE_LIMIT, render_clue
+from stalllog.vmcore.files import arrow_tables
 
 FIXTURES = sorted((ROOT / "tests" / "vmcore").glob("*.json.xz"))
 runner = CliRunner()
@@ -235,6 +236,7 @@ def test_cli_hostile_documents_fail_in_one_line(tmp_path: Path) -> None:
     del good["zones"], good["printk"]
     _fails(tmp_path, json.dumps(good), "stalllog-vmcore document lacks printk, zones")
     _fails(tmp_path, json.dumps(good | {"zones": [], "printk": {}}), "printk is not a list")
+    _fails(tmp_path, FIXTURES[0].read_bytes()[:4000], "xz data ends early")
     r = runner.invoke(app, ["vmcore", "--from-json", str(tmp_path / "missing.json")])
     assert r.exit_code == 1 and r.stderr.endswith("missing.json: No such file or directory\n")
 
@@ -247,8 +249,11 @@ def test_values_of_the_wrong_type_are_unknown_not_a_traceback() -> None:
     doc["zones"][0]["lowmem_reserve"] = "many"
     doc["printk"][0] |= {"level": "x", "seq": None, "text": None, "dict": [1]}
     doc["oom_lock"] = {"owner_pid": 999999, "waiters": ["a", 3]}
-    doc["vmstat"]["bogus"] = "1"
+    doc["vmstat"] |= {"bogus": "1", "nr_free_pages": 2**80}
+    doc["tasks"][2] |= {"pid": 2**70, "comm": "a\ud800b"}  # JSON allows lone surrogates
+    doc["printk"][-1]["text"] = "x\ud800y"
     res = read(doc)
+    arrow_tables(res)  # as -o writes them
     first = res.tables["vmcore_tasks"].iloc[0]
     assert pd.isna(first["pid"]) and pd.isna(first["comm"]) and pd.isna(first["state"])
     assert pd.isna(res.tables["vmcore_zones"].iloc[0]["below_min"])

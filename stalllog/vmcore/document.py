@@ -16,16 +16,25 @@ from typing import Any
 from stalllog.output.atomic import write_file
 from stalllog.vmcore.collected import check_document
 
-__all__ = ["as_bool", "as_dict", "as_float", "as_int", "as_list", "as_str", "check", "load",
-           "save"]  # fmt: skip
+__all__ = ["as_bool", "as_dict", "as_float", "as_int", "as_list", "as_str", "as_u64", "check",
+           "load", "save"]  # fmt: skip
 
 _XZ_MAGIC = b"\xfd7zXZ\x00"
+# a machine with 100k threads gives some hundred MB of JSON: far above any real document
+MAX_BYTES = 1 << 30
 _LISTS = ("tasks", "printk", "zones", "memcg", "errors")
 _DICTS = ("kernel", "dump", "oom_lock", "vmstat")
 
 
 def as_int(v: Any) -> int | None:
-    return v if isinstance(v, int) and not isinstance(v, bool) else None
+    """An integer that fits the tables' int64 columns."""
+    ok = isinstance(v, int) and not isinstance(v, bool) and -(2**63) <= v < 2**63
+    return v if ok else None
+
+
+def as_u64(v: Any) -> int | None:
+    """An address (pc: kernel addresses are above 2**63)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**64 else None
 
 
 def as_float(v: Any) -> float | None:
@@ -35,7 +44,14 @@ def as_float(v: Any) -> float | None:
 
 
 def as_str(v: Any) -> str | None:
-    return v if isinstance(v, str) else None
+    """A string the tables can hold: a lone surrogate (JSON allows `\ud800`) as `\ud800`."""
+    if not isinstance(v, str):
+        return None
+    try:
+        v.encode("utf-8")
+    except UnicodeEncodeError:
+        return v.encode("utf-8", "backslashreplace").decode("utf-8")
+    return v
 
 
 def as_bool(v: Any) -> bool | None:
@@ -65,12 +81,18 @@ def check(doc: Any) -> dict[str, Any]:
 def load(path: Path) -> dict[str, Any]:
     """A saved document (`.json`, or xz-compressed whatever its name); OSError when it cannot
     be read, ValueError when it is not a document this version reads."""
-    data = path.read_bytes()
+    with open(path, "rb") as f:
+        data = f.read(MAX_BYTES + 1)
     if data.startswith(_XZ_MAGIC):
-        try:
-            data = lzma.decompress(data)
+        try:  # bounded: a small archive must not expand to all of memory
+            dec = lzma.LZMADecompressor()
+            data = dec.decompress(data, max_length=MAX_BYTES + 1)
         except lzma.LZMAError as e:
             raise ValueError(f"broken xz data ({e})") from None
+        if not dec.eof and len(data) <= MAX_BYTES:
+            raise ValueError("xz data ends early")
+    if len(data) > MAX_BYTES:
+        raise ValueError(f"larger than {MAX_BYTES >> 20} MiB: not a collector document")
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError) as e:  # UnicodeDecodeError is a ValueError

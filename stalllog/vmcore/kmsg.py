@@ -23,7 +23,10 @@ _DICT_ORDER = {"SUBSYSTEM": 0, "DEVICE": 1}
 
 def escape(text: str) -> bytes:
     """msg_add_ext_text(): the text's bytes, the ones a terminal could act on as `\\xNN`."""
-    raw = text.encode("utf-8", "surrogateescape")
+    try:  # a byte that was not UTF-8, kept by the collector as a `\udcNN` escape
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # any other lone surrogate: its bytes, escaped like the rest
+        raw = text.encode("utf-8", "surrogatepass")
     return _ESCAPED.sub(lambda m: b"\\x%02x" % m.group(0)[0], raw)
 
 
@@ -39,7 +42,8 @@ def _record(r: dict[str, Any], index: int) -> bytes:
     caller = as_str(r.get("caller"))
     if caller is not None and _CALLER.fullmatch(caller):
         head += f",caller={caller}"
-    out = [head.encode() + b";" + escape(as_str(r.get("text")) or "")]
+    text = r.get("text")  # not as_str(): its lone surrogates are the record's bytes
+    out = [head.encode() + b";" + escape(text if isinstance(text, str) else "")]
     entries = as_dict(r.get("dict"))
     for key in sorted(entries, key=lambda k: (_DICT_ORDER.get(k, 2), k)):
         value = as_str(entries[key])

@@ -16,7 +16,15 @@ import pandas as pd
 
 from stalllog.analyze.classify import MAX_FRAMES, classify_symbols
 from stalllog.parsers.stacktrace import normalize_symbol
-from stalllog.vmcore.document import as_bool, as_dict, as_float, as_int, as_list, as_str
+from stalllog.vmcore.document import (
+    as_bool,
+    as_dict,
+    as_float,
+    as_int,
+    as_list,
+    as_str,
+    as_u64,
+)
 from stalllog.vmcore.schema import SCHEMA
 
 __all__ = ["TOP_FRAMES", "frames_table", "oom_lock_table", "tasks_table"]
@@ -28,13 +36,13 @@ _STATES = frozenset("RSDTtXZPIKWN")
 
 def frame(f: dict[str, Any]) -> dict[str, Any]:
     function = as_str(f.get("function"))
-    pc = as_int(f.get("pc"))
+    pc = as_u64(f.get("pc"))
     return {
         "function": function,
         "symbol": normalize_symbol(function) if function else None,
         "offset": as_int(f.get("offset")),
         "module": as_str(f.get("module")),
-        "pc": f"{pc:#x}" if pc is not None and pc >= 0 else None,
+        "pc": f"{pc:#x}" if pc is not None else None,
         "inline": as_bool(f.get("inline")),
     }
 
