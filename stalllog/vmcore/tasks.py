@@ -34,7 +34,7 @@ TOP_FRAMES = 6  # frames shown in `vmcore_tasks.top_frames`
 _STATES = frozenset("RSDTtXZPIKWN")
 
 
-def frame(f: dict[str, Any]) -> dict[str, Any]:
+def _frame(f: dict[str, Any]) -> dict[str, Any]:
     function = as_str(f.get("function"))
     pc = as_u64(f.get("pc"))
     return {
@@ -48,7 +48,7 @@ def frame(f: dict[str, Any]) -> dict[str, Any]:
 
 
 def _frames(t: dict[str, Any]) -> list[dict[str, Any]]:
-    return [frame(f) for f in as_list(t.get("stack")) if isinstance(f, dict)]
+    return [_frame(f) for f in as_list(t.get("stack")) if isinstance(f, dict)]
 
 
 def _task(t: dict[str, Any]) -> dict[str, Any]:
@@ -84,10 +84,6 @@ def _task(t: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _frame(pid: int | None, depth: int, f: dict[str, Any]) -> dict[str, Any]:
-    return {"pid": pid, "depth": depth, **f}
-
-
 def typed(rows: list[dict[str, Any]], table: str) -> pd.DataFrame:
     """Rows as a DataFrame with the table's columns and dtypes (unknown values NA)."""
     cols = SCHEMA[table]
@@ -108,7 +104,7 @@ def tasks_table(doc: dict[str, Any]) -> pd.DataFrame:
 
 def frames_table(doc: dict[str, Any]) -> pd.DataFrame:
     rows = [
-        _frame(as_int(t.get("pid")), depth, f)
+        {"pid": as_int(t.get("pid")), "depth": depth, **f}
         for t in _task_dicts(doc)
         for depth, f in enumerate(_frames(t))
     ]
@@ -125,20 +121,19 @@ def oom_lock_table(doc: dict[str, Any], tasks: pd.DataFrame) -> pd.DataFrame:
     lock = as_dict(doc.get("oom_lock"))
     owner = as_int(lock.get("owner_pid"))
     waiters = _pids(lock.get("waiters"))
-    by_pid = tasks.drop_duplicates("pid").set_index("pid") if len(tasks) else None
     row: dict[str, Any] = {
         "owner_pid": owner,
         "waiters": len(waiters),
         "waiter_pids": " ".join(map(str, waiters)) or None,
         "uptime_s": _uptime_s(doc),
     }
-    known = by_pid is not None and owner is not None and owner in by_pid.index
-    o = by_pid.loc[owner] if known and by_pid is not None else None
+    mine = tasks[tasks["pid"] == owner] if owner is not None else tasks.iloc[:0]
+    o = mine.iloc[0] if len(mine) else None
     for col, src in (("owner_comm", "comm"), ("owner_state", "state"),
                      ("owner_stuck_in", "stuck_in"), ("owner_detail", "detail"),
                      ("owner_since_ran_s", "since_ran_s")):  # fmt: skip
         row[col] = None if o is None or pd.isna(o[src]) else o[src]
-    cls = tasks["stuck_in"].fillna("") if len(tasks) else pd.Series(dtype=str)
+    cls = tasks["stuck_in"].fillna("")
     backoff = tasks.loc[cls == "oom_lock_wait", "pid"].dropna().astype(int).tolist()
     row["oom_lock_wait"] = len(backoff)
     row["oom_lock_wait_pids"] = " ".join(map(str, backoff)) or None
