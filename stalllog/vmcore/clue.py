@@ -48,6 +48,9 @@ CUT_ORDER = (("log", True), ("findings", False), ("memcg", False), ("stalled", F
              ("zones", False), ("waiters", False))  # fmt: skip
 
 
+_NO_HOST = frozenset({"(none)", "localhost"})  # the kernel's default, and no name at all
+
+
 class _Clean:
     """Untrusted text made safe to show: redacted (host names, addresses, users, container
     ids, secrets), control characters escaped, length bounded."""
@@ -55,7 +58,7 @@ class _Clean:
     def __init__(self, doc: dict[str, Any]) -> None:
         self.redactor = Redactor(comm=False)
         host = as_str(as_dict(doc.get("kernel")).get("hostname"))
-        if host:
+        if host and host not in _NO_HOST:
             self.redactor.learn_hosts([host, host.split(".", 1)[0]])
 
     def __call__(self, s: Any, limit: int = MAX_TEXT) -> str | None:

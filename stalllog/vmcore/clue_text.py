@@ -38,7 +38,7 @@ def _header(f: dict[str, Any]) -> list[str]:
     out = [f"stalllog vmcore clue: {f['source']}"]
     out += _wrap(f"kernel {f['release'] or '?'} {f['machine'] or ''}, {f['nr_cpus'] or '?'} "
                  f"CPUs, HZ={f['hz'] or '?'}, host {f['hostname'] or '?'}", "", "")  # fmt: skip
-    kind = "panic (kdump)" if f["panic"] else "live or forced dump"
+    kind = {True: "panic", False: "live or forced dump", None: "kind unknown"}[f["panic"]]
     out.append(f"uptime at the dump: {_secs(f['uptime_s'])} ({kind})")
     states = ", ".join(f"{s} {n}" for s, n in f["states"].items())
     out += _wrap(f"tasks: {f['tasks']} ({states})", "  ", "")
