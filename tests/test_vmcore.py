@@ -293,3 +293,17 @@ def test_clue_does_not_depend_on_the_document_s_key_order() -> None:
     shuffled = copy.deepcopy(doc)
     shuffled["vmstat"] = dict(reversed(list(doc["vmstat"].items())))
     assert render_clue(read(shuffled)) == render_clue(read(doc))
+
+
+def test_cli_redact_comm_gives_tables_and_clue_the_same_pseudonyms(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    r = runner.invoke(app, ["vmcore", "--from-json", str(FIXTURES[0]), "-o", str(out),
+                            "--redact-comm", "--clue", "-"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    tasks = pd.read_parquet(out / "vmcore_tasks.parquet").set_index("pid")
+    owner = int(_doc(FIXTURES[0])["oom_lock"]["owner_pid"])
+    assert tasks.loc[owner, "comm"] == "comm-1"  # the workload's name, `hog`
+    assert f"held by pid {owner} (comm-1)" in r.stdout
+    assert not re.search(r"\bhog\b", r.stdout)
+    assert not pd.read_parquet(out / "lines.parquet")["text"].str.contains(r"\bhog\b").any()
+    assert json.loads((out / "manifest.json").read_text())["options"]["redact_comm"]

@@ -20,8 +20,10 @@ import typer
 
 from stalllog.cli.app import Format, _fail, _shown, app
 from stalllog.cli.options import ForceOption
+from stalllog.cli.redaction import make_redactor
 
 if TYPE_CHECKING:
+    from stalllog.output.redact import Redactor
     from stalllog.vmcore.read import VmcoreResult
 
 DRGN_MISSING = "reading a vmcore needs drgn: pip install 'stalllog[vmcore]'"
@@ -78,8 +80,9 @@ def _read(doc_or_path: dict[str, Any] | Path, shown: str) -> VmcoreResult:
 
 
 def _write_outputs(
-    res: VmcoreResult, out: Path | None, fmt: Format, force: bool, source: Path | None
-) -> None:
+    res: VmcoreResult, out: Path | None, fmt: Format, force: bool, source: Path | None,
+    redactor: Redactor | None,
+) -> None:  # fmt: skip
     from stalllog.output import manifest
     from stalllog.output.atomic import OutputError
     from stalllog.vmcore.files import write_result
@@ -88,16 +91,18 @@ def _write_outputs(
         return
     inputs = [manifest.hash_file(source)] if source is not None else []
     try:
-        write_result(res, out, fmt=fmt.value, force=force, inputs=inputs)
+        write_result(res, out, fmt=fmt.value, force=force, inputs=inputs, redactor=redactor)
     except OutputError as e:
         _fail(str(e))
 
 
-def _write_clue(res: VmcoreResult, clue: str, fmt: ClueFormat, log_lines: int) -> None:
+def _write_clue(
+    res: VmcoreResult, clue: str, fmt: ClueFormat, log_lines: int, redactor: Redactor | None
+) -> None:
     from stalllog.output.atomic import OutputError, write_file
     from stalllog.vmcore.clue import render_clue
 
-    text = render_clue(res, fmt.value, log_lines=log_lines)
+    text = render_clue(res, fmt.value, log_lines=log_lines, redactor=redactor)
     if clue == "-":
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -164,6 +169,16 @@ JsonOutOption = Annotated[
     typer.Option("--json", metavar="FILE", help="Save the collector's document (xz when FILE "
                  "ends in .xz): it holds kernel memory facts, not redacted."),
 ]  # fmt: skip
+VmcoreRedactOption = Annotated[
+    bool,
+    typer.Option("--redact", help="Redact the -o tables too, as `parse --redact` does (the "
+                 "clue always is; the --json document never)."),
+]  # fmt: skip
+VmcoreRedactCommOption = Annotated[
+    bool,
+    typer.Option("--redact-comm", help="--redact, and process names in the tables and the "
+                 "clue (comm-1, ...); kernel threads keep theirs."),
+]  # fmt: skip
 
 
 @app.command(epilog="Example: stalllog vmcore /var/crash/vmcore --vmlinux "
@@ -184,6 +199,8 @@ def vmcore(
         int, typer.Option("--log-lines", min=0, max=1000, help="Last log lines in the clue.")
     ] = 30,
     json_out: JsonOutOption = None,
+    redact: VmcoreRedactOption = False,
+    redact_comm: VmcoreRedactCommOption = False,
 ) -> None:
     """Read a vmcore of a stalling machine: who holds oom_lock and what it does, where the
     stalled tasks are stuck, zones against their watermarks, vm counters, and the analysis of
@@ -200,6 +217,7 @@ def vmcore(
         res = _read(doc, _shown(str(dump or "/proc/kcore")))
     if json_out is not None and from_json is not None:
         _save_json(res.document, json_out)
-    _write_outputs(res, out, fmt, force, from_json or dump)
+    redactor = make_redactor(redact, redact_comm, None)
+    _write_outputs(res, out, fmt, force, from_json or dump, redactor)
     if clue is not None or out is None:
-        _write_clue(res, clue or "-", clue_format, log_lines)
+        _write_clue(res, clue or "-", clue_format, log_lines, redactor)

@@ -53,19 +53,27 @@ _NO_HOST = frozenset({"(none)", "localhost"})  # the kernel's default, and no na
 
 class _Clean:
     """Untrusted text made safe to show: redacted (host names, addresses, users, container
-    ids, secrets), control characters escaped, length bounded."""
+    ids, secrets; with `comm`, process names but kernel threads'), control characters
+    escaped, length bounded."""
 
-    def __init__(self, doc: dict[str, Any]) -> None:
-        self.redactor = Redactor(comm=False)
+    def __init__(self, doc: dict[str, Any], redactor: Redactor, comms: list[str]) -> None:
+        self.redactor = redactor
         host = as_str(as_dict(doc.get("kernel")).get("hostname"))
         if host and host not in _NO_HOST:
             self.redactor.learn_hosts([host, host.split(".", 1)[0]])
+        if redactor.comm:  # known before any text is rewritten: `name(123)` in findings too
+            self.redactor.learn_comms(comms)
 
-    def __call__(self, s: Any, limit: int = MAX_TEXT) -> str | None:
+    def __call__(self, s: Any, limit: int = MAX_TEXT, kernel_text: bool = False) -> str | None:
         if s is None or (isinstance(s, float) and math.isnan(s)) or s is pd.NA:
             return None
-        text = for_terminal(self.redactor.text(str(s)), markup=False)
+        text = for_terminal(self.redactor.comm_text(str(s), kernel_text), markup=False)
         return text if len(text) <= limit else text[: limit - 1] + "…"
+
+    def comm(self, s: Any) -> str | None:
+        if s is None or s is pd.NA or not self.redactor.comm:
+            return self(s, 64)
+        return self(self.redactor.comm_name(str(s)), 64)
 
     def cmdline(self, s: str | None) -> str | None:
         return None if s is None else self(self.redactor.cmdline(s), 400)
@@ -94,7 +102,7 @@ def _stack(frames: pd.DataFrame, pid: int, clean: _Clean, limit: int = MAX_FRAME
 def _task_brief(t: dict[Any, Any], clean: _Clean) -> dict[str, Any]:
     return {
         "pid": _num(t["pid"]),
-        "comm": clean(_num(t["comm"]), 64),
+        "comm": clean.comm(_num(t["comm"])),
         "state": _num(t["state"]),
         "class": _num(t["stuck_in"]),
         "detail": clean(_num(t["detail"])),
@@ -193,7 +201,8 @@ def _findings(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
 def _log(res: VmcoreResult, clean: _Clean, n: int) -> list[dict[str, Any]]:
     lines = res.capture.arrow["lines"].select(["ts", "text", "prefix_kind"]).to_pylist()
     shown = [ln for ln in lines if "kmsg_dict" not in (ln["prefix_kind"] or "")]
-    return [{"ts": ln["ts"], "text": clean(ln["text"], 300)} for ln in shown[-n:] if n > 0]
+    return [{"ts": ln["ts"], "text": clean(ln["text"], 300, kernel_text=True)}
+            for ln in shown[-n:] if n > 0]  # fmt: skip
 
 
 def _header(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
@@ -218,9 +227,13 @@ def _header(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
     }
 
 
-def clue_facts(res: VmcoreResult, log_lines: int = LOG_LINES) -> dict[str, Any]:
-    """Every fact the clue shows, redacted, before any cut."""
-    clean = _Clean(res.document)
+def clue_facts(
+    res: VmcoreResult, log_lines: int = LOG_LINES, redactor: Redactor | None = None
+) -> dict[str, Any]:
+    """Every fact the clue shows, redacted, before any cut. redactor: one shared with the
+    other outputs of the run (same pseudonyms), process names replaced if it says so."""
+    comms = sorted({str(c) for c in res.tables["vmcore_tasks"]["comm"].dropna()})
+    clean = _Clean(res.document, redactor or Redactor(comm=False), comms)
     facts = _header(res, clean)
     lock = _oom_lock(res, clean)
     facts |= {
@@ -239,12 +252,17 @@ def clue_facts(res: VmcoreResult, log_lines: int = LOG_LINES) -> dict[str, Any]:
 
 
 def render_clue(
-    res: VmcoreResult, fmt: str = "text", limit: int = CLUE_LIMIT, log_lines: int = LOG_LINES
+    res: VmcoreResult,
+    fmt: str = "text",
+    limit: int = CLUE_LIMIT,
+    log_lines: int = LOG_LINES,
+    redactor: Redactor | None = None,
 ) -> str:
-    """The clue as text or JSON, at most `limit` bytes (UTF-8)."""
+    """The clue as text or JSON, at most `limit` bytes (UTF-8). Always redacted; process
+    names only by a redactor made with `comm=True` (else kept: they are the diagnosis)."""
     from stalllog.vmcore.clue_text import render_text
 
-    facts = clue_facts(res, log_lines)
+    facts = clue_facts(res, log_lines, redactor)
 
     def render() -> str:
         if fmt == "json":
