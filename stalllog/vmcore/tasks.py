@@ -5,7 +5,9 @@ function names normalized as `frames.symbol` is (stalllog/parsers/stacktrace.py)
 `classify_symbols` (stalllog/analyze/classify.py). drgn unwinds from the saved registers, so
 every frame is reliable (no `? ` guesses to drop). drgn also names the functions inlined at a
 pc; the console prints only the function the pc is in, and the rules were written for what
-the console prints: the class is decided without the inlined frames.
+the console prints: the class is decided without the inlined frames, unless that leaves the
+task `other` and the frames with them are classified (a 6.12 oom_lock backoff sleeps in
+`schedule_timeout` under an inlined `__alloc_pages_may_oom`).
 """
 
 from __future__ import annotations
@@ -59,6 +61,11 @@ def _task(t: dict[str, Any]) -> dict[str, Any]:
     flags = as_int(t.get("flags"))
     wq = bool(flags is not None and flags & PF_WQ_WORKER) or (comm or "").startswith("kworker/")
     c = classify_symbols(syms[:MAX_FRAMES], wq_worker=wq) if syms else None
+    if c is not None and c.stuck_in == "other" and any(f["inline"] for f in frames):
+        # what the console cannot show may decide: the inlined __alloc_pages_may_oom of a
+        # trylock backoff
+        full = classify_symbols([f["symbol"] for f in frames if f["symbol"]][:MAX_FRAMES], wq)
+        c = full if full.stuck_in != "other" else c
     state = as_str(t.get("state"))
     since = as_float(t.get("since_ran_s"))
     stack_error = as_str(t.get("stack_error"))
