@@ -138,8 +138,8 @@ def _check_usage(vmcore: Path | None, vmlinux: Path | None, kcore: bool, doc: Pa
 
 VmcoreArg = Annotated[
     Path | None,
-    typer.Argument(help="The dump: a kdump/makedumpfile vmcore, `virsh dump --memory-only` or "
-                   "QEMU `dump-guest-memory` ELF file.", show_default=False),
+    typer.Argument(metavar="VMCORE", help="The dump: a kdump/makedumpfile vmcore, `virsh dump "
+                   "--memory-only` or QEMU `dump-guest-memory` file.", show_default=False),
 ]  # fmt: skip
 VmlinuxOption = Annotated[
     Path | None,
@@ -196,7 +196,8 @@ def vmcore(
         ClueFormat, typer.Option("--clue-format", help="text (80 columns) or json.")
     ] = ClueFormat.text,
     log_lines: Annotated[
-        int, typer.Option("--log-lines", min=0, max=1000, help="Last log lines in the clue.")
+        int,
+        typer.Option("--log-lines", min=0, max=1000, metavar="N", help="Log lines in the clue."),
     ] = 30,
     json_out: JsonOutOption = None,
     redact: VmcoreRedactOption = False,
