@@ -79,6 +79,9 @@ def _stalled(f: dict[str, Any]) -> list[str]:
         out += _wrap("pids " + " ".join(map(str, c["pids"])) + more)
         for detail, n in c["details"].items():
             out += _wrap(f"{n} {detail or '(no detail)'}")
+        rest = c["count"] - sum(c["details"].values())
+        if rest:
+            out.append(f"  {rest} with other details")
         if owner is not None and c["stack_pid"] == owner["pid"]:
             out.append(f"  stack of pid {owner['pid']}: the oom_lock owner's, above")
             continue
