@@ -128,6 +128,8 @@ def _oom_lock(res: VmcoreResult, clean: _Clean) -> dict[str, Any]:
             known = pid in by_pid
             out["waiters"].append(_task_brief(by_pid[pid], clean) if known else {"pid": pid})
     out["oom_lock_wait"] = _num(row["oom_lock_wait"])
+    pids = _num(row["oom_lock_wait_pids"])
+    out["oom_lock_wait_pids"] = [int(p) for p in pids.split()[:MAX_PIDS]] if pids else []
     return out
 
 
@@ -239,6 +241,7 @@ def clue_facts(
     facts |= {
         "oom_lock": lock["owner"],
         "oom_lock_wait": lock["oom_lock_wait"],
+        "oom_lock_wait_pids": lock["oom_lock_wait_pids"],
         "waiters": lock["waiters"],
         "stalled": _stalled(res, clean),
         "zones": _zones(res),

@@ -64,6 +64,9 @@ def _oom_lock(f: dict[str, Any]) -> list[str]:
     out.append(f"waiters on the mutex: {len(w) + f['cut'].get('waiters', 0)}")
     out += [f"  {_who(t)}" + (f" {t['class']}" if t.get("class") else "") for t in w]
     out.append(f"tasks in the trylock backoff (oom_lock_wait): {f['oom_lock_wait']}")
+    if f["oom_lock_wait_pids"]:
+        more = " ..." if f["oom_lock_wait"] > len(f["oom_lock_wait_pids"]) else ""
+        out += _wrap("pids " + " ".join(map(str, f["oom_lock_wait_pids"])) + more)
     return out
 
 
