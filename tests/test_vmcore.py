@@ -108,6 +108,9 @@ def test_oom_lock_owner_is_the_last_oom_killer_invoker(res: VmcoreResult) -> Non
     assert lock["owner_pid"] == last["trigger_pid"] == EXPECTED[_release_of(res)]["owner"][0]
     assert (lock["owner_comm"], lock["owner_state"]) == EXPECTED[_release_of(res)]["owner"][1:]
     assert lock["owner_stuck_in"] == "oom_killer"
+    # the analysis of the ring: that OOM dump holds the lock and has not ended
+    held = res.analysis["oom_lock"].iloc[-1]
+    assert (held["pid"], held["ended_by"]) == (lock["owner_pid"], "unknown")
     tasks = res.tables["vmcore_tasks"].set_index("pid")
     assert tasks.loc[int(lock["owner_pid"]), "oom_lock_role"] == "holder"
 
