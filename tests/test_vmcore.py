@@ -7,7 +7,10 @@ from __future__ import annotations
 import copy
 import json
 import lzma
+import os
 import re
+import stat
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -338,3 +341,17 @@ def test_cli_redact_comm_gives_tables_and_clue_the_same_pseudonyms(tmp_path: Pat
     assert not re.search(r"\bhog\b", r.stdout)
     assert not pd.read_parquet(out / "lines.parquet")["text"].str.contains(r"\bhog\b").any()
     assert json.loads((out / "manifest.json").read_text())["options"]["redact_comm"]
+
+
+def test_clue_into_a_fifo_is_written_into_it_not_replaced(tmp_path: Path) -> None:
+    """`--clue /dev/stdout` or a pipe: written into; an atomic rename would replace it."""
+    fifo = tmp_path / "clue.fifo"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()), daemon=True)
+    reader.start()
+    r = runner.invoke(app, ["vmcore", "--from-json", str(FIXTURES[0]), "--clue", str(fifo)])
+    reader.join(30)
+    assert r.exit_code == 0, r.output
+    assert stat.S_ISFIFO(fifo.stat().st_mode)
+    assert got and got[0].startswith(b"stalllog vmcore clue")

@@ -79,17 +79,29 @@ def _read(doc_or_path: dict[str, Any] | Path, shown: str) -> VmcoreResult:
         )
 
 
-def _write_outputs(
-    res: VmcoreResult, out: Path | None, fmt: Format, force: bool, source: Path | None,
-    redactor: Redactor | None,
-) -> None:  # fmt: skip
+def _inputs(document: Path | None, dump: Path | None) -> list[dict[str, Any]]:
+    """The manifest's `inputs`: a saved document hashed; a dump (gigabytes) only named."""
     from stalllog.output import manifest
+
+    if document is not None:
+        return [manifest.hash_file(document)]
+    if dump is None:  # --kcore
+        return [{"name": "/proc/kcore", "sha256": None, "hashed": "not hashed (live memory)"}]
+    return [{"name": str(dump), "size": dump.stat().st_size, "sha256": None,
+             "hashed": "not hashed (a dump)"}]  # fmt: skip
+
+
+def _write_outputs(
+    res: VmcoreResult, out: Path | None, fmt: Format, force: bool,
+    read_from: tuple[Path | None, Path | None], redactor: Redactor | None,
+) -> None:  # fmt: skip
+    """read_from: (the saved document, the dump), the one read."""
     from stalllog.output.atomic import OutputError
     from stalllog.vmcore.files import write_result
 
     if out is None:
         return
-    inputs = [manifest.hash_file(source)] if source is not None else []
+    inputs = _inputs(*read_from)
     try:
         write_result(res, out, fmt=fmt.value, force=force, inputs=inputs, redactor=redactor)
     except OutputError as e:
@@ -219,6 +231,6 @@ def vmcore(
     if json_out is not None and from_json is not None:
         _save_json(res.document, json_out)
     redactor = make_redactor(redact, redact_comm, None)
-    _write_outputs(res, out, fmt, force, from_json or dump, redactor)
+    _write_outputs(res, out, fmt, force, (from_json, dump), redactor)
     if clue is not None or out is None:
         _write_clue(res, clue or "-", clue_format, log_lines, redactor)
