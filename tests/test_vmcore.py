@@ -284,6 +284,7 @@ def test_values_of_the_wrong_type_are_unknown_not_a_traceback() -> None:
     doc["printk"][0] |= {"level": "x", "seq": None, "text": None, "dict": [1]}
     doc["oom_lock"] = {"owner_pid": 999999, "waiters": ["a", 3]}
     doc["vmstat"] |= {"bogus": "1", "nr_free_pages": 2**80}
+    doc["memcg"] += [{"path": None, "usage_pages": "x", "limit_pages": 1, "oom_kill": None}, 3]
     doc["tasks"][2] |= {"pid": 2**70, "comm": "a\ud800b"}  # JSON allows lone surrogates
     doc["printk"][-1]["text"] = "x\ud800y"
     res = read(doc)

@@ -185,7 +185,9 @@ def _zones(res: VmcoreResult) -> list[dict[str, Any]]:
 
 def _memcg(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
     m = res.tables["vmcore_memcg"]
-    m = m[m["limit_pages"].notna() | (m["oom_kill"].fillna(0) > 0) | (m["path"] == "/")]
+    kills = m["oom_kill"].fillna(0).to_numpy(dtype=int) > 0
+    shown = m["limit_pages"].notna().to_numpy() | kills | (m["path"].fillna("") == "/").to_numpy()
+    m = m[shown]
     m = m.sort_values("usage_pages", ascending=False, na_position="last")
     return [{"path": clean(_num(r["path"])), "usage_pages": _num(r["usage_pages"]),
              "limit_pages": _num(r["limit_pages"]), "oom_kill": _num(r["oom_kill"]),

@@ -2,7 +2,7 @@
 tables, and the analysis of the capture.
 
 >>> from stalllog.vmcore import read
->>> res = read("tests/vmcore/6.1.0-56-amd64-global-oom.json.xz")
+>>> res = read("tests/vmcore/6.1.0-56-amd64.json.xz")
 >>> res.tables["vmcore_oom_lock"], res.analysis["findings"]
 """
 
