@@ -356,3 +356,12 @@ def test_clue_into_a_fifo_is_written_into_it_not_replaced(tmp_path: Path) -> Non
     assert r.exit_code == 0, r.output
     assert stat.S_ISFIFO(fifo.stat().st_mode)
     assert got and got[0].startswith(b"stalllog vmcore clue")
+
+
+def test_tables_command_describes_the_vmcore_tables() -> None:
+    from stalllog.vmcore.schema import SCHEMA
+
+    for name, cols in SCHEMA.items():
+        r = runner.invoke(app, ["tables", name, "--json"])
+        assert r.exit_code == 0, r.output
+        assert [c["name"] for c in json.loads(r.stdout)["columns"]] == [c for c, *_ in cols]
