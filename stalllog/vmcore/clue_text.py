@@ -77,7 +77,7 @@ def _stalled(f: dict[str, Any]) -> list[str]:
         out.append("(cut)" if f["cut"].get("stalled") else "none")
     for c in f["stalled"]:
         states = ", ".join(f"{s} {n}" for s, n in c["states"].items())
-        out.append(f"{c['class']}: {c['count']} tasks ({states})")
+        out.append(f"{c['class']}: {c['count']} task{'s' if c['count'] != 1 else ''} ({states})")
         more = " ..." if c["count"] > len(c["pids"]) else ""
         out += _wrap("pids " + " ".join(map(str, c["pids"])) + more)
         for detail, n in c["details"].items():
