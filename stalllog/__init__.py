@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from stalllog.engine import steps, views
+from stalllog.engine import documented, steps, views
 
 if TYPE_CHECKING:
     from stalllog.engine.capture import Capture, iter_parse, parse
@@ -24,6 +24,8 @@ __version__ = "0.1.0"
 
 # The post-steps of these packages (stalllog/engine/steps.py) register on the first parse.
 steps.provided_by("stalllog.kernel", "stalllog.analyze")
+# tables of `stalllog vmcore`, in docs/tables.md beside those parse() makes
+documented.provided_by("stalllog.vmcore.schema")
 # Capture.summary(), .to_parquet() and ._repr_html_() (stalllog/engine/views.py)
 views.provided_by(
     summary="stalllog.report.facts:capture_summary",

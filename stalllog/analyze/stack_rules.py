@@ -95,6 +95,13 @@ def _frame_rule(t: _Trace, i: int, preempted: bool, io_sleep: int | None) -> Cla
     # Waits first: a sleep beats the reclaim, shrinker or compaction frames around it.
     if s == "schedule_timeout_uninterruptible":
         return _uninterruptible_sleep(t, i)
+    if s == "__alloc_pages_may_oom" and i > 0 and syms[i - 1] == "schedule_timeout":
+        # schedule_timeout_uninterruptible() tail-calls schedule_timeout(), so an unwinder
+        # following return addresses (ORC) never sees its frame; its only caller here is the
+        # 1-jiffy backoff after a failed mutex_trylock(&oom_lock) (seen in a 6.12 vmcore).
+        detail = f"schedule_timeout←{s}"
+        return Classification("oom_lock_wait", detail, "schedule_timeout", i - 1, "waiter",
+                              t.in_alloc)  # fmt: skip
     if s == "mem_cgroup_oom_synchronize":
         detail = "mem_cgroup_oom_synchronize (memcg OOM wait)"
         return Classification("oom_lock_wait", detail, s, i, None, t.in_alloc)

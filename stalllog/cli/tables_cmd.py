@@ -25,7 +25,8 @@ def tables_cmd(
         ),
     ] = False,
 ) -> None:
-    """List the tables `parse` writes (file DIR/<table>.<ext>), or one table's columns."""
+    """List the tables `parse` writes (file DIR/<table>.<ext>), or one table's columns (also
+    of the vmcore_* tables `stalllog vmcore` writes)."""
     from rich.console import Group
     from rich.table import Table
     from rich.text import Text
@@ -34,6 +35,11 @@ def tables_cmd(
     from stalllog.output.writers import EXTENSIONS
 
     schemas = {t.name: t for t in all_schemas()}
+    if name is not None and name not in schemas:
+        # the tables other commands write (`stalllog vmcore`): by name, not in the list
+        from stalllog.engine.documented import other_tables
+
+        schemas |= {t.name: t for t in other_tables() if t.name == name}
     if name is not None and name not in schemas:
         raise typer.BadParameter(
             f"no table {name!r}; one of {', '.join(schemas)}", param_hint="NAME"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pyarrow as pa
 
 from stalllog.engine.dispatch import EVENTS_SCHEMA
+from stalllog.engine.documented import other_tables
 from stalllog.engine.keys import keyed
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.steps import step_tables
@@ -266,7 +267,7 @@ def render_markdown() -> str:
         *TIMES,
         *JOIN_MAP,
     ]
-    for t in all_schemas():
+    for t in [*all_schemas(), *other_tables()]:
         out += [
             f"## `{t.name}`",
             "",

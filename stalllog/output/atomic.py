@@ -247,10 +247,20 @@ def write_file(target: Path, data: bytes) -> None:
     """Replace one file atomically: `data` goes to a private temporary file beside it
     (mkstemp), fsync'ed and renamed over it, so `target` is the old file or the new one, never
     a part; OutputError (naming `target`) when that fails. The file keeps the mode of the one
-    it replaces, else gets the one `open` would give (mkstemp's 0600 only while writing)."""
+    it replaces, else gets the one `open` would give (mkstemp's 0600 only while writing).
+
+    A symlink, device or FIFO (`/dev/stdout`, `/dev/null`, a pipe) is written into, never
+    replaced: renaming over `/dev/null` would leave a regular file there."""
     absolute = Path(os.path.abspath(target))
     if absolute.is_dir():
         raise OutputError(target, "is a directory")
+    if absolute.is_symlink() or (absolute.exists() and not absolute.is_file()):
+        try:
+            with open(absolute, "wb") as f:
+                f.write(data)
+        except OSError as e:
+            raise OutputError(target, reason(e)) from None
+        return
     for above in target.parents:
         # mkdir(parents=True) would only say "File exists"
         if above.exists() and not above.is_dir():
