@@ -265,6 +265,30 @@ def test_collect_matches_the_fixture() -> None:
         assert _facts_of(doc) == _facts_of(_load(fixture)), entry
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not _cache_entries(), reason="STALLLOG_VMCORE_CACHE names no dump cache")
+def test_stalllog_vmcore_on_the_dumps(tmp_path: Path) -> None:
+    """The command a user runs, on each real dump: the tables and the clue name the owner
+    read by hand (FACTS) and stay under the clue's 16 KB."""
+    from typer.testing import CliRunner
+
+    from stalllog.cli import app
+
+    for entry in _cache_entries():
+        facts = FACTS.get(entry.name)
+        if facts is None:
+            continue
+        out, clue = tmp_path / entry.name, tmp_path / f"{entry.name}.txt"
+        args = ["vmcore", str(entry / "vmcore"), "--vmlinux", str(entry / "vmlinux")]
+        r = CliRunner().invoke(app, [*args, "-o", str(out), "--format", "csv", "--clue", str(clue)])
+        assert r.exit_code == 0, r.output
+        owner = (out / "vmcore_oom_lock.csv").read_text().splitlines()[1].split(",")[0]
+        assert owner == str(facts["owner"])
+        text = clue.read_text()
+        assert len(text.encode()) <= 16 * 1024
+        assert f"held by pid {facts['owner']} ({facts['owner_comm']})" in text
+
+
 # --- opening and guarding (no dump needed) ---
 
 
