@@ -358,6 +358,17 @@ def test_clue_into_a_fifo_is_written_into_it_not_replaced(tmp_path: Path) -> Non
     assert got and got[0].startswith(b"stalllog vmcore clue")
 
 
+def test_clue_through_a_symlink_replaces_the_file_it_points_at(tmp_path: Path) -> None:
+    """A symlink stays a symlink; the file behind it is replaced atomically, as any file."""
+    real, link = tmp_path / "real.txt", tmp_path / "clue.txt"
+    real.write_text("old")
+    link.symlink_to(real)
+    r = runner.invoke(app, ["vmcore", "--from-json", str(FIXTURES[0]), "--clue", str(link)])
+    assert r.exit_code == 0, r.output
+    assert link.is_symlink() and real.read_text().startswith("stalllog vmcore clue")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clue.txt", "real.txt"]
+
+
 def test_tables_command_describes_the_vmcore_tables() -> None:
     from stalllog.vmcore.schema import SCHEMA
 

@@ -249,12 +249,13 @@ def write_file(target: Path, data: bytes) -> None:
     a part; OutputError (naming `target`) when that fails. The file keeps the mode of the one
     it replaces, else gets the one `open` would give (mkstemp's 0600 only while writing).
 
-    A symlink, device or FIFO (`/dev/stdout`, `/dev/null`, a pipe) is written into, never
-    replaced: renaming over `/dev/null` would leave a regular file there."""
-    absolute = Path(os.path.abspath(target))
+    A device or FIFO (`/dev/null`, `/dev/stdout`, a pipe) is written into, never replaced:
+    renaming over `/dev/null` would leave a regular file there. A symlink stays: the file it
+    points at is the one replaced."""
+    absolute = Path(os.path.realpath(target))
     if absolute.is_dir():
         raise OutputError(target, "is a directory")
-    if absolute.is_symlink() or (absolute.exists() and not absolute.is_file()):
+    if absolute.exists() and not absolute.is_file():
         try:
             with open(absolute, "wb") as f:
                 f.write(data)
