@@ -110,7 +110,9 @@ def _memory(f: dict[str, Any]) -> list[str]:
     out += _wrap(stats, "  ", "vmstat: ")
     for m in f["memcg"]:
         limit = m["limit_pages"] if m["limit_pages"] is not None else "max"
-        out += _wrap(f"memcg {m['path']}: usage {m['usage_pages']} limit {limit} oom_kill "
+        # the root's own tasks are never charged (try_charge): only child cgroups count there
+        usage = f"{m['usage_pages']} (child cgroups only)" if m["path"] == "/" else m["usage_pages"]
+        out += _wrap(f"memcg {m['path']}: usage {usage} limit {limit} oom_kill "
                      f"{m['oom_kill']} tasks {m['tasks']}", "  ", "")  # fmt: skip
     return out
 
