@@ -137,11 +137,11 @@ def test_no_pattern_backtracks_quadratically_on_its_own_pieces() -> None:
             times = []
             for n in (300, 2_400):
                 text = piece * n
-                t0 = time.perf_counter()
+                t0 = time.process_time()
                 for text_ in (text, "x" + text, text + "\x00"):
                     pat.search(text_)
                     pat.match(text_)
-                times.append(time.perf_counter() - t0)
+                times.append(time.process_time() - t0)
             if times[1] > 12 * max(times[0], 0.01):
                 slow.append(f"{name} on {piece!r}*n: {times[0]:.3f} s -> {times[1]:.3f} s")
     assert not slow, slow
