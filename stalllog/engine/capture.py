@@ -95,6 +95,7 @@ class _BootStats:
         first_valid: list[int] = np.asarray(np.searchsorted(valid, starts)).tolist()
         last_valid: list[int] = (np.asarray(np.searchsorted(valid, ends)) - 1).tolist()
         host_of = _first_valid(batch.column("host"), order, starts, ends)
+        walls = {c: _min_max(batch.column(c), order, starts) for c in ("wall", "wall_utc")}
         pairs = np.unique(boot.astype(np.int64) * len(kind_names) + kind_codes[order])
         kinds_of: dict[int, list[str]] = defaultdict(list)
         for code in pairs.tolist():
@@ -105,7 +106,8 @@ class _BootStats:
                 b,
                 {"boot": b, "source": source, "line_start": int(line_no[s]), "n_lines": 0,
                  "ts_first": math.nan, "ts_last": math.nan, "has_caller": False, "kinds": set(),
-                 "host": None},
+                 "host": None, "wall_first": None, "wall_last": None, "wall_utc_first": None,
+                 "wall_utc_last": None},
             )  # fmt: skip
             r["line_end"] = int(line_no[e - 1])
             r["n_lines"] += e - s
@@ -117,6 +119,11 @@ class _BootStats:
             r["kinds"].update(kinds_of[b])
             if r["host"] is None and host_of is not None:
                 r["host"] = host_of[k]
+            for c, (lo, hi) in walls.items():
+                if lo[k] != _NO_WALL:
+                    first, last = r[f"{c}_first"], r[f"{c}_last"]
+                    r[f"{c}_first"] = int(lo[k]) if first is None else min(first, int(lo[k]))
+                    r[f"{c}_last"] = int(hi[k]) if last is None else max(last, int(hi[k]))
 
     def table(self, family_tables: dict[str, pa.Table]) -> pa.Table:
         empty = pa.table({})
@@ -136,6 +143,19 @@ class _BootStats:
                  "prefix_kinds": ", ".join(sorted(k for k in r["kinds"] if k))}
             )  # fmt: skip
         return pa.Table.from_pylist(rows, schema=BOOTS.arrow())
+
+
+_NO_WALL = np.iinfo(np.int64).max  # a boot segment without a wall clock
+
+
+def _min_max(col: pa.Array, order: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment (`starts` of the `order`ed rows): the earliest and latest timestamp in µs,
+    `_NO_WALL` in both where the segment has none."""
+    us = pc.cast(col, pa.int64())
+    lo = pc.fill_null(us, _NO_WALL).to_numpy()[order]
+    hi = pc.fill_null(us, np.iinfo(np.int64).min).to_numpy()[order]
+    lo_seg, hi_seg = np.minimum.reduceat(lo, starts), np.maximum.reduceat(hi, starts)
+    return lo_seg, np.where(lo_seg == _NO_WALL, _NO_WALL, hi_seg)
 
 
 def _first_valid(

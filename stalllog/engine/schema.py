@@ -173,6 +173,10 @@ BOOTS = TableSchema(
         col("has_caller", pa.bool_(), "", "lines carry CONFIG_PRINTK_CALLER ids"),
         col("prefix_kinds", pa.string(), "", "distinct prefix kinds seen, `, `-joined"),
         col("host", pa.string(), "", "host of its syslog/journal prefixes (boots are per host)"),
+        col("wall_first", pa.timestamp("us"), "", "earliest `lines.wall` of the boot (as printed)"),
+        col("wall_last", pa.timestamp("us"), "", "latest `lines.wall` of the boot (as printed)"),
+        col("wall_utc_first", pa.timestamp("us", tz="UTC"), "", "earliest `lines.wall_utc`"),
+        col("wall_utc_last", pa.timestamp("us", tz="UTC"), "", "latest `lines.wall_utc`"),
     ),
 )
 SOURCES = TableSchema(
