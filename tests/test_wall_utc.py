@@ -228,3 +228,20 @@ def test_short_full_abbreviation_needs_tz() -> None:
 
 def cap_first(cap: stalllog.Capture) -> pd.Series:
     return cap.lines.iloc[0]
+
+
+def test_boots_span_and_summary_say_when() -> None:
+    """`boots.wall_*` is each boot's wall-clock span; the summary says it per boot, in UTC
+    when the zone is known (the prefix's `+0330`, or --tz)."""
+    tehran = GUEST / "6.1.0-56-amd64-memcg-oom-journal-short-full-tehran.log.xz"
+    boot = stalllog.parse(tehran, analysis=False).boots.iloc[0]
+    assert (boot["wall_first"], boot["wall_last"]) == (
+        pd.Timestamp("2026-12-04 21:26:31"), pd.Timestamp("2026-12-04 21:26:32"))  # fmt: skip
+    assert (boot["wall_utc_first"], boot["wall_utc_last"]) == (
+        utc("2026-12-04 17:56:31"), utc("2026-12-04 17:56:32"))  # fmt: skip
+    r = CliRunner().invoke(app, ["summary", str(tehran)])
+    assert "logged 2026-12-04 17:56:31 to 17:56:32 UTC" in r.output
+    r = CliRunner().invoke(app, ["summary", str(JOURNAL)])
+    assert "logged Nov 25 18:50:34 to 18:50:34 local time, zone unknown (--tz)" in r.output
+    r = CliRunner().invoke(app, ["summary", str(JOURNAL), "--tz", "UTC", "--year", "2026"])
+    assert "logged 2026-11-25 18:50:34 to 18:50:34 UTC" in r.output

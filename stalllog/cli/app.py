@@ -434,11 +434,14 @@ def summary(
     redact: RedactOption = False,
     redact_comm: RedactCommOption = False,
     redact_map: RedactMapOption = None,
+    tz: TzOption = None,
+    year: YearOption = None,
 ) -> None:
     """Parse captures and print the summary only; writes no file."""
+    _check_tz(tz)
     redactor = make_redactor(redact, redact_comm, redact_map)
     result = _run(captures, None, "parquet", None, True, False, hz, max_bytes=max_bytes,
-                  follow=follow, redactor=redactor)  # fmt: skip
+                  follow=follow, redactor=redactor, tz=tz, year=year)  # fmt: skip
     write_map_or_fail(redact_map, redactor)
     _report(result, False, as_json, hz)
 

@@ -19,7 +19,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from stalllog.engine.capture import LINES_ARROW, _BootStats, source_batches
+from stalllog.engine.bootstats import BootStats
+from stalllog.engine.capture import LINES_ARROW, source_batches
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.registry import families_or_all
@@ -108,7 +109,7 @@ def _iter_part(
 ) -> Generator[pa.RecordBatch | Part, None, None]:
     dispatcher = Dispatcher(families_or_all(families))
     stage = LineStage(clock=Clock(clock.tz, clock.year) if clock else Clock())
-    stats = _BootStats()
+    stats = BootStats()
     opened = open_source(src, name)
     opened.max_bytes = max_bytes
     source = yield from source_batches(opened, stage, dispatcher, stats)

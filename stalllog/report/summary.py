@@ -26,6 +26,7 @@ from stalllog.engine.capture import Capture
 from stalllog.engine.linestats import LineStats
 from stalllog.output.safe import for_terminal
 from stalllog.report.analysis import verdict
+from stalllog.report.walls import boot_wall_spans
 from stalllog.report.worst import WORST_KILLS, kills, ranked_kills, victim_memcg, victim_rss_kb
 
 CORE = ("lines", "unparsed", "events", "boots", "sources")
@@ -132,6 +133,7 @@ def _boots(t: pa.Table, tables: Mapping[str, pa.Table]) -> RenderableType:
         return _block("boots", _n(len(rows)), _boots_aggregated(rows, tables))
     # line numbers count per input: name the input when there are several
     several = len({r["source"] for r in rows}) > 1
+    logged = boot_wall_spans(tables)
     g = _grid("right", "left")
     for r in rows:
         desc = Text(_t(r["release"]) if r["release"] else "(release unknown)")
@@ -143,6 +145,8 @@ def _boots(t: pa.Table, tables: Mapping[str, pa.Table]) -> RenderableType:
         desc.append(f"  prefix {_t(r['prefix_kinds'] or 'none')}")
         if r["has_caller"] and "caller" not in (r["prefix_kinds"] or ""):
             desc.append("  caller ids")
+        if r["boot"] in logged:
+            desc.append(f"\nlogged {logged[r['boot']]}")
         if r["cmdline"]:
             desc.append("\ncmdline: " + _shorten(_t(r["cmdline"]), CMDLINE_SHOWN), "dim")
         g.add_row(f"#{r['boot']}", desc)

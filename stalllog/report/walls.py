@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 _YEARLESS = 1900  # lines.wall of an RFC 3164 stamp (no year printed)
+_LOCAL = "local time, zone unknown (--tz)"
 
 
 def _fmt(t: datetime, with_date: bool = True) -> str:
@@ -28,18 +29,37 @@ def _span(lo: datetime, hi: datetime, zone: str) -> str:
     return f"{_fmt(lo)} to {_fmt(hi, not same_day)} {zone}"
 
 
+def _boot_span(r: dict[str, object]) -> str | None:
+    if r.get("wall_utc_first") is not None:
+        return _span(r["wall_utc_first"], r["wall_utc_last"], "UTC")  # type: ignore[arg-type]
+    if r.get("wall_first") is not None:
+        return _span(r["wall_first"], r["wall_last"], _LOCAL)  # type: ignore[arg-type]
+    return None
+
+
+def boot_wall_spans(tables: Mapping[str, pa.Table]) -> dict[int, str]:
+    """Per boot with a wall clock: `2026-11-25 18:47:11 to 18:49:01 UTC`, or local time as
+    printed (`boots.wall_*`)."""
+    boots = tables.get("boots")
+    if boots is None or "wall_first" not in boots.column_names:
+        return {}
+    spans = {r["boot"]: _boot_span(r) for r in boots.to_pylist()}
+    return {b: s for b, s in spans.items() if s is not None}
+
+
 def wall_span_text(tables: Mapping[str, pa.Table]) -> str | None:
-    """`2026-11-25 18:47:11 to 18:49:01 UTC`, or local time as printed; None without walls."""
-    lines = tables.get("lines")
-    if lines is None or "wall" not in lines.column_names:
+    """The capture's span in wall-clock time (UTC where every timed boot has it); None
+    without wall clocks."""
+    boots = tables.get("boots")
+    if boots is None or "wall_first" not in boots.column_names:
         return None
-    utc = pc.min_max(lines.column("wall_utc")) if "wall_utc" in lines.column_names else None
-    if utc is not None and utc["min"].is_valid:
-        return _span(utc["min"].as_py(), utc["max"].as_py(), "UTC")
-    wall = pc.min_max(lines.column("wall"))
-    if not wall["min"].is_valid:
+    utc = [pc.min_max(boots.column(c)) for c in ("wall_utc_first", "wall_utc_last")]
+    if utc[0]["min"].is_valid:
+        return _span(utc[0]["min"].as_py(), utc[1]["max"].as_py(), "UTC")
+    wall = [pc.min_max(boots.column(c)) for c in ("wall_first", "wall_last")]
+    if not wall[0]["min"].is_valid:
         return None
-    return _span(wall["min"].as_py(), wall["max"].as_py(), "local time, zone unknown (--tz)")
+    return _span(wall[0]["min"].as_py(), wall[1]["max"].as_py(), _LOCAL)
 
 
 def wall_at(tables: Mapping[str, pa.Table], source: str | None, line_no: int | None) -> str | None:

@@ -22,7 +22,8 @@ from typing import IO, Any, cast
 
 import pyarrow.compute as pc
 
-from stalllog.engine.capture import _BootStats, source_batches
+from stalllog.engine.bootstats import BootStats
+from stalllog.engine.capture import source_batches
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.registry import families_or_all
 from stalllog.input.lines import LineStage
@@ -86,7 +87,7 @@ def _read(
         collector = Collector(put, hz)
         dispatcher = Dispatcher(families_or_all(None), observer=collector, retain=False)
         opened = open_source(open_watched(source, stop, from_end), follow=True)
-        for batch in source_batches(opened, LineStage(), dispatcher, _BootStats()):
+        for batch in source_batches(opened, LineStage(), dispatcher, BootStats()):
             stats.lines += batch.num_rows
             stats.unparsed += int(pc.sum(batch.column("unparsed")).as_py() or 0)
             collector.after_batch(batch, _open_firsts(dispatcher))
