@@ -98,6 +98,16 @@ _TASK = re.compile(
     r" delay=(?P<delay>\d+))?"
     r"(?P<u> uninterruptible)?(?P<e> exiting)?(?P<d> dying)?(?P<v> victim)?\s*$"
 )
+# The same with a comm free of parentheses: no backtracking from the line's end. When it
+# matches, _TASK matches with the same groups (a later `(digits)` could only close the gfp
+# flag names, and ` order=` cannot follow the pid); otherwise _TASK decides.
+_TASK_PLAIN = re.compile(_TASK.pattern.replace(r"(?P<comm>.*)\(", r"(?P<comm>[^()\n]*)\(", 1))
+
+
+def _task_match(text: str) -> re.Match[str] | None:
+    return _TASK_PLAIN.match(text) or _TASK.match(text)
+
+
 _PSEUDO = "Call Trace: "  # D3 debug build: `Call Trace: waiting for oom_lock`
 MAX_JOIN_GAP_S = 60.0  # MemAlloc lines this close to their scan line continue it
 MAX_FOREIGN_RUN = 3  # foreign lines in a row accepted inside a task list without caller ids
@@ -279,7 +289,7 @@ class MemAllocBlock(Block):
         if text.startswith("MemAlloc"):
             if text.startswith("MemAlloc-Info:") or self.scan.meminfo_seen:
                 return Feed.END
-            m = _TASK.match(text)
+            m = _task_match(text)
             if m is None:
                 self.problems.append(f"MemAlloc line {line.line_no} unreadable")
                 return Feed.TAKE
@@ -451,7 +461,7 @@ class KmallocwdFamily(Family):
             scan.prev = prev
             self._scans[key] = scan
             return _ScanBlock(line, event_id, sink, scan)
-        m2 = _TASK.match(text)
+        m2 = _task_match(text)
         if m2 is None:
             return None
         last = self._scans.get(key)
