@@ -215,6 +215,8 @@ class Dispatcher:
         skip_feed = skip_feed_rows(batch.column("flags"))
         view = Window(batch, line0, cand, skip_feed, self.source, 0, 0)
         size = WINDOW_MIN
+        rows: list[int] = []  # claimed rows and their events, into event_ids at the end
+        ids: list[int] = []  # (not one NumPy item assignment per claimed line)
         i = 0
         while i < n:
             if not self.open:
@@ -228,8 +230,10 @@ class Dispatcher:
                 view = Window(batch, line0, cand, skip_feed, self.source, i, end)
             claimed = self._row(view, i - view.start)
             if claimed is not None:
-                event_ids[i] = claimed
+                rows.append(i)
+                ids.append(claimed)
             i += 1
+        event_ids[rows] = ids
         return pa.array(event_ids, pa.int64(), mask=event_ids < 0)
 
     def _row(self, view: Window, k: int) -> int | None:

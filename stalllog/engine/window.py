@@ -3,6 +3,8 @@ what RE2 can tell about each row before Python looks at it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -31,10 +33,10 @@ class Window:
             pc.or_(pc.match_substring_regex(texts, _DIGITS), long)
         ).tolist()
         self.ts: list[float | None] = rows.column("ts").to_numpy(zero_copy_only=False).tolist()
-        self.callers: list[str | None] = rows.column("caller").to_pylist()
-        self.levels: list[int | None] = rows.column("level").to_pylist()
+        self.callers: list[str | None] = _pylist(rows.column("caller"))
+        self.levels: list[int | None] = _pylist(rows.column("level"))
         self.boots: list[int] = rows.column("boot").to_numpy().tolist()
-        self.drops: list[int | None] = rows.column("dropped").to_pylist()
+        self.drops: list[int | None] = _pylist(rows.column("dropped"))
         self.line0 = line0 + start
         self.cand: list[bool] = cand[start:end].tolist()
         self.skip_feed: list[bool] = skip_feed[start:end].tolist()
@@ -63,6 +65,11 @@ GLUED_STAMP = r"\[ *\d+\.\d{6}\](?:\[ *[TC]\d+\])? "
 _MULTI = r"\n|(?s:.)" + GLUED_STAMP.replace(r"\d", "[0-9]")
 MAX_DIGITS = 100  # longer digit runs are cut before families see them (dispatch)
 _DIGITS = rf"[0-9]{{{MAX_DIGITS + 1}}}"  # on ASCII text what `re`'s (Unicode) \d finds
+
+
+def _pylist(a: pa.Array) -> list[Any]:
+    """to_pylist(), without a conversion per row of an all-null column (no caller ids, ...)."""
+    return [None] * len(a) if a.null_count == len(a) else a.to_pylist()
 
 
 def np_bool(a: pa.Array) -> np.ndarray:
