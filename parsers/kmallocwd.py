@@ -71,9 +71,9 @@ from .kmallocwd_gens import (
     _G_OLD,
     _G_S,
     Gens,
-    _known,
     _label,
-    task_generations,
+    suffix_flags,
+    task_generations_of,
 )
 from .meminfo import MemInfo, is_meminfo_start
 from .stacktrace import CallTrace, is_trace_start
@@ -98,6 +98,16 @@ _TASK = re.compile(
     r" delay=(?P<delay>\d+))?"
     r"(?P<u> uninterruptible)?(?P<e> exiting)?(?P<d> dying)?(?P<v> victim)?\s*$"
 )
+# The same with a comm free of parentheses: no backtracking from the line's end. When it
+# matches, _TASK matches with the same groups (a later `(digits)` could only close the gfp
+# flag names, and ` order=` cannot follow the pid); otherwise _TASK decides.
+_TASK_PLAIN = re.compile(_TASK.pattern.replace(r"(?P<comm>.*)\(", r"(?P<comm>[^()\n]*)\(", 1))
+
+
+def _task_match(text: str) -> re.Match[str] | None:
+    return _TASK_PLAIN.match(text) or _TASK.match(text)
+
+
 _PSEUDO = "Call Trace: "  # D3 debug build: `Call Trace: waiting for oom_lock`
 MAX_JOIN_GAP_S = 60.0  # MemAlloc lines this close to their scan line continue it
 MAX_FOREIGN_RUN = 3  # foreign lines in a row accepted inside a task list without caller ids
@@ -279,7 +289,7 @@ class MemAllocBlock(Block):
         if text.startswith("MemAlloc"):
             if text.startswith("MemAlloc-Info:") or self.scan.meminfo_seen:
                 return Feed.END
-            m = _TASK.match(text)
+            m = _task_match(text)
             if m is None:
                 self.problems.append(f"MemAlloc line {line.line_no} unreadable")
                 return Feed.TAKE
@@ -319,16 +329,15 @@ class MemAllocBlock(Block):
         return Feed.END
 
     def task_line(self, line: Line, m: re.Match[str]) -> None:
-        gens = task_generations(m)
+        g = m.groups()  # positional: one call, not a look-up per named group
+        gens = task_generations_of(g)
         narrowed = gens & self.scan.gens
         scan_row = self.scan.row
         if scan_row is not None and not narrowed:
             self.problems.append(
                 f"MemAlloc line {line.line_no} does not fit the scan line's generation"
             )
-        tag, comm, pid, flags, switches, seq, mask, gfp_flags, order, delay = m.group(
-            "tag", "comm", "pid", "flags", "switches", "seq", "mask", "gfp_flags", "order", "delay"
-        )
+        tag, comm, pid, flags, switches, seq, mask, gfp_flags, order, delay = g[:10]
         row: dict[str, Any] = {
             "scan_id": scan_row["scan_id"] if scan_row is not None else None,
             "boot": line.boot,
@@ -351,7 +360,7 @@ class MemAllocBlock(Block):
             "task_line_no": None,
             "task_state": None,
             "stack_id": None,
-            "_m": m,
+            "_m": g,
         }
         self._narrow(row, narrowed or gens)
         self.rows.append(row)
@@ -367,18 +376,11 @@ class MemAllocBlock(Block):
         if old is not None and gens & old:
             gens = gens & old
         row["_gens"] = gens
-        row["generation"] = _label(gens)
-        m: re.Match[str] = row["_m"]
-        u, e, d, v = _known(gens, m["mask"] is not None)
-        mu, me, md, mv = m.group("u", "e", "d", "v")
-        row["uninterruptible"] = (mu is not None) if u else None
-        row["exiting"] = (me is not None) if e else None
-        row["dying"] = (md is not None) if d else None
-        row["victim"] = (mv is not None) if v else None
-        tag = m["tag"]
-        if tag:
-            row["victim"] = tag == "-victim"
-            row["dying"] = tag == "-dying"
+        g: tuple[str | None, ...] = row["_m"]  # the task line's groups (task_line)
+        (row["generation"], row["uninterruptible"], row["exiting"], row["dying"],
+         row["victim"]) = suffix_flags(gens, g[6] is not None, g[10] is not None,
+                                       g[11] is not None, g[12] is not None,
+                                       g[13] is not None, g[0])  # fmt: skip
 
     def _close_sub(self, cut: str | None) -> None:
         sub, self.sub = self.sub, None
@@ -459,7 +461,7 @@ class KmallocwdFamily(Family):
             scan.prev = prev
             self._scans[key] = scan
             return _ScanBlock(line, event_id, sink, scan)
-        m2 = _TASK.match(text)
+        m2 = _task_match(text)
         if m2 is None:
             return None
         last = self._scans.get(key)

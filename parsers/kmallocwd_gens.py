@@ -32,9 +32,14 @@ def _label(gens: Gens) -> str:
 
 
 def task_generations(m: re.Match[str]) -> Gens:
-    tag, switches, flags, seq, mask, gfp_flags, e, d, u, v = m.group(
-        "tag", "switches", "flags", "seq", "mask", "gfp_flags", "e", "d", "u", "v"
-    )
+    return task_generations_of(m.groups())
+
+
+def task_generations_of(g: tuple[str | None, ...]) -> Gens:
+    """The same from the `MemAlloc:` pattern's groups, positional (`m.groups()`: one call,
+    not ten named look-ups per task line): tag, comm, pid, flags, switches, seq, mask,
+    gfp_flags, order, delay, u, e, d, v."""
+    tag, _, _, flags, switches, seq, mask, gfp_flags, _, _, u, e, d, v = g
     if tag:
         return _G_P0
     if switches is not None:
@@ -60,6 +65,20 @@ _G_P0, _G_V2, _G_V3 = frozenset({"P0"}), frozenset({"v2"}), frozenset({"v3-v4"})
 _G_P0_V2, _G_V3_D1 = frozenset({"P0", "v1", "v2"}), frozenset({"v3-v4", "D1"})
 _G_V1_D1 = frozenset({"v1", "v2", "v3-v4", "D1"})
 _G_ALL = frozenset(GENERATIONS)
+
+
+@cache
+def suffix_flags(
+    gens: Gens, stalling: bool, u: bool, e: bool, d: bool, v: bool, tag: str | None
+) -> tuple[str, bool | None, bool | None, bool | None, bool | None]:
+    """generation label and the uninterruptible, exiting, dying, victim values of a task
+    line that fits `gens`, from which suffixes it printed (memoized: a handful of shapes)."""
+    ku, ke, kd, kv = _known(gens, stalling)
+    flags = [u if ku else None, e if ke else None, d if kd else None, v if kv else None]
+    if tag:
+        flags[3] = tag == "-victim"
+        flags[2] = tag == "-dying"
+    return (_label(gens), flags[0], flags[1], flags[2], flags[3])
 
 
 @cache

@@ -59,3 +59,34 @@ def test_many_drop_markers_in_one_block_are_summarized() -> None:
     problems = stalllog.parse(data).events.iloc[0]["reason"].split("; ")
     assert problems[:8] == [f"501 printk messages dropped at line {n}" for n in range(2, 10)]
     assert problems[8] == "4 more drop markers (2004 printk messages) up to line 13"
+
+
+# Window finds with RE2 the rows _row once searched with `re`; the two must agree exactly.
+_TRICKY = ["[ 1.123456] x", "a[ 1.123456] x", "a[ 1.123456]x", "a[ 1.123456][ T12] x", "a\nb",
+           "é[ 12.123456] y", "x[ 1.12345] z", "a[1.123456] ", "", "[", "\n", "x" * 200,
+           "x" * 50 + "1" * 101, "1" * 100, "١" * 101, "a" + "١" * 101, "é" + "1" * 101,
+           "٣" * 50 + "1" * 60, "𝟘" * 120]  # fmt: skip
+
+
+def test_window_flags_rows_as_the_python_searches_do() -> None:
+    import re
+
+    import numpy as np
+    import pyarrow as pa
+
+    from stalllog.engine import window
+    from stalllog.engine.dispatch import _DIGIT_RUN_RE
+
+    glued = re.compile(window.GLUED_STAMP, re.ASCII)
+    lines = SAMPLES / "corpus/lkml/interleaved-4.6.2-ext4-dmcrypt-allocfail-hungtask-wqlockup.txt"
+    texts = [*_TRICKY, *lines.read_text(errors="replace").split("\n")]
+    n = len(texts)
+    batch = pa.record_batch({"text": pa.array(texts), "ts": pa.nulls(n, pa.float64()),
+                             "caller": pa.nulls(n, pa.string()), "level": pa.nulls(n, pa.int8()),
+                             "boot": pa.array([0] * n, pa.int32()),
+                             "dropped": pa.nulls(n, pa.int64())})  # fmt: skip
+    view = window.Window(batch, 0, np.zeros(n, bool), np.zeros(n, bool), "s", 0, n)
+    for t, multi, digits in zip(texts, view.multi, view.digits, strict=True):
+        assert multi == ("\n" in t or glued.search(t, 1) is not None), t
+        if len(t) > window.MAX_DIGITS and _DIGIT_RUN_RE.search(t):
+            assert digits, t  # a superset: Python searches the rows flagged

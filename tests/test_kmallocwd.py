@@ -173,3 +173,26 @@ def test_with_hz_arrow() -> None:
     assert out.column("delay_s").to_pylist()[1:] == [527.72, 459.53]
     assert out.column("delay_s").to_pylist()[0] is None
     assert out.schema == c.arrow["memalloc"].schema
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "MemAlloc: kswapd0(67) flags=0xa60840 switches=51139 uninterruptible",
+        "MemAlloc: a(1) gfp=0x24(GFP_(5) order=0 delay=1",
+        "MemAlloc: a(1) gfp=0x24(5) order=0 delay=1 dying victim",
+        "MemAlloc: a b(1) c(2) seq=3",
+        "MemAlloc: a)b(12)",
+        "MemAlloc-victim: x(3) gfp=0x1 order=0 delay=9",
+        "MemAlloc: x(3)(4) exiting",
+        "MemAlloc: é(7) switches=1 \t",
+    ],
+)
+def test_task_line_match_without_backtracking_gives_the_same_groups(text: str) -> None:
+    from stalllog.parsers.kmallocwd import _TASK, _TASK_PLAIN, _task_match
+
+    full, plain = _TASK.match(text), _TASK_PLAIN.match(text)
+    assert plain is None or (full is not None and full.groups() == plain.groups())
+    used = _task_match(text)
+    assert (used is None) == (full is None)
+    assert used is None or full is None or used.groups() == full.groups()
