@@ -148,7 +148,7 @@ def span_text(tables: Mapping[str, pa.Table]) -> str:
     ranges = _ts_ranges(tables)
     n_boots = len(rows(tables, "boots"))
     if not ranges:
-        return "no timestamps"
+        return "no kernel timestamps"
     if n_boots == 1:
         return f"{ranges[0][0]:,.1f} to {ranges[0][1]:,.1f} s after boot"
     return f"{sum(hi - lo for lo, hi in ranges):,.1f} s over {n_boots:,} boots"
