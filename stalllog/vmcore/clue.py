@@ -159,12 +159,21 @@ def _stalled(res: VmcoreResult, clean: _Clean) -> list[dict[str, Any]]:
             "count": len(g),
             "states": dict(Counter(str(_num(s)) for s in g["state"]).most_common()),
             "pids": [_num(p) for p in g["pid"].head(MAX_PIDS)],
+            "off_cpu_s": _off_cpu(g["since_ran_s"]),
             "details": {clean(d) or "": n for d, n in details[:3]},
             "stack_pid": _num(rep["pid"]),
             "same_stack": stacks.most_common(1)[0][1],
             "stack": _stack(frames, _num(rep["pid"]), clean),
         })  # fmt: skip
     return out
+
+
+def _off_cpu(since_ran: pd.Series) -> dict[str, float] | None:
+    """How long the class's tasks had not run at the dump: longest and median, in s."""
+    s = pd.to_numeric(since_ran, errors="coerce").dropna()
+    if s.empty:
+        return None
+    return {"max": round(float(s.max()), 3), "median": round(float(s.median()), 3)}
 
 
 def _vmstat(res: VmcoreResult) -> dict[str, Any]:

@@ -70,6 +70,10 @@ def _oom_lock(f: dict[str, Any]) -> list[str]:
     return out
 
 
+def _dur(s: float) -> str:
+    return f"{s:.1f} s" if s >= 1 else f"{s * 1000:.0f} ms"
+
+
 def _stalled(f: dict[str, Any]) -> list[str]:
     owner = f["oom_lock"]
     out = ["", "== stalled tasks (D state, or stuck in a class other than idle/other)"]
@@ -80,6 +84,9 @@ def _stalled(f: dict[str, Any]) -> list[str]:
         out.append(f"{c['class']}: {c['count']} task{'s' if c['count'] != 1 else ''} ({states})")
         more = " ..." if c["count"] > len(c["pids"]) else ""
         out += _wrap("pids " + " ".join(map(str, c["pids"])) + more)
+        if c.get("off_cpu_s"):
+            off = c["off_cpu_s"]
+            out.append(f"  off the CPU up to {_dur(off['max'])} (median {_dur(off['median'])})")
         for detail, n in c["details"].items():
             out += _wrap(f"{n} {detail or '(no detail)'}")
         rest = c["count"] - sum(c["details"].values())
