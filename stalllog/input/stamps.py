@@ -30,6 +30,11 @@ def _nonblank(a: pa.Array) -> np.ndarray:
     return _np_bool(pc.not_equal(a, ""))
 
 
+_ISO_OFFSET = r"(?P<z>Z)$|(?P<sign>[+-])(?P<h>\d\d):?(?P<m>\d\d)$"
+# strftime's %Z of a zone without an abbreviation: `+0330`, `-04`
+_ZONE_OFFSET = r"^(?P<z>Z)$|^(?P<sign>[+-])(?P<h>\d\d)(?P<m>\d\d)?$"
+
+
 class WallFields:
     """`wall` (µs since 1970, as printed) and `off` (s east of UTC, where the stamp says)."""
 
@@ -111,26 +116,12 @@ class WallFields:
         """The UTC offset that `journalctl -o short-full`'s zone names for sure: UTC/GMT, or
         the `+0330`/`-04` strftime prints for a zone without an abbreviation. Other
         abbreviations (IST: India, Ireland or Israel) are left to `--tz`."""
-        utc = _np_bool(pc.fill_null(pc.is_in(zones, pa.array(["UTC", "GMT", "UT"])), False))
-        m = pc.extract_regex(zones, r"^(?P<sign>[+-])(?P<h>\d\d)(?P<m>\d\d)?$")
-        numeric = _np_bool(m.is_valid())
-        if numeric.any():
-            sign, h, mi = (pc.fill_null(m.field(k), "") for k in ("sign", "h", "m"))
-            secs = pc.add(
-                pc.multiply(pc.cast(pc.if_else(pc.equal(h, ""), "0", h), pa.int32()), 3600),
-                pc.multiply(pc.cast(pc.if_else(pc.equal(mi, ""), "0", mi), pa.int32()), 60),
-            )
-            secs = pc.if_else(pc.equal(sign, "-"), pc.negate(secs), secs)
-            rows = idx[numeric]
-            self.off[rows] = secs.to_numpy(zero_copy_only=False)[numeric]
-            self.off_ok[rows] = True
-        rows = idx[utc]
-        self.off[rows] = 0
-        self.off_ok[rows] = True
+        utc = pc.fill_null(pc.is_in(zones, pa.array(["UTC", "GMT", "UT"])), False)
+        self.offset_of(idx, pc.if_else(utc, "Z", zones), _ZONE_OFFSET)
 
-    def offset_of(self, idx: np.ndarray, stamps: pa.Array) -> None:
+    def offset_of(self, idx: np.ndarray, stamps: pa.Array, pattern: str = _ISO_OFFSET) -> None:
         """The UTC offset at the end of ISO stamps (`Z`, `+03:00`, `-0530`)."""
-        m = pc.extract_regex(stamps, r"(?P<z>Z)$|(?P<sign>[+-])(?P<h>\d\d):?(?P<m>\d\d)$")
+        m = pc.extract_regex(stamps, pattern)
         found = _np_bool(m.is_valid())
         if not found.any():
             return
