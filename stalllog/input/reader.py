@@ -37,7 +37,7 @@ from stalllog.input.streams import (
 
 __all__ = ["CaptureError", "Chunk", "OpenedSource", "iter_chunks", "open_source"]
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 8 << 20
 MAX_LINE = 4 << 20  # bytes; the rest of a longer line is skipped (counted and hashed)
 READ_MAX = 4 << 20  # most bytes asked of the stream per read
 # Decompression-bomb guard, used only when no max_bytes is given: real captures compress
