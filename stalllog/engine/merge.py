@@ -141,16 +141,28 @@ class Numbering:
         self.used: dict[str, int] = {}
         self.boot = -1  # last boot number so far
 
-    def next(self, part: Part) -> Offsets:
-        first = self.boot + 1 if self.boot >= 0 else 0
-        shifts = Offsets({**self.used, "boot": first})
+    def shifts(self) -> Offsets:
+        """The next part's shifts: they depend on the parts before it only, so its `lines`
+        can be renumbered while it is still being parsed."""
+        return Offsets({**self.used, "boot": self._first()})
+
+    def advance(self, part: Part) -> None:
+        """Count the ids `part` used (after taking its shifts)."""
+        first = self._first()
         for kind, n in part.counters.items():
             self.used[kind] = self.used.get(kind, 0) + n
         if part.last_boot >= 0:
             self.boot = first + part.last_boot
         elif self.boot >= 0:
             self.boot = first  # a source with no chunk still opens a boot after another one
+
+    def next(self, part: Part) -> Offsets:
+        shifts = self.shifts()
+        self.advance(part)
         return shifts
+
+    def _first(self) -> int:
+        return self.boot + 1 if self.boot >= 0 else 0
 
 
 def offsets(parts: Sequence[Part]) -> list[Offsets]:

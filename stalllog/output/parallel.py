@@ -2,20 +2,22 @@
 
 Each file is a part (engine/merge.py) parsed by a worker that hashes it while reading (the
 manifest's `inputs`, as the one-process path does) and writes its `lines` batches to a
-temporary Arrow stream; the parent takes the parts in input order, gives their batches back with
-global ids and finally the merged tables: the same items, in the same order, as
-capture.iter_parse, so the files written are the same bytes. The parent never holds more than
-one `lines` batch; family tables are held until the end, as in one process.
+temporary Arrow stream; the parent takes the parts in input order, reads each stream while it
+grows, gives its batches back with global ids and finally the merged tables: the same items,
+in the same order, as capture.iter_parse, so the files written are the same bytes. The parent
+never holds more than one `lines` batch; family tables are held until the end, as in one
+process.
 """
 
 from __future__ import annotations
 
+import io
 import multiprocessing
 import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from concurrent.futures import Future, ProcessPoolExecutor, wait
+from typing import IO, Any
 
 import pyarrow as pa
 
@@ -28,6 +30,7 @@ from stalllog.output.hashing import HashedInput
 # Below this many bytes on disk in all, one process is faster: workers start in ~0.2 s of CPU
 # each after a ~2 s forkserver start (it imports stalllog once for all of them).
 PARALLEL_MIN_BYTES = 8 << 20
+_POLL_S = 0.01  # how long a read of a growing stream waits for its worker between looks
 
 
 def default_jobs() -> int:
@@ -101,12 +104,13 @@ class ParallelInputs:
             tempfile.TemporaryDirectory(prefix="stalllog-jobs-") as tmp,
             ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool,
         ):
+            streams = [os.path.join(tmp, f"{k}.arrows") for k in range(len(self.files))]
             futures = [
-                pool.submit(_work, path, shown, max_bytes, os.path.join(tmp, f"{k}.arrows"), clock)
-                for k, (path, shown) in enumerate(self.files)
+                pool.submit(_work, path, shown, max_bytes, stream, clock)
+                for (path, shown), stream in zip(self.files, streams, strict=True)
             ]
             try:
-                yield from self._in_order(futures, parts, progress)
+                yield from self._in_order(futures, streams, parts, progress)
             except BaseException:
                 # a failed (or interrupted) run does not wait for the other files
                 running = list((getattr(pool, "_processes", None) or {}).values())
@@ -117,23 +121,66 @@ class ParallelInputs:
         yield merge(parts, hz, analysis)
 
     def _in_order(
-        self, futures: list[Future[tuple[Part, dict[str, Any], str]]], parts: list[Part],
-        progress: Progress | None,
+        self, futures: list[Future[tuple[Part, dict[str, Any], str]]], streams: list[str],
+        parts: list[Part], progress: Progress | None,
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
+        """Each part's `lines` as its worker writes them: a part's shifts are known once the
+        parts before it are done, so the parent renumbers and writes them while the workers
+        still parse, instead of after."""
         numbering = Numbering()
-        for (_, shown), future in zip(self.files, futures, strict=True):
+        for (_, shown), future, stream in zip(self.files, futures, streams, strict=True):
             self.name = shown
-            part, record, lines = future.result()
-            self._records.append(record)
-            shifts = numbering.next(part)
-            with pa.OSFile(lines, "rb") as f:
+            shifts = numbering.shifts()
+            with _Growing(stream, future) as f:
                 for batch in pa.ipc.open_stream(f):
                     yield shifts.table(batch)
+            part, record, lines = future.result()
+            numbering.advance(part)
+            self._records.append(record)
             os.unlink(lines)
             parts.append(part)
             self._done += record["size"] or 0
             if progress is not None:
                 progress(shown, record["bytes_read"], record["size"])
+
+
+class _Growing(io.RawIOBase):
+    """The Arrow stream a worker is still writing, read as it grows: a read waits for the
+    bytes it asks for until the worker is done (then the file is whole, or the worker's error
+    is raised)."""
+
+    def __init__(self, path: str, future: Future[Any]) -> None:
+        super().__init__()
+        self.path = path
+        self.future = future
+        self._f: IO[bytes] | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        pieces: list[bytes] = []
+        left = size
+        while left != 0:
+            done = self.future.done()  # before reading: a done worker wrote all its bytes
+            error = self.future.exception() if done else None
+            if error is not None:
+                raise error
+            if self._f is None and os.path.exists(self.path):
+                self._f = open(self.path, "rb")  # noqa: SIM115 - closed in close()
+            got = self._f.read(left) if self._f else b""
+            pieces.append(got)
+            left = left - len(got) if left > 0 else left
+            if not got:
+                if done:
+                    break
+                wait([self.future], timeout=_POLL_S)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def close(self) -> None:
+        if self._f is not None:
+            self._f.close()
+        super().close()
 
 
 def _work(
