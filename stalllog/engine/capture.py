@@ -8,6 +8,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -21,6 +22,7 @@ from stalllog.engine.schema import LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.timecols import check_ts, ts_as_timedelta
 from stalllog.engine.views import view
+from stalllog.engine.window import np_bool
 from stalllog.input.clock import Clock, check_tz, check_year
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
@@ -51,14 +53,38 @@ def to_pandas(t: pa.Table) -> pd.DataFrame:
     return plain(t).to_pandas(types_mapper=pd.ArrowDtype)
 
 
+# First bytes of the UTF-8 of every character utf8_trim_whitespace trims (Unicode White_Space)
+_SPACE_LEADS = np.zeros(256, bool)
+_SPACE_LEADS[
+    [0x09, 0x0A, 0x0B, 0x0C, 0x0D, 0x1C, 0x1D, 0x1E, 0x1F, 0x20, 0xC2, 0xE1, 0xE2, 0xE3]
+] = True
+
+
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
     """Lines no family claimed, blank and /dev/kmsg dictionary lines left out (the syntax
     lines of structured inputs have an empty text)."""
-    blank = pc.equal(pc.utf8_trim_whitespace(batch.column("text")), "")
-    dict_line = pc.fill_null(
-        pc.equal(batch.column("prefix_kind").cast(pa.string()), "kmsg_dict"), False
-    )
-    return pc.and_(pc.is_null(event_ids), pc.invert(pc.or_(blank, dict_line)))
+    blank = _blank(batch.column("text"))
+    kinds = batch.column("prefix_kind")  # dictionary: its indices compared, not its strings
+    codes = np.flatnonzero(kinds.dictionary.to_numpy(zero_copy_only=False) == "kmsg_dict")
+    dict_line = np_bool(pc.is_in(kinds.indices, pa.array(codes, kinds.indices.type)))
+    return pc.and_(pc.is_null(event_ids), pa.array(~(blank | dict_line)))
+
+
+def _blank(text: pa.StringArray) -> np.ndarray:
+    """Rows of `text` that are empty or white space only: utf8_trim_whitespace, run only on
+    the rows whose first byte may start a white-space character."""
+    offsets = np.frombuffer(text.buffers()[1], np.int32, len(text) + 1, text.offset * 4)
+    data = np.frombuffer(text.buffers()[2] or b"", np.uint8)
+    empty = offsets[1:] == offsets[:-1]
+    lead = np.zeros(len(text), bool)
+    some = np.flatnonzero(~empty)
+    lead[some] = _SPACE_LEADS[data[offsets[:-1][some]]]
+    out = empty.copy()
+    rows = np.flatnonzero(lead)
+    if len(rows):
+        trimmed = pc.utf8_trim_whitespace(text.take(pa.array(rows)))
+        out[rows] = np_bool(pc.equal(trimmed, ""))
+    return out
 
 
 def unparsed_of(batch: pa.RecordBatch) -> pa.RecordBatch:

@@ -153,9 +153,10 @@ def equal(pad: np.ndarray, starts: np.ndarray, literal: bytes) -> np.ndarray:
 def _number(win: np.ndarray, first: int, stop: int) -> np.ndarray:
     """The decimal number in columns first..stop-1."""
     out = np.zeros(len(win), np.int64)
-    for j in range(first, stop):
-        out = out * 10 + (win[:, j].astype(np.int64) - 48)
-    return out
+    for j in range(first, stop):  # in place, the "0"s taken off once: half the passes
+        out *= 10
+        out += win[:, j]
+    return out - 48 * ((10 ** (stop - first) - 1) // 9)
 
 
 def _month(win: np.ndarray, col: int, table: np.ndarray) -> np.ndarray:
