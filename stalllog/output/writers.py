@@ -33,6 +33,7 @@ import contextlib
 import json
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -191,13 +192,33 @@ class ParquetTableWriter(TableWriter):
                 f.name for f in self.schema if not _is_text(f.type) and not _is_bytes(f.type)
             ]
         self._w = pq.ParquetWriter(self.path, self.schema, **options)
+        # A streamed table's batch is encoded in a thread (Arrow releases the GIL) while the
+        # parse makes the next one: same calls in the same order, so the same bytes.
+        self._thread = ThreadPoolExecutor(1, "stalllog-parquet") if streamed else None
+        self._pending: Future[None] | None = None
 
     def _write(self, t: pa.Table) -> None:
-        if t.num_rows:
+        if not t.num_rows:
+            return
+        if self._thread is None:
             self._w.write_table(t, row_group_size=t.num_rows)
+            return
+        self._wait()  # one batch in flight: memory stays one batch ahead
+        self._pending = self._thread.submit(self._w.write_table, t, row_group_size=t.num_rows)
+
+    def _wait(self) -> None:
+        """The batch in flight written; its error (OSError: disk full) raised here."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _close(self) -> None:
-        self._w.close()
+        try:
+            self._wait()
+        finally:
+            if self._thread is not None:
+                self._thread.shutdown()
+            self._w.close()
 
 
 class CsvTableWriter(TableWriter):
