@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import ctypes
 import datetime as dt
 import json
 import os
@@ -243,6 +244,37 @@ def export_rev(rev: str) -> Path:
     return dest
 
 
+def _become_subreaper() -> bool:
+    """Orphaned descendants come to this process (Linux): `--jobs` workers are children of
+    multiprocessing's forkserver, which the parse leaves running when it exits, so neither
+    /usr/bin/time nor RUSAGE_CHILDREN sees their CPU; waiting for them here does."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
+SUBREAPER = _become_subreaper()
+
+
+def _reap_orphans(grace_s: float = 10.0) -> tuple[float, int]:
+    """CPU seconds (user + sys) and peak RSS (KB) of the orphans that came to this process,
+    once they exited (a forkserver exits when its parent is gone)."""
+    cpu, rss = 0.0, 0
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
+        except ChildProcessError:
+            break
+        if pid == 0:
+            time.sleep(0.02)
+            continue
+        cpu += usage.ru_utime + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss)
+    return cpu, rss
+
+
 def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> Run:
     """Run cmd in a fresh process (cwd = the code under test, so `-m stalllog` imports it)."""
     time_bin = shutil.which("time", path="/usr/bin:/bin")
@@ -256,10 +288,11 @@ def measure(cmd: list[str], ok: tuple[int, ...] = (0,)) -> Run:
     wall = time.perf_counter() - t0
     if proc.returncode not in ok:
         sys.exit(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    orphan_cpu, orphan_kb = _reap_orphans() if SUBREAPER else (0.0, 0)
     timing = report.read_text() if time_bin else proc.stderr
     got = {k: rx.search(timing) for k, rx in _TIME_V.items()}
-    cpu = sum(float(m[1]) for k, m in got.items() if k != "rss" and m)
-    rss = int(got["rss"][1]) / 1024 if got["rss"] else None
+    cpu = sum(float(m[1]) for k, m in got.items() if k != "rss" and m) + orphan_cpu
+    rss = max(int(got["rss"][1]), orphan_kb) / 1024 if got["rss"] else None
     return Run(wall, cpu, rss, proc.stdout)
 
 
@@ -333,6 +366,10 @@ def parse_steps(path: Path, repeat: int, keep: bool) -> tuple[list[Step], list[s
         written = sum(f.stat().st_size for f in out_dir.rglob("*") if f.is_file())
         s.note = f"wall incl. startup; wrote {written / MIB:.0f} MiB"
         steps.append(s)
+    if has_jobs():
+        two, note = two_file_steps(path, repeat, cores or 1)
+        steps += two
+        missing.append(note)
     if has_dask():
         shutil.rmtree(out_dir, ignore_errors=True)
         steps.append(worker_step("dask", path, repeat, out_dir))
@@ -341,6 +378,49 @@ def parse_steps(path: Path, repeat: int, keep: bool) -> tuple[list[Step], list[s
     if not keep:
         shutil.rmtree(out_dir, ignore_errors=True)
     return steps, missing
+
+
+def halves(path: Path) -> list[Path]:
+    """The workload cut in two files at the line end nearest its middle (cached): the
+    issue's "two-file input" for `--jobs`."""
+    out = [path.with_name(f"{path.stem}-half{k}{path.suffix}") for k in (1, 2)]
+    if all(p.exists() and p.stat().st_mtime >= path.stat().st_mtime for p in out):
+        return out
+    data = path.read_bytes()
+    cut = data.index(b"\n", len(data) // 2) + 1
+    out[0].write_bytes(data[:cut])
+    out[1].write_bytes(data[cut:])
+    return out
+
+
+def two_file_steps(path: Path, repeat: int, cores: int) -> tuple[list[Step], str]:
+    """`parse A B` with --jobs 1 and --jobs N; the note gives the speed-up and whether the
+    two runs wrote the same bytes (manifest.json aside: it holds times)."""
+    files = halves(path)
+    mb = sum(f.stat().st_size for f in files) / MIB
+    for f in files:
+        warm(f)
+    steps, outs = [], []
+    for jobs in (1, cores):
+        out = DATA / f"cli-out-{path.stem}-2files-j{jobs}"
+        shutil.rmtree(out, ignore_errors=True)
+        cmd = [*stalllog_cmd(), "parse", *map(str, files), "-o", str(out), "--jobs", str(jobs)]
+        steps.append(step(f"parse 2 files --jobs {jobs}", cmd, mb, repeat))
+        outs.append(out)
+    same = all(
+        f.read_bytes() == (outs[1] / f.name).read_bytes()
+        for f in outs[0].iterdir()
+        if f.name != "manifest.json"
+    )
+    for out in outs:
+        shutil.rmtree(out, ignore_errors=True)
+    one, many = steps
+    note = (
+        f"2 files: --jobs {cores} is {one.median('wall') / many.median('wall'):.2f}x faster "
+        f"than --jobs 1 on wall time ({one.median('cpu'):.1f} vs {many.median('cpu'):.1f} s "
+        f"CPU, workers included); output {'byte-identical' if same else 'DIFFERENT'}"
+    )
+    return steps, note
 
 
 def warm(path: Path) -> None:
