@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from conftest import SAMPLES, rebuild
 
 import stalllog
+from stalllog.engine.capture import _blank
 from stalllog.input.lines import LineStage
 
 LKML = SAMPLES / "corpus" / "lkml"
@@ -117,3 +119,15 @@ def test_truncated_and_no_eol_flags(tmp_path: Path) -> None:
     stage.start_source("x")
     rows = stage.batch(SERIAL[:-30], last=True, truncated=True).to_pylist()
     assert rows[-1]["flags"] == "no-eol+truncated"
+
+
+def test_blank_texts_are_those_utf8_trim_whitespace_empties() -> None:
+    """`unparsed` leaves blank lines out; capture._blank finds them from each text's first
+    byte and must agree with Arrow's utf8_trim_whitespace on every code point, alone and
+    after a space, on an array slice too (offsets not from 0)."""
+    points = [c for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    texts = pa.array(["x", *map(chr, points), *(" " + chr(c) for c in points), "", "\u3000 "])
+    for arr in (texts, texts.slice(1)):
+        expected = pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False)
+        assert expected.sum() > 40  # the Unicode spaces, alone and after a space
+        assert (_blank(arr) == expected).all()
