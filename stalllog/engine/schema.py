@@ -45,7 +45,7 @@ _LINE_DOCS = {
         "given (`--tz`, `parse(tz=)`) for `dmesg -T`, RFC 3164 syslog and journalctl "
         "short stamps; RFC 3164 stamps get their year from `--year`/`year=`, else from the "
         "last full date before them in the input (`dmesg -T`, ISO; or the first after them "
-        "in the same 16 MiB chunk), else from the file's mtime (the year before when the "
+        "in the same 8 MiB chunk), else from the file's mtime (the year before when the "
         "stamp would be later), counting a new year at each Dec -> Jan turn; null when the "
         "zone or the year "
         "is unknown, or the local time did not exist (a DST gap)",
