@@ -31,8 +31,7 @@ class BootStats:
         line_no = batch.column("line_no").to_numpy()[order]
         ts: np.ndarray = batch.column("ts").to_numpy(zero_copy_only=False)[order]
         has_caller = np.asarray(pc.is_valid(batch.column("caller")).to_numpy(zero_copy_only=False))
-        kinds = pc.fill_null(batch.column("prefix_kind").cast(pa.string()), "")
-        kind_codes, kind_names = _codes(kinds)
+        kind_codes, kind_names = _codes(batch.column("prefix_kind"))
         starts = np.flatnonzero(np.r_[True, boot[1:] != boot[:-1]])
         ends = np.r_[starts[1:], len(boot)]
         any_caller = np.logical_or.reduceat(has_caller[order], starts)
@@ -110,20 +109,22 @@ def _first_valid(
     when the batch has none (most captures have no host)."""
     if values.null_count == len(values):
         return None
-    values = values.take(pa.array(order))
-    valid = np.flatnonzero(np.asarray(values.is_valid().to_numpy(zero_copy_only=False)))
+    is_valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False))
+    valid = np.flatnonzero(is_valid[order])  # positions in `order`, not rows
     at = np.searchsorted(valid, starts)
     ok = at < len(valid)
     ok[ok] = valid[at[ok]] < ends[ok]
-    picked = values.take(pa.array(valid[np.minimum(at, len(valid) - 1)])).to_pylist()
+    picked = values.take(pa.array(order[valid[np.minimum(at, len(valid) - 1)]])).to_pylist()
     return [v if good else None for v, good in zip(picked, ok.tolist(), strict=True)]
 
 
 def _codes(values: pa.Array) -> tuple[np.ndarray, list[str]]:
-    """Dictionary codes and names of a string column."""
-    encoded = pc.dictionary_encode(values)
-    codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    return codes, encoded.dictionary.to_pylist()
+    """Codes and names of a string or dictionary column, null named ""."""
+    if not pa.types.is_dictionary(values.type):
+        values = pc.dictionary_encode(values)
+    names = [*values.dictionary.to_pylist(), ""]
+    codes = pc.fill_null(values.indices, len(names) - 1).to_numpy(zero_copy_only=False)
+    return codes.astype(np.int64), names
 
 
 def _first_per_boot(t: pa.Table, column: str) -> dict[int, str]:
