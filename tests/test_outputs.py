@@ -197,6 +197,32 @@ def test_write_failure_keeps_the_old_set(tmp_path: Path, monkeypatch: pytest.Mon
     assert _leftovers(tmp_path, "out") == []
 
 
+def test_write_failure_in_the_lines_thread_is_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lines` batches are encoded in a thread: a full disk there still names lines.parquet,
+    fails the run and keeps the old set."""
+    out = tmp_path / "out"
+    assert _parse(str(DROPPED), "-o", str(out)).exit_code == 0
+    before = _snapshot(out)
+    real = pq.ParquetWriter.write_table
+    threads: list[str] = []
+
+    def full_disk(self: Any, table: Any, row_group_size: Any = None) -> None:
+        if "text" in table.column_names:  # the lines table
+            threads.append(threading.current_thread().name)
+            raise OSError(errno.ENOSPC, "Error writing bytes to file")
+        real(self, table, row_group_size)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", full_disk)
+    r = _parse(str(INTERLEAVED), "-o", str(out))
+    assert r.exit_code == 1
+    assert r.stderr == f"stalllog: {out}/lines.parquet: No space left on device\n"
+    assert threads and all(t.startswith("stalllog-parquet") for t in threads)
+    assert _snapshot(out) == before
+    assert _leftovers(tmp_path, "out") == []
+
+
 def test_interrupt_keeps_the_old_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     assert _parse(str(DROPPED), "-o", str(out)).exit_code == 0
