@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import SAMPLES
@@ -105,3 +106,25 @@ print(json.dumps({{"code": code, "heavy": sorted(m for m in {DATA_LIBS!r} if m i
     )
     assert json.loads(done.stderr.splitlines()[-1]) == {"code": 0, "heavy": []}, done.stderr
     assert done.stdout.split() == ["parquet", "csv", "json"]
+
+
+_POOL_PROBE = """
+import atexit, sys
+sys.argv = ["stalllog", "parse", sys.argv[1], "-o", sys.argv[2], "-q"]
+atexit.register(lambda: print(__import__("pyarrow").default_memory_pool().backend_name))
+from stalllog.cli import main
+main()
+"""
+
+
+@pytest.mark.parametrize(("given", "used"), [(None, "system"), ("jemalloc", "jemalloc")])
+def test_cli_arrow_memory_pool(tmp_path: Path, given: str | None, used: str) -> None:
+    """The CLI takes Arrow's buffers from the system allocator (less peak memory than
+    mimalloc), unless the user chose a pool; `import stalllog` leaves the default alone."""
+    env = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"}
+    if given:
+        env["ARROW_DEFAULT_MEMORY_POOL"] = given
+    sample = SAMPLES / "qemu" / "6.1.0-56-amd64-hung-task-serial.log"
+    args = [sys.executable, "-c", _POOL_PROBE, str(sample), str(tmp_path / "out")]
+    r = subprocess.run(args, capture_output=True, text=True, env=env, check=True)
+    assert r.stdout.splitlines()[-1] == used

@@ -487,4 +487,9 @@ app.command(name="tables", epilog="Example: stalllog tables   (or: stalllog tabl
 
 
 def main() -> None:
+    # Arrow's buffers from glibc malloc, not its bundled mimalloc: 10-15 % less peak memory
+    # (storm 128 MiB 1148 -> 986 MB, production 256 MiB 347 -> 313 MB) at the same CPU. Set
+    # before pyarrow is imported (it reads this once); workers of --jobs inherit it; a value
+    # the user gave stays. Only the CLI's own process: `import stalllog` changes nothing.
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     app()
