@@ -192,8 +192,7 @@ class ParquetTableWriter(TableWriter):
                 f.name for f in self.schema if not _is_text(f.type) and not _is_bytes(f.type)
             ]
         self._w = pq.ParquetWriter(self.path, self.schema, **options)
-        # A streamed table's batch is encoded in a thread (Arrow releases the GIL) while the
-        # parse makes the next one: same calls in the same order, so the same bytes.
+        # streamed: encoded in a thread (no GIL) while the parse goes on; same calls, same bytes
         self._thread = ThreadPoolExecutor(1, "stalllog-parquet") if streamed else None
         self._pending: Future[None] | None = None
 
