@@ -383,7 +383,8 @@ class WarnAllocBlock(Block):
 
     # -- feeding --------------------------------------------------------------------------
     def feed(self, line: Line) -> Feed:
-        return self.skips(self._feed(line), line)
+        verdict = self._feed(line)
+        return verdict if verdict is not Feed.SKIP else self.skips(verdict, line)
 
     def _feed(self, line: Line) -> Feed:
         text = line.text
