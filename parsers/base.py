@@ -241,9 +241,11 @@ def to_int(text: str | None) -> int | None:
     """A decimal number as printed, or None when the text is not one (`--156`, `12x`, ``,
     `1_000`): a mangled field never raises. Too big for its column is caught where rows
     become Arrow (stalllog.engine.checked), which nulls the value and names it."""
-    if text is None or len(text) > 4000 or not _DECIMAL.fullmatch(text):
+    if text is None or len(text) > 4000:
         return None  # past 4300 digits int() refuses (sys.get_int_max_str_digits)
-    return int(text)
+    if text.isdigit() and text.isascii():  # the common case, without the pattern
+        return int(text)
+    return int(text) if _DECIMAL.fullmatch(text) else None
 
 
 def col(name: str, type_: pa.DataType, unit: str, meaning: str) -> Column:

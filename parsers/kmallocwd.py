@@ -73,6 +73,7 @@ from .kmallocwd_gens import (
     Gens,
     _label,
     suffix_flags,
+    task_fit,
     task_generations_of,
 )
 from .meminfo import MemInfo, is_meminfo_start
@@ -257,6 +258,7 @@ class MemAllocBlock(Block):
         self.dump_id: int | None = None
         self.complete = True
         self.n_foreign_run = 0
+        self._last_groups: tuple[str | None, ...] = ()  # the groups of rows[-1]
 
     def feed(self, line: Line) -> Feed:
         if line.dropped and self.scan.row is not None:
@@ -316,7 +318,7 @@ class MemAllocBlock(Block):
                 trace = CallTrace(self, line, pid=last["pid"], comm=last["comm"], context="task")
                 last["stack_id"] = trace.stack_id
                 if "S" in self.scan.gens or self.scan.row is None:
-                    self._narrow(last, _G_S)
+                    self._narrow_s(last)
                 self.sub = trace
                 return Feed.TAKE
         if not self.scan.meminfo_seen and is_meminfo_start(text):
@@ -330,15 +332,19 @@ class MemAllocBlock(Block):
 
     def task_line(self, line: Line, m: re.Match[str]) -> None:
         g = m.groups()  # positional: one call, not a look-up per named group
-        gens = task_generations_of(g)
-        narrowed = gens & self.scan.gens
+        tag, comm, pid, flags, switches, seq, mask, gfp_flags, order, delay = g[:10]
         scan_row = self.scan.row
-        if scan_row is not None and not narrowed:
+        # memoized per line shape: generations, fit and suffix flags in one call
+        fits, label, u, e, d, v = task_fit(
+            task_generations_of(g), self.scan.gens, mask is not None, g[10] is not None,
+            g[11] is not None, g[12] is not None, g[13] is not None, tag,
+        )  # fmt: skip
+        if scan_row is not None and not fits:
             self.problems.append(
                 f"MemAlloc line {line.line_no} does not fit the scan line's generation"
             )
-        tag, comm, pid, flags, switches, seq, mask, gfp_flags, order, delay = g[:10]
         row: dict[str, Any] = {
+            "event_id": self.event_id,
             "scan_id": scan_row["scan_id"] if scan_row is not None else None,
             "boot": line.boot,
             "ts": line.ts,
@@ -355,30 +361,29 @@ class MemAllocBlock(Block):
             "order": int(order) if order else None,
             "delay_jiffies": int(delay) if delay else None,
             "delay_s": None,
+            "uninterruptible": u,
+            "exiting": e,
+            "dying": d,
+            "victim": v,
             "stalling": mask is not None,
+            "generation": label,
             "pseudo_trace": None,
             "task_line_no": None,
             "task_state": None,
             "stack_id": None,
-            "_m": g,
         }
-        self._narrow(row, narrowed or gens)
         self.rows.append(row)
+        self._last_groups = g
         if scan_row is not None:
             scan_row["n_tasks"] += 1
         if self.pid is None and len(self.rows) == 1 and scan_row is None:
             self.pid, self.comm = row["pid"], row["comm"]
 
-    @staticmethod
-    def _narrow(row: dict[str, Any], gens: Gens) -> None:
-        """Set generation and the suffix flags the fitting generations all print."""
-        old = row.get("_gens")
-        if old is not None and gens & old:
-            gens = gens & old
-        row["_gens"] = gens
-        g: tuple[str | None, ...] = row["_m"]  # the task line's groups (task_line)
+    def _narrow_s(self, row: dict[str, Any]) -> None:
+        """The last task line is S's (its trace follows it): generation and suffix flags."""
+        g = self._last_groups
         (row["generation"], row["uninterruptible"], row["exiting"], row["dying"],
-         row["victim"]) = suffix_flags(gens, g[6] is not None, g[10] is not None,
+         row["victim"]) = suffix_flags(_G_S, g[6] is not None, g[10] is not None,
                                        g[11] is not None, g[12] is not None,
                                        g[13] is not None, g[0])  # fmt: skip
 
@@ -402,9 +407,9 @@ class MemAllocBlock(Block):
         super().finish(cut)
         if self.rows and not math.isnan(self.rows[-1]["ts"]):
             self.scan.last_ts = self.rows[-1]["ts"]
+        sink_row = self._sink.row  # rows carry event_id already (task_line)
         for row in self.rows:
-            del row["_m"], row["_gens"]
-            self.add_row("memalloc", row)
+            sink_row("memalloc", row)
 
 
 class KmallocwdFamily(Family):

@@ -82,6 +82,16 @@ def suffix_flags(
 
 
 @cache
+def task_fit(
+    gens: Gens, scan_gens: Gens, stalling: bool, u: bool, e: bool, d: bool, v: bool, tag: str | None
+) -> tuple[bool, str, bool | None, bool | None, bool | None, bool | None]:
+    """Whether a task line that fits `gens` fits its scan's `scan_gens`, then `suffix_flags`
+    of the generations both allow (the line's own when none)."""
+    narrowed = gens & scan_gens
+    return (bool(narrowed), *suffix_flags(narrowed or gens, stalling, u, e, d, v, tag))
+
+
+@cache
 def _known(gens: Gens, stalling: bool) -> tuple[bool, bool, bool, bool]:
     """Whether every generation in `gens` prints the ` uninterruptible`, ` exiting`,
     ` dying`, ` victim` suffix (v1 prints them only on lines without the gfp part)."""

@@ -419,11 +419,11 @@ class CallTrace(SubParser):
 
     def _take(self, line: Line) -> bool:
         text = line.text
-        s = text.lstrip()
-        if not s:
-            return False
-        frame = parse_frame(text)
+        frame = _parse_frame(text)  # the memoized dict, shared: never changed here
         if frame is None:
+            s = text.lstrip()
+            if not s:
+                return False
             w = _ADDR_ONLY.match(text)
             if w is not None:
                 self._flush_wrapped()
@@ -435,11 +435,11 @@ class CallTrace(SubParser):
         elif self._wrapped is not None and frame["address"] is None:
             wline, addr, reliable = self._wrapped
             self._wrapped = None
-            frame["address"] = addr
-            frame["reliable"] = frame["reliable"] and reliable
-            self._add_raw(f"{wline.text.strip()} {s}", frame, wline.line_no)
+            frame = {**frame, "address": addr, "reliable": frame["reliable"] and reliable}
+            self._add_raw(f"{wline.text.strip()} {text.lstrip()}", frame, wline.line_no)
         else:
-            self._flush_wrapped()
+            if self._wrapped is not None:
+                self._flush_wrapped()
             self._add_raw(text, frame, line.line_no)
         if line.dropped:
             self.dropped = True
@@ -491,17 +491,17 @@ class CallTrace(SubParser):
         self._add_raw(wline.text, frame, wline.line_no)
 
     def _add_raw(self, raw: str, frame: dict[str, Any], line_no: int | None = None) -> None:
-        ctx = frame.pop("ctx")
+        ctx = frame["ctx"]
         if ctx is not None:
             self.context = _CONTEXT.get(ctx, "exception")
         if not frame["reliable"]:
             self.n_unreliable += 1
-        frame["stack_id"] = self.stack_id
-        frame["depth"] = len(self._frames)
-        frame["context"] = self.context
-        frame["line_no"] = self.first.line_no if line_no is None else line_no
-        frame["raw"] = raw.strip()
-        self._frames.append(frame)
+        row = {**frame, "stack_id": self.stack_id, "depth": len(self._frames),
+               "context": self.context,
+               "line_no": self.first.line_no if line_no is None else line_no,
+               "raw": raw.strip()}  # fmt: skip
+        del row["ctx"]  # from a new dict: `frame` may be the memoized one, shared
+        self._frames.append(row)
 
     def finish(self, cut: str | None) -> None:
         self._flush_wrapped()

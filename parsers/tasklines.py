@@ -29,6 +29,7 @@ from the right.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
@@ -90,6 +91,12 @@ def parse_task_line(text: str) -> dict[str, Any] | None:
     """A complete sched_show_task line -> the `tasks` columns it gives (comm, state, running,
     pid, ppid, tgid, flags, task_flags, stack_free_bytes, pc, cpu, generation); None otherwise
     (including the first half of a split 5.9+ line: see `parse_task_head`)."""
+    parsed = _task_line(text)
+    return None if parsed is None else dict(parsed)  # a copy: the memoized one is shared
+
+
+@lru_cache(maxsize=1024)  # `is_task_line`, then `TaskDump` on the same line: parsed once
+def _task_line(text: str) -> dict[str, Any] | None:
     if text.startswith("task:"):
         m = _TASK.match(text)
         if m is None or m["pid"] is None:
@@ -177,7 +184,7 @@ def parse_task_tail(text: str) -> dict[str, Any] | None:
 
 def is_task_line(text: str) -> bool:
     """A sched_show_task line, complete or the head of a split one."""
-    return parse_task_line(text) is not None or parse_task_head(text) is not None
+    return _task_line(text) is not None or parse_task_head(text) is not None
 
 
 TASKS = TableSchema(
@@ -245,7 +252,7 @@ class TaskDump(SubParser):
 
     def __init__(self, owner: Block, first: Line, *, dump_id: int | None = None) -> None:
         super().__init__(owner, first)
-        parsed = parse_task_line(first.text)
+        parsed = _task_line(first.text)  # spread into values below, never changed
         self.split = parsed is None
         if parsed is None:
             parsed = parse_task_head(first.text) or {}
