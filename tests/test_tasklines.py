@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 import stalllog
-from stalllog.parsers.tasklines import parse_task_head, parse_task_line, parse_task_tail
+from stalllog.parsers.tasklines import (
+    _CACHED_MAX,
+    _task_line_cached,
+    is_task_line,
+    parse_task_head,
+    parse_task_line,
+    parse_task_tail,
+)
 
 CORPUS = Path(__file__).resolve().parent.parent / "sample_logs" / "corpus"
 
@@ -221,3 +228,14 @@ def test_rcu_task_dump_for_cpu() -> None:
     assert t.loc[33, "event_id"] == rcu["event_id"] and rcu["line_end"] == 35
     ev = cap.events[cap.events.kind == "task_dump"].set_index("line_start")
     assert ev.loc[37, "line_end"] == 74 and not ev.loc[37, "corrupted"]
+
+
+def test_task_line_cache_keeps_short_texts_only() -> None:
+    """The parse of a task line is memoized for its second reader; a long text (a hostile
+    input can make 1024 lines of 4 MiB) is parsed but never kept."""
+    _task_line_cached.cache_clear()
+    long_text = "task:" + "x" * (_CACHED_MAX + 1)
+    assert not is_task_line(long_text)
+    assert _task_line_cached.cache_info().currsize == 0
+    assert not is_task_line("task:" + "x" * 10)
+    assert _task_line_cached.cache_info().currsize == 1
