@@ -32,9 +32,10 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, ClassVar, NamedTuple, Protocol
+from functools import lru_cache
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar, cast
 
 import pyarrow as pa
 import regex
@@ -232,6 +233,35 @@ def written_tables(family: Family) -> tuple[TableSchema, ...]:
             seen.setdefault(schema.name, schema)
         todo.extend(part.parts)
     return tuple(seen.values())
+
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class TextMemo(Protocol[T_co]):
+    cached: Any  # the lru_cache (cache_info, cache_clear)
+    longest: int
+
+    def __call__(self, text: str) -> T_co: ...
+
+
+def text_memo(maxsize: int, longest: int = 512) -> Callable[[Callable[[str], T]], TextMemo[T]]:
+    """Decorator: `fn(text)` of one line's text memoized (lru_cache) for texts of up to
+    `longest` characters: frames and task lines repeat by the thousand in a storm, while a
+    hostile input's cut 4 MiB lines must not stay in memory by the thousand."""
+
+    def wrap(fn: Callable[[str], T]) -> TextMemo[T]:
+        cached = lru_cache(maxsize)(fn)
+
+        def call(text: str) -> T:  # a closure: a third of the cost of an object's __call__
+            return cached(text) if len(text) <= longest else fn(text)
+
+        memo = cast(TextMemo[T], call)
+        memo.cached, memo.longest = cached, longest
+        return memo
+
+    return wrap
 
 
 _DECIMAL = re.compile(r"[+-]?[0-9]+")

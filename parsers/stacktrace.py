@@ -27,12 +27,12 @@ Frame shapes (FORMATS-stalls.md §6):
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
 import regex
 
+from . import base
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
 from .decoded_frames import SRC_CHAIN, decoded_frame
 
@@ -124,7 +124,7 @@ _CONTEXT = {
 }
 
 
-@lru_cache(maxsize=65536)  # a storm prints the same functions over and over
+@base.text_memo(65536)  # a storm prints the same functions over and over
 def normalize_symbol(func: str) -> str:
     """`__slab_alloc.isra.61.constprop.63` -> `__slab_alloc`; `__alloc_pages_noprof` ->
     `__alloc_pages` (6.10 allocation profiling); ppc64 ELFv1 `.dump_stack` -> `dump_stack`."""
@@ -206,7 +206,7 @@ def parse_frame(text: str) -> dict[str, Any] | None:
     return None if (frame := _parse_frame(text)) is None else dict(frame)  # a copy: to change
 
 
-@lru_cache(maxsize=16384)  # memoized: in a storm the same frames repeat in thousands of traces
+@base.text_memo(16384)  # memoized: in a storm the same frames repeat in thousands of traces
 def _parse_frame(text: str) -> dict[str, Any] | None:
     f = _FAST.match(text)
     if f is not None:

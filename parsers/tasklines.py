@@ -29,13 +29,12 @@ from the right.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 import pyarrow as pa
 import regex
 
-from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col, text_memo
 from .stacktrace import CallTrace, is_stack_words, is_trace_start, parse_frame
 
 __all__ = [
@@ -95,22 +94,8 @@ def parse_task_line(text: str) -> dict[str, Any] | None:
     return None if parsed is None else dict(parsed)  # a copy: the memoized one is shared
 
 
-_CACHED_MAX = 512  # characters: a task line has ~150; a longer text is not kept by the cache
-
-
+@text_memo(1024)  # `is_task_line`, then `TaskDump` on the same line: parsed once (shared)
 def _task_line(text: str) -> dict[str, Any] | None:
-    """parse_task_line, shared (not to be changed): `is_task_line`, then `TaskDump` on the
-    same line parse it once. The cache holds short texts only: 1024 cut 4 MiB lines of a
-    hostile input would be 4 GiB."""
-    return _task_line_cached(text) if len(text) <= _CACHED_MAX else _parse_task_line(text)
-
-
-@lru_cache(maxsize=1024)
-def _task_line_cached(text: str) -> dict[str, Any] | None:
-    return _parse_task_line(text)
-
-
-def _parse_task_line(text: str) -> dict[str, Any] | None:
     if text.startswith("task:"):
         m = _TASK.match(text)
         if m is None or m["pid"] is None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import stalllog
+from stalllog.parsers.stacktrace import _parse_frame, is_frame_line
 from stalllog.parsers.tasklines import (
-    _CACHED_MAX,
-    _task_line_cached,
+    _task_line,
     is_task_line,
     parse_task_head,
     parse_task_line,
@@ -230,12 +231,15 @@ def test_rcu_task_dump_for_cpu() -> None:
     assert ev.loc[37, "line_end"] == 74 and not ev.loc[37, "corrupted"]
 
 
-def test_task_line_cache_keeps_short_texts_only() -> None:
-    """The parse of a task line is memoized for its second reader; a long text (a hostile
-    input can make 1024 lines of 4 MiB) is parsed but never kept."""
-    _task_line_cached.cache_clear()
-    long_text = "task:" + "x" * (_CACHED_MAX + 1)
-    assert not is_task_line(long_text)
-    assert _task_line_cached.cache_info().currsize == 0
-    assert not is_task_line("task:" + "x" * 10)
-    assert _task_line_cached.cache_info().currsize == 1
+@pytest.mark.parametrize(
+    ("memo", "check", "short"),
+    [(_task_line, is_task_line, "task:x"), (_parse_frame, is_frame_line, " schedule+0x3a/0x90")],
+)
+def test_line_memos_keep_short_texts_only(memo: Any, check: Any, short: str) -> None:
+    """Task lines and frames are parsed once per distinct text (a storm repeats them); a long
+    text (a hostile input can make thousands of cut 4 MiB lines) is parsed but never kept."""
+    memo.cached.cache_clear()
+    assert not check(short[:6] + "x" * memo.longest)
+    assert memo.cached.cache_info().currsize == 0
+    check(short)
+    assert memo.cached.cache_info().currsize == 1

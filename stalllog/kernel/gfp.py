@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 import pyarrow as pa
@@ -107,7 +107,7 @@ def format_flags(mask: int, layout: GfpLayout) -> str:
     return "|".join(parts)
 
 
-@cache
+@lru_cache(maxsize=4096)  # masks come from the log: bounded
 def _decode(mask: int, layout_name: str) -> str:
     lay = next(lay for lay in layouts() if lay.name == layout_name)
     return format_flags(mask, lay)
