@@ -66,16 +66,22 @@ def _base(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+_MEMALLOC_COLUMNS = ("boot", "pid", "comm", "ts", "line_no", "event_id", "stack_id", "seq",
+                     "gfp_mask", "gfp_flags", "order", "task_state", "uninterruptible",
+                     "switches", "victim", "delay_jiffies")  # fmt: skip
+
+
 def _from_memalloc(ma: pd.DataFrame, hz_by_boot: pd.Series) -> pd.DataFrame:
     """Stalling tasks, and kswapd threads: kmallocwd lists them whenever anything stalls."""
     stalling = ma["stalling"].astype("boolean").fillna(False).astype(bool)
     comm = ma["comm"].astype("string").fillna("")
     kswapd = ~stalling & comm.str.startswith("kswapd").astype(bool)
-    keep = stalling | kswapd
-    m = ma[keep]
+    keep = (stalling | kswapd).to_numpy()
+    # only the columns read below: a boolean take of the whole (wide) table dominated storms
+    m = ma[[c for c in _MEMALLOC_COLUMNS if c in ma.columns]][keep]
     e = _base(m, "memalloc")
     e["attempt"] = col(m, "seq", "Int64")
-    e["kswapd"] = kswapd[keep].to_numpy()
+    e["kswapd"] = kswapd.to_numpy()[keep]
     e["gfp_mask"] = col(m, "gfp_mask", "Int64")
     e["gfp_flags"] = col(m, "gfp_flags", "string")
     e["order"] = col(m, "order", "Int64")

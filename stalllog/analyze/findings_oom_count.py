@@ -23,7 +23,6 @@ from .findings_context import (
     fmt_ts,
     has_gfp_fs,
     lines_by_boot,
-    n_between,
     records,
 )
 
@@ -38,21 +37,21 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
     if not (r0["stalling"] > 0 and r1["stalling"] > 0):
         return ""
     lo, hi = int(r0["line_no"]), int(r1["line_no"])
-    if n_between(ev["kills"], lo, hi):
+    if ev["n_kills"][i]:
         return ""
     v0, v1 = as_int(r0["victim"]), as_int(r1["victim"])
     c0, c1 = r0["oom_count"], r1["oom_count"]
     if pd.isna(c0) or pd.isna(c1):
         # headers without oom_count (2015 drafts): no OOM message, nobody dying or a victim
         quiet = v0 == v1 == 0 and as_int(r0["dying"]) == as_int(r1["dying"]) == 0
-        return "quiet" if quiet and not n_between(ev["headers"], lo, hi) else ""
+        return "quiet" if quiet and not ev["n_headers"][i] else ""
     if c1 == c0:
         return "frozen"
     if c1 < c0:
         return ""  # wrapped or another boot's counter
     if v0 >= 1 and v1 >= 1:
         return "livelock"
-    if n_between(ev["headers"], lo, hi):
+    if ev["n_headers"][i]:
         return ""
     fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines, by line
     # a slice, not a mask over the boot's every MemAlloc line per step (quadratic in storms)
@@ -64,11 +63,22 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
     return ""
 
 
+def _count_between(ev: dict[str, Any], lines: list[int]) -> None:
+    """Kill lines and OOM headers between each two consecutive scans, for `_step_kind`: one
+    searchsorted per boot, not two per step."""
+    lo, hi = np.asarray(lines[:-1], dtype="int64"), np.asarray(lines[1:], dtype="int64")
+    for name in ("kills", "headers"):
+        arr = ev[name]
+        n = np.searchsorted(arr, hi, "right") - np.searchsorted(arr, lo, "left")
+        ev[f"n_{name}"] = n.tolist()
+
+
 def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
     """boot → `(line, has __GFP_FS)` rows of the stalling MemAlloc lines whose mask tells."""
     gfp_fs: dict[int, np.ndarray] = {}
     if mem is not None:
-        m = mem[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
+        stalling = mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)
+        m = mem[["boot", "line_no", "gfp_flags"]][stalling]  # project first: memalloc is wide
         m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
         for bt, g in m.groupby("boot"):
             fs = np.column_stack(
@@ -126,6 +136,7 @@ def scan_runs(ctx: Ctx) -> list[Row]:
         # row dicts of the columns the steps read: pandas row access per finding dominated
         # storms, and every column's to_dict nearly as much
         recs = records(b[_STEP_COLUMNS])
+        _count_between(ev, [int(r["line_no"]) for r in recs])
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         for kind, i, j in _runs(steps):
             row = _scan_finding(kind, boot, recs[i], recs[j + 1], j - i + 2, ev)
