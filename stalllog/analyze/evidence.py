@@ -191,11 +191,22 @@ def _sources(
     return [p for p in parts if p is not None]
 
 
+def _left_join(ev: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
+    """`ev.merge(right, on=on, how="left")`, merging the key column alone: with unique ids
+    (each row matching at most one) the joined columns are added to `ev`, not a copy of it."""
+    m = ev[[on]].assign(_row=range(len(ev))).merge(right, on=on, how="left")
+    if len(m) != len(ev):
+        ev = ev.iloc[m["_row"].to_numpy()].reset_index(drop=True)
+    for c in right.columns.drop(on):
+        ev[c] = m[c].set_axis(ev.index)
+    return ev
+
+
 def _with_line_end(
     ev: pd.DataFrame, tables: dict[str, pd.DataFrame], evpos: pd.DataFrame
 ) -> pd.DataFrame:
     """Last line of each report: the report block (warn_alloc, hung task), else its trace."""
-    ev = ev.merge(evpos[["event_id", "ev_line_end"]], on="event_id", how="left")
+    ev = _left_join(ev, evpos[["event_id", "ev_line_end"]], "event_id")
     stacks = get(tables, "stacks")
     if not stacks.empty:
         se = pd.DataFrame(
@@ -204,7 +215,7 @@ def _with_line_end(
                 "st_end": col(stacks, "line_end", "Int64"),
             }
         )
-        ev = ev.merge(se, on="stack_id", how="left")
+        ev = _left_join(ev, se, "stack_id")
     else:
         ev["st_end"] = pd.Series(pd.NA, index=ev.index, dtype="Int64")
     line = ev["line"].astype("Int64")
@@ -224,6 +235,7 @@ def evidence(
     if not parts:
         return pd.DataFrame()
     ev = pd.concat(parts, ignore_index=True)
+    parts.clear()  # the parts are copied into ev: free them before the columns below
     ev = _with_line_end(ev, tables, evpos)
     for c, d in _OPTIONAL:
         dt = cast(Any, d)

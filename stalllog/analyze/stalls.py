@@ -75,7 +75,7 @@ from .classify import STUCK_CLASSES
 from .episodes import cluster, episode_table
 from .evidence import evidence
 from .hz import hz_by_boot, infer_hz
-from .timeline import boot_gap, ctx_of, fill_ts, get, segment, xcol
+from .timeline import boot_gap, ctx_of, fill_ts, get, segment, sort_rows, xcol
 
 __all__ = ["OUTCOMES", "SCHEMA", "episodes", "infer_hz", "stalled_tasks"]
 
@@ -270,7 +270,7 @@ _LAST = ["comm", "state", "uninterruptible", "switches"]
 
 def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     """One row per run (rid): first/last report, largest delay, the class it was stuck in."""
-    ev = ev.sort_values(["rid", "x", "line"], kind="stable")
+    sort_rows(ev, ["rid", "x", "line"])  # in place: no second copy
     ev["began"] = ev["ts"] - ev["age_s"]
     g = ev.groupby("rid", sort=False)
     # first/last non-null per column, over the columns read below only
