@@ -25,6 +25,7 @@ from .findings_context import (
     lines_by_boot,
     records,
 )
+from .timeline import sort_rows
 
 VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
 # the memalloc_scans columns _step_kind, _scan_finding and _rise_summary read
@@ -111,7 +112,8 @@ def scan_runs(ctx: Ctx) -> list[Row]:
     if scans is None:
         return []
     s = scans[scans["position"].astype("string").fillna("header") != "trailer"]
-    s = s.dropna(subset=["stalling", "boot", "line_no"]).sort_values(["boot", "line_no"])
+    s = s.dropna(subset=["stalling", "boot", "line_no"])
+    sort_rows(s, ["boot", "line_no"])
     if len(s) < 2:
         return []
     oom = ctx.get("oom_events")

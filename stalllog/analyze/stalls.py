@@ -239,7 +239,7 @@ def stalled_tasks(
     rows["hz_source"] = rows["boot"].map(hz_src).astype("string")
     rows["episode"] = cluster(tables, rows, ctx)[1]
     _progress(rows)
-    rows = rows.sort_values(["boot", "first_ts", "first_line", "pid"], kind="stable")
+    sort_rows(rows, ["boot", "first_ts", "first_line", "pid"])
     return _typed(rows, "stalled_tasks")
 
 
@@ -305,7 +305,7 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     )
     src = ev[["rid", "source"]].drop_duplicates()
     src["o"] = src["source"].map({s: i for i, s in enumerate(_SOURCES)})
-    src = src.sort_values(["rid", "o"])
+    sort_rows(src, ["rid", "o"])
     # one dict pass, not groupby.agg("|".join): a Python call per run dominated storms
     joined: dict[Any, list[str]] = {}
     for rid, name in zip(src["rid"].tolist(), src["source"].tolist(), strict=True):

@@ -98,7 +98,7 @@ def gap_by_boot(tables: dict[str, pd.DataFrame]) -> pd.Series:
     if not frames:
         return pd.Series(dtype="Float64")
     r = pd.concat(frames, ignore_index=True).dropna(subset=["ts"])
-    r = r.sort_values(["boot", "key", "ts"])
+    sort_rows(r, ["boot", "key", "ts"])
     r["d"] = r.groupby(["boot", "key"], sort=False)["ts"].diff()
     r = r[(r["d"] > MIN_INTERVAL_S) & (r["d"] <= MAX_INTERVAL_S)]
     med = r.groupby("boot")["d"].median()
