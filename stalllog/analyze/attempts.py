@@ -46,8 +46,9 @@ def _join_unattributed(ev: pd.DataFrame) -> pd.DataFrame:
     na = ev["aid"].isna()
     if not na.any():
         return ev
-    known = ev[~na & (ev["aid"] != "kswapd")][["boot", "key", "seg", "x", "aid"]]
-    todo = ev[na][["boot", "key", "seg", "x", "gap"]].reset_index()
+    # the columns first, then the rows: a boolean take of the whole evidence cost more
+    known = ev[["boot", "key", "seg", "x", "aid"]][(~na & (ev["aid"] != "kswapd")).to_numpy(bool)]
+    todo = ev[["boot", "key", "seg", "x", "gap"]][na.to_numpy()].reset_index()
     if len(known):
         k = known.dropna(subset=["x"]).sort_values("x")
         t = todo.dropna(subset=["x"]).sort_values("x")

@@ -49,7 +49,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .findings_context import Ctx, has_gfp_fs, interval_of, line_ranges
+from .findings_context import Ctx, as_int, has_gfp_fs, interval_of, line_ranges
 from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
     HELD_CRITICAL_S,
@@ -210,7 +210,7 @@ def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:
     t_boot, t_line, t_ts = _timed_lines(tables)
     end = pd.Series(pd.NA, index=df.index, dtype="Float64")
     for boot, rows in df.groupby("boot", dropna=True):
-        b = float(boot)
+        b = as_int(boot)
         lo, hi = np.searchsorted(t_boot, b, "left"), np.searchsorted(t_boot, b, "right")
         if lo == hi:
             continue
