@@ -274,7 +274,7 @@ def _stalling_mem(mem: pd.DataFrame | None) -> dict[tuple[Any, int], tuple[int, 
     """(boot, pid) → (position, row) of the first stalling MemAlloc row of each task."""
     if mem is None:
         return {}
-    m = mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]
+    m = mem[_MEM_COLS][mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
     m = m.dropna(subset=["boot", "pid"]).drop_duplicates(["boot", "pid"])
     return {(r["boot"], int(r["pid"])): (i, r) for i, r in enumerate(records(m))}
 

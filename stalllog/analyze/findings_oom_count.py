@@ -365,7 +365,9 @@ def victims(ctx: Ctx) -> list[Row]:
             )
     mem = ctx.get("memalloc")
     if mem is not None and "victim" in mem:
-        v = mem[mem["victim"].astype("boolean").fillna(False).astype(bool)].dropna(subset=["ts"])
+        victim = mem["victim"].astype("boolean").fillna(False).to_numpy(bool)
+        # the five columns read, then the rows: not a take of every memalloc column
+        v = mem[["boot", "pid", "comm", "ts", "line_no"]][victim].dropna(subset=["ts"])
         for (boot, pid), g in v.groupby(["boot", "pid"], sort=True):
             span = float(g["ts"].max() - g["ts"].min())
             if span < VICTIM_STUCK_S:
