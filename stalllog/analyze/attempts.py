@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .timeline import sort_rows
+
 # attempt ids: s<seq> kmallocwd seq; w/W warn_alloc; m/M kmallocwd lines without seq
 ATTEMPT_IDS = r"^[swWmM]"
 _SAME_START_S = 5.0
@@ -44,8 +46,9 @@ def _join_unattributed(ev: pd.DataFrame) -> pd.DataFrame:
     na = ev["aid"].isna()
     if not na.any():
         return ev
-    known = ev[~na & (ev["aid"] != "kswapd")][["boot", "key", "seg", "x", "aid"]]
-    todo = ev[na][["boot", "key", "seg", "x", "gap"]].reset_index()
+    # the columns first, then the rows: a boolean take of the whole evidence cost more
+    known = ev[["boot", "key", "seg", "x", "aid"]][(~na & (ev["aid"] != "kswapd")).to_numpy(bool)]
+    todo = ev[["boot", "key", "seg", "x", "gap"]][na.to_numpy()].reset_index()
     if len(known):
         k = known.dropna(subset=["x"]).sort_values("x")
         t = todo.dropna(subset=["x"]).sort_values("x")
@@ -60,9 +63,11 @@ def _join_unattributed(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def attempt_ids(ev: pd.DataFrame) -> pd.DataFrame:
-    """Evidence sorted by (boot, key, x, line) with `aid`: the attempt id of each report
-    (ATTEMPT_IDS prefixes, "kswapd", or "-" for a report joining no attempt)."""
-    ev = ev.sort_values(["boot", "key", "x", "line"], kind="stable").reset_index(drop=True)
+    """Evidence sorted in place by (boot, key, x, line), with `aid`: the attempt id of each
+    report (ATTEMPT_IDS prefixes, "kswapd", or "-" for a report joining no attempt)."""
+    # in place, as is the index reset: a copy would keep the caller's evidence beside it
+    sort_rows(ev, ["boot", "key", "x", "line"])
+    ev.index = pd.RangeIndex(len(ev))
     ev["aid"] = pd.Series(pd.NA, index=ev.index, dtype="string")
     is_m = (ev["source"] == "memalloc") & ev["attempt"].notna()
     ev.loc[is_m, "aid"] = "s" + ev.loc[is_m, "attempt"].astype("string")
@@ -84,8 +89,10 @@ def attempt_ids(ev: pd.DataFrame) -> pd.DataFrame:
 
 
 def split_runs(ev: pd.DataFrame) -> pd.DataFrame:
-    """Runs of each (boot, key, aid): `split` (0-based part), `rid` (run id) and `run`."""
-    ev = ev.sort_values(["boot", "key", "aid", "x", "line"], kind="stable").reset_index(drop=True)
+    """Runs of each (boot, key, aid): `split` (0-based part), `rid` (run id) and `run`; sorts
+    `ev` in place by (boot, key, aid, x, line)."""
+    sort_rows(ev, ["boot", "key", "aid", "x", "line"])
+    ev.index = pd.RangeIndex(len(ev))
     g = ev.groupby(["boot", "key", "aid"], sort=False)
     dx = g["x"].diff()
     seg_change = g["seg"].diff().fillna(0) != 0

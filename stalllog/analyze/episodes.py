@@ -11,7 +11,7 @@ import pandas as pd
 
 from .outcome import outcome
 from .place import items, place
-from .timeline import Ctx, boot_gap, col, ctx_of, f64, get, kernel_loss, segment, xcol
+from .timeline import Ctx, boot_gap, col, ctx_of, f64, get, kernel_loss, segment, sort_rows, xcol
 
 _EPISODE_COLS = ["episode", "boot", "seg", "x0", "x1", "ts0", "ts1", "l0", "l1", "clock", "gap"]
 
@@ -62,7 +62,7 @@ def _bounds(pts: pd.DataFrame, ctx: Ctx) -> tuple[pd.DataFrame, pd.DataFrame]:
 
     A point starts a new episode when it begins more than the gap after everything before it
     in its (boot, segment) ended."""
-    pts = pts.sort_values(["boot", "seg", "x0", "x1"], kind="stable")
+    sort_rows(pts, ["boot", "seg", "x0", "x1"])
     pts["gap"] = boot_gap(pts["boot"], ctx.clock, ctx.gap).to_numpy()
     grp = pts.groupby(["boot", "seg"], sort=False)
     reach = grp["x1"].cummax()

@@ -66,16 +66,22 @@ def _base(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return out
 
 
+_MEMALLOC_COLUMNS = ("boot", "pid", "comm", "ts", "line_no", "event_id", "stack_id", "seq",
+                     "gfp_mask", "gfp_flags", "order", "task_state", "uninterruptible",
+                     "switches", "victim", "delay_jiffies")  # fmt: skip
+
+
 def _from_memalloc(ma: pd.DataFrame, hz_by_boot: pd.Series) -> pd.DataFrame:
     """Stalling tasks, and kswapd threads: kmallocwd lists them whenever anything stalls."""
     stalling = ma["stalling"].astype("boolean").fillna(False).astype(bool)
     comm = ma["comm"].astype("string").fillna("")
     kswapd = ~stalling & comm.str.startswith("kswapd").astype(bool)
-    keep = stalling | kswapd
-    m = ma[keep]
+    keep = (stalling | kswapd).to_numpy()
+    # only the columns read below: a boolean take of the whole (wide) table dominated storms
+    m = ma[[c for c in _MEMALLOC_COLUMNS if c in ma.columns]][keep]
     e = _base(m, "memalloc")
     e["attempt"] = col(m, "seq", "Int64")
-    e["kswapd"] = kswapd[keep].to_numpy()
+    e["kswapd"] = kswapd.to_numpy()[keep]
     e["gfp_mask"] = col(m, "gfp_mask", "Int64")
     e["gfp_flags"] = col(m, "gfp_flags", "string")
     e["order"] = col(m, "order", "Int64")
@@ -185,11 +191,22 @@ def _sources(
     return [p for p in parts if p is not None]
 
 
+def _left_join(ev: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
+    """`ev.merge(right, on=on, how="left")`, merging the key column alone: with unique ids
+    (each row matching at most one) the joined columns are added to `ev`, not a copy of it."""
+    m = ev[[on]].assign(_row=range(len(ev))).merge(right, on=on, how="left")
+    if len(m) != len(ev):
+        ev = ev.iloc[m["_row"].to_numpy()].reset_index(drop=True)
+    for c in right.columns.drop(on):
+        ev[c] = m[c].set_axis(ev.index)
+    return ev
+
+
 def _with_line_end(
     ev: pd.DataFrame, tables: dict[str, pd.DataFrame], evpos: pd.DataFrame
 ) -> pd.DataFrame:
     """Last line of each report: the report block (warn_alloc, hung task), else its trace."""
-    ev = ev.merge(evpos[["event_id", "ev_line_end"]], on="event_id", how="left")
+    ev = _left_join(ev, evpos[["event_id", "ev_line_end"]], "event_id")
     stacks = get(tables, "stacks")
     if not stacks.empty:
         se = pd.DataFrame(
@@ -198,7 +215,7 @@ def _with_line_end(
                 "st_end": col(stacks, "line_end", "Int64"),
             }
         )
-        ev = ev.merge(se, on="stack_id", how="left")
+        ev = _left_join(ev, se, "stack_id")
     else:
         ev["st_end"] = pd.Series(pd.NA, index=ev.index, dtype="Int64")
     line = ev["line"].astype("Int64")
@@ -218,6 +235,7 @@ def evidence(
     if not parts:
         return pd.DataFrame()
     ev = pd.concat(parts, ignore_index=True)
+    parts.clear()  # the parts are copied into ev: free them before the columns below
     ev = _with_line_end(ev, tables, evpos)
     for c, d in _OPTIONAL:
         dt = cast(Any, d)

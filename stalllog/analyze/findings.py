@@ -49,7 +49,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .findings_context import Ctx, has_gfp_fs, interval_of, line_ranges
+from .findings_context import Ctx, as_int, has_gfp_fs, interval_of, line_ranges
 from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
     HELD_CRITICAL_S,
@@ -178,8 +178,9 @@ def _pids(df: pd.DataFrame) -> list[str | None]:
     return out
 
 
-def _timed_lines(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """(boot, line, ts) of every parsed row that has a line and a time."""
+def _timed_lines(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(boot, line, ts) of every parsed row that has a line and a time, sorted by boot and
+    line: numpy arrays, as a float frame of every table's rows cost more than the lookups."""
     parts = []
     for name, line_col, ts_col in (("events", "line_start", "ts"), ("events", "line_end", None),
                                    ("oom_events", "kill_line_no", "ts_kill"),
@@ -188,28 +189,35 @@ def _timed_lines(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         t = tables.get(name)
         if t is None or line_col not in t or "boot" not in t or (ts_col or "ts") not in t:
             continue
-        part = t[["boot", line_col, ts_col or "ts"]].set_axis(["boot", "line", "ts"], axis=1)
-        parts.append(part.astype({"boot": "float64", "line": "float64", "ts": "float64"}))
+        parts.append([_floats(t[c]) for c in ("boot", line_col, ts_col or "ts")])
     if not parts:
-        return pd.DataFrame(columns=["boot", "line", "ts"], dtype="float64")
-    every = pd.concat(parts, ignore_index=True).dropna()
-    return every.sort_values(["boot", "line"], kind="stable")
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    boot, line, ts = (np.concatenate(cs) for cs in zip(*parts, strict=True))
+    keep = ~(np.isnan(boot) | np.isnan(line) | np.isnan(ts))
+    boot, line, ts = boot[keep], line[keep], ts[keep]
+    order = np.lexsort((line, boot))  # stable, as sort_values(kind="stable")
+    return boot[order], line[order], ts[order]
+
+
+def _floats(s: pd.Series) -> np.ndarray:
+    return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:
     """The time of each finding's last evidence line: the latest timed row at or before it in
     the same boot (lines between records carry no time of their own)."""
     last = df["evidence"].astype("string").str.extract(_LAST_LINE)[0].astype("Float64")
-    timed = _timed_lines(tables)
+    t_boot, t_line, t_ts = _timed_lines(tables)
     end = pd.Series(pd.NA, index=df.index, dtype="Float64")
     for boot, rows in df.groupby("boot", dropna=True):
-        t = timed[timed["boot"] == boot]
-        if t.empty:
+        b = as_int(boot)
+        lo, hi = np.searchsorted(t_boot, b, "left"), np.searchsorted(t_boot, b, "right")
+        if lo == hi:
             continue
         lines = last[rows.index].astype("float64").to_numpy()
-        pos = np.searchsorted(t["line"].to_numpy(), lines, side="right") - 1
+        pos = np.searchsorted(t_line[lo:hi], lines, side="right") - 1
         ok = (pos >= 0) & ~np.isnan(lines)
-        end[rows.index[ok]] = t["ts"].to_numpy()[pos[ok]]
+        end[rows.index[ok]] = t_ts[lo:hi][pos[ok]]
     start = df["start_ts"].astype("Float64")
     return end.where(end.isna() | start.isna() | (end >= start), start)
 

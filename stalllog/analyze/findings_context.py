@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .oom_lock import stack_times
 
@@ -155,7 +156,28 @@ def as_int(x: Any) -> int:
 
 
 def records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
+    """`df.to_dict("records")` with str keys. Arrow columns are read with one `to_pylist`
+    each: ArrowExtensionArray.__iter__ converts value by value, which dominated storms."""
+    names = [str(c) for c in df.columns]
+    if not len(df) or len(set(names)) < len(names):
+        return [{str(k): v for k, v in r.items()} for r in df.to_dict("records")]
+    values = [_arrow_values(df.iloc[:, i]) for i in range(len(names))]
+    slow = [i for i, v in enumerate(values) if v is None]
+    rest = df.iloc[:, slow].to_dict("records") if slow else []
+    columns = [
+        v if v is not None else [r[df.columns[i]] for r in rest] for i, v in enumerate(values)
+    ]
+    return [dict(zip(names, row, strict=True)) for row in zip(*columns, strict=True)]
+
+
+def _arrow_values(s: pd.Series) -> list[Any] | None:
+    """The values `to_dict` gives for an Arrow column (None for nulls, as there); None for
+    other dtypes and for temporal types, which pandas boxes."""
+    dt = s.dtype
+    if not isinstance(dt, pd.ArrowDtype) or pa.types.is_temporal(dt.pyarrow_dtype):
+        return None
+    values: list[Any] = s.array.__arrow_array__().to_pylist()
+    return values
 
 
 def finding_row(

@@ -180,8 +180,8 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     kills = ctx.kills_by_boot().get(as_int(boot), NO_LINES)
     after = kills[kills > line]
     stop = float(after[0]) if len(after) else np.inf
-    wb, wl = ctx.cached("vmstat_keys", lambda: (_floats(wq["boot"]), _floats(wq["line_no"])))
-    hit = np.flatnonzero((wb == float(boot)) & (wl >= float(line)) & (wl < stop))
+    wl = ctx.cached("vmstat_lines", lambda: _floats(wq["line_no"]))
+    hit = _rows_between(ctx.cached("vmstat_by_boot", lambda: _by_boot(wq)), boot, line, stop)
     if not len(hit):
         return ""
     # per-row delays and the pool note are cached: storms ask this once per finding
@@ -199,6 +199,27 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
         f"{pool[last]}, so the vmstat counters reclaim decides on were stale "
         f"(line {int(wl[hit[0]])})"
     )
+
+
+def _by_boot(wq: pd.DataFrame) -> dict[float, tuple[np.ndarray, np.ndarray]]:
+    """boot → (line numbers in order, their row positions) of the pending rows."""
+    boots, lines = _floats(wq["boot"]), _floats(wq["line_no"])
+    out = {}
+    for b in np.unique(boots[~np.isnan(boots)]):
+        rows = np.flatnonzero(boots == b)
+        order = np.argsort(lines[rows], kind="stable")
+        out[float(b)] = (lines[rows][order], rows[order])
+    return out
+
+
+def _rows_between(
+    by_boot: dict[float, tuple[np.ndarray, np.ndarray]], boot: Any, lo: Any, hi: float
+) -> np.ndarray:
+    """Positions, in row order, of the boot's rows with lo <= line < hi: two binary searches,
+    not a mask over every row per finding (quadratic in storms)."""
+    lines, rows = by_boot.get(float(boot), (np.zeros(0), np.zeros(0, dtype="int64")))
+    a, b = np.searchsorted(lines, float(lo), "left"), np.searchsorted(lines, hi, "left")
+    return np.sort(rows[a:b])
 
 
 def _delays(pending: Any) -> list[int]:
@@ -253,7 +274,7 @@ def _stalling_mem(mem: pd.DataFrame | None) -> dict[tuple[Any, int], tuple[int, 
     """(boot, pid) → (position, row) of the first stalling MemAlloc row of each task."""
     if mem is None:
         return {}
-    m = mem.loc[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool), _MEM_COLS]
+    m = mem[_MEM_COLS][mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
     m = m.dropna(subset=["boot", "pid"]).drop_duplicates(["boot", "pid"])
     return {(r["boot"], int(r["pid"])): (i, r) for i, r in enumerate(records(m))}
 

@@ -23,9 +23,9 @@ from .findings_context import (
     fmt_ts,
     has_gfp_fs,
     lines_by_boot,
-    n_between,
     records,
 )
+from .timeline import sort_rows
 
 VICTIM_STUCK_S = 10.0  # F1/F3: two snapshots ≥10 s apart
 # the memalloc_scans columns _step_kind, _scan_finding and _rise_summary read
@@ -38,21 +38,21 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
     if not (r0["stalling"] > 0 and r1["stalling"] > 0):
         return ""
     lo, hi = int(r0["line_no"]), int(r1["line_no"])
-    if n_between(ev["kills"], lo, hi):
+    if ev["n_kills"][i]:
         return ""
     v0, v1 = as_int(r0["victim"]), as_int(r1["victim"])
     c0, c1 = r0["oom_count"], r1["oom_count"]
     if pd.isna(c0) or pd.isna(c1):
         # headers without oom_count (2015 drafts): no OOM message, nobody dying or a victim
         quiet = v0 == v1 == 0 and as_int(r0["dying"]) == as_int(r1["dying"]) == 0
-        return "quiet" if quiet and not n_between(ev["headers"], lo, hi) else ""
+        return "quiet" if quiet and not ev["n_headers"][i] else ""
     if c1 == c0:
         return "frozen"
     if c1 < c0:
         return ""  # wrapped or another boot's counter
     if v0 >= 1 and v1 >= 1:
         return "livelock"
-    if n_between(ev["headers"], lo, hi):
+    if ev["n_headers"][i]:
         return ""
     fs = ev["gfp_fs"]  # (line, has_fs) of stalling MemAlloc lines, by line
     # a slice, not a mask over the boot's every MemAlloc line per step (quadratic in storms)
@@ -64,11 +64,22 @@ def _step_kind(b: list[dict[str, Any]], i: int, ev: dict[str, Any]) -> str:
     return ""
 
 
+def _count_between(ev: dict[str, Any], lines: list[int]) -> None:
+    """Kill lines and OOM headers between each two consecutive scans, for `_step_kind`: one
+    searchsorted per boot, not two per step."""
+    lo, hi = np.asarray(lines[:-1], dtype="int64"), np.asarray(lines[1:], dtype="int64")
+    for name in ("kills", "headers"):
+        arr = ev[name]
+        n = np.searchsorted(arr, hi, "right") - np.searchsorted(arr, lo, "left")
+        ev[f"n_{name}"] = n.tolist()
+
+
 def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
     """boot → `(line, has __GFP_FS)` rows of the stalling MemAlloc lines whose mask tells."""
     gfp_fs: dict[int, np.ndarray] = {}
     if mem is not None:
-        m = mem[mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)]
+        stalling = mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)
+        m = mem[["boot", "line_no", "gfp_flags"]][stalling]  # project first: memalloc is wide
         m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
         for bt, g in m.groupby("boot"):
             fs = np.column_stack(
@@ -101,7 +112,8 @@ def scan_runs(ctx: Ctx) -> list[Row]:
     if scans is None:
         return []
     s = scans[scans["position"].astype("string").fillna("header") != "trailer"]
-    s = s.dropna(subset=["stalling", "boot", "line_no"]).sort_values(["boot", "line_no"])
+    s = s.dropna(subset=["stalling", "boot", "line_no"])
+    sort_rows(s, ["boot", "line_no"])
     if len(s) < 2:
         return []
     oom = ctx.get("oom_events")
@@ -126,6 +138,7 @@ def scan_runs(ctx: Ctx) -> list[Row]:
         # row dicts of the columns the steps read: pandas row access per finding dominated
         # storms, and every column's to_dict nearly as much
         recs = records(b[_STEP_COLUMNS])
+        _count_between(ev, [int(r["line_no"]) for r in recs])
         steps = [_step_kind(recs, i, ev) for i in range(len(b) - 1)]
         for kind, i, j in _runs(steps):
             row = _scan_finding(kind, boot, recs[i], recs[j + 1], j - i + 2, ev)
@@ -352,7 +365,9 @@ def victims(ctx: Ctx) -> list[Row]:
             )
     mem = ctx.get("memalloc")
     if mem is not None and "victim" in mem:
-        v = mem[mem["victim"].astype("boolean").fillna(False).astype(bool)].dropna(subset=["ts"])
+        victim = mem["victim"].astype("boolean").fillna(False).to_numpy(bool)
+        # the five columns read, then the rows: not a take of every memalloc column
+        v = mem[["boot", "pid", "comm", "ts", "line_no"]][victim].dropna(subset=["ts"])
         for (boot, pid), g in v.groupby(["boot", "pid"], sort=True):
             span = float(g["ts"].max() - g["ts"].min())
             if span < VICTIM_STUCK_S:

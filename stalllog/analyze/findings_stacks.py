@@ -221,7 +221,8 @@ def _rescuer_memalloc(ctx: Ctx, seen: set[tuple[int, int]]) -> list[Row]:
     wq = (mem["flags"].astype("Int64") & 0x20).fillna(0).astype(bool)
     stalling = mem["stalling"].astype("boolean").fillna(False).astype(bool)
     named = ~comm.str.startswith("kworker/") | comm.str.startswith("kworker/R-")
-    sel = mem[(wq & stalling & named).to_numpy()]
+    cols = ["boot", "pid", "comm", "ts", "line_no", "delay_jiffies", "gfp_flags", "order"]
+    sel = mem[cols][(wq & stalling & named).to_numpy()]  # columns first: memalloc is wide
     rows: list[Row] = []
     secs = _stall_seconds(ctx)
     for (boot, pid), g in sel.groupby(["boot", "pid"], sort=True):

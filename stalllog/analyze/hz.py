@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .timeline import col, get
+from .timeline import col, get, sort_rows
 
 _HZ_CHOICES = np.array([100, 250, 300, 1000])
 MIN_PAIR_S = 1.0  # two sightings closer than this are too short to measure a rate
@@ -34,7 +34,7 @@ def infer_hz(memalloc: pd.DataFrame) -> pd.Series:
     ).dropna()
     if m.empty:
         return pd.Series(dtype="Int64")
-    m = m.sort_values(["boot", "pid", "seq", "ts"])
+    sort_rows(m, ["boot", "pid", "seq", "ts"])
     g = m.groupby(["boot", "pid", "seq"], sort=False)
     dt = g["ts"].diff()
     dd = g["delay"].diff()

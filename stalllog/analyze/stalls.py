@@ -75,7 +75,7 @@ from .classify import STUCK_CLASSES
 from .episodes import cluster, episode_table
 from .evidence import evidence
 from .hz import hz_by_boot, infer_hz
-from .timeline import boot_gap, ctx_of, fill_ts, get, segment, xcol
+from .timeline import boot_gap, ctx_of, fill_ts, get, segment, sort_rows, xcol
 
 __all__ = ["OUTCOMES", "SCHEMA", "episodes", "infer_hz", "stalled_tasks"]
 
@@ -239,7 +239,7 @@ def stalled_tasks(
     rows["hz_source"] = rows["boot"].map(hz_src).astype("string")
     rows["episode"] = cluster(tables, rows, ctx)[1]
     _progress(rows)
-    rows = rows.sort_values(["boot", "first_ts", "first_line", "pid"], kind="stable")
+    sort_rows(rows, ["boot", "first_ts", "first_line", "pid"])
     return _typed(rows, "stalled_tasks")
 
 
@@ -270,7 +270,7 @@ _LAST = ["comm", "state", "uninterruptible", "switches"]
 
 def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     """One row per run (rid): first/last report, largest delay, the class it was stuck in."""
-    ev = ev.sort_values(["rid", "x", "line"], kind="stable")
+    sort_rows(ev, ["rid", "x", "line"])  # in place: no second copy
     ev["began"] = ev["ts"] - ev["age_s"]
     g = ev.groupby("rid", sort=False)
     # first/last non-null per column, over the columns read below only
@@ -305,7 +305,7 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
     )
     src = ev[["rid", "source"]].drop_duplicates()
     src["o"] = src["source"].map({s: i for i, s in enumerate(_SOURCES)})
-    src = src.sort_values(["rid", "o"])
+    sort_rows(src, ["rid", "o"])
     # one dict pass, not groupby.agg("|".join): a Python call per run dominated storms
     joined: dict[Any, list[str]] = {}
     for rid, name in zip(src["rid"].tolist(), src["source"].tolist(), strict=True):
