@@ -30,6 +30,7 @@ from stalllog.output.hashing import HashedInput
 # Below this many bytes on disk in all, one process is faster: workers start in ~0.2 s of CPU
 # each after a ~2 s forkserver start (it imports stalllog once for all of them).
 PARALLEL_MIN_BYTES = 8 << 20
+_LZ4 = pa.Codec.is_available("lz4")
 _POLL_S = 0.01  # how long a read of a growing stream waits for its worker between looks
 
 
@@ -189,7 +190,13 @@ def _work(
     """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream)."""
     f = _open(path, shown)
     try:
-        with pa.OSFile(lines, "wb") as sink, pa.ipc.new_stream(sink, LINES_ARROW) as writer:
+        # lz4: a seventh of the bytes through the page cache, half the CPU of writing and
+        # reading them back (the `lines` of 1 GiB of input are ~2.5 GB of Arrow)
+        options = pa.ipc.IpcWriteOptions(compression="lz4" if _LZ4 else None)
+        with (
+            pa.OSFile(lines, "wb") as sink,
+            pa.ipc.new_stream(sink, LINES_ARROW, options=options) as writer,
+        ):
             for item in iter_part(f, None, max_bytes, clock=clock):
                 if isinstance(item, Part):
                     part = item
