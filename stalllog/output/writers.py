@@ -11,9 +11,8 @@ Formats:
   docs/tables.md (dictionary columns written as plain strings).
 * csv: header line, every string value quoted, null = empty unquoted field (an empty string
   is `""`), NaN = `nan`, timestamps ISO 8601 without zone, list values as JSON text
-  (`[1, 2]`). String cells that a spreadsheet would
-  run as a formula get a leading `'` unless `csv_safe=False` (see stalllog/safe.py; undo with
-  `stalllog.output.safe.csv_unescape`).
+  (`[1, 2]`). String cells that a spreadsheet would run as a formula get a leading `'` unless
+  `csv_safe=False` (see stalllog/safe.py; undo with `stalllog.output.safe.csv_unescape`).
 * json: JSON Lines (`.jsonl`), one object per row, every column present, null for unknown
   (NaN becomes null: JSON has no NaN), timestamps ISO 8601 strings.
 
@@ -177,7 +176,7 @@ class ParquetTableWriter(TableWriter):
     """zstd: half the size of the default snappy at the same CPU. A streamed table (`lines`,
     `unparsed`: nearly every line of the capture) keeps a dictionary and min/max statistics only
     for the columns where they pay: a dictionary of mostly unique text or timestamps falls back
-    to plain after costing its build, and string statistics are rarely of use."""
+    to plain after costing its build, and string statistics are rarely of use. line_no: delta."""
 
     def __init__(
         self, path: Path, schema: pa.Schema, shown: Path | None = None, streamed: bool = False
@@ -191,6 +190,7 @@ class ParquetTableWriter(TableWriter):
             options["write_statistics"] = [
                 f.name for f in self.schema if not _is_text(f.type) and not _is_bytes(f.type)
             ]
+            options["column_encoding"] = {"line_no": "DELTA_BINARY_PACKED"}  # -13 % size
         self._w = pq.ParquetWriter(self.path, self.schema, **options)
         # streamed: encoded in a thread (no GIL) while the parse goes on; same calls, same bytes
         self._thread = ThreadPoolExecutor(1, "stalllog-parquet") if streamed else None
