@@ -49,7 +49,7 @@ import re
 import numpy as np
 import pandas as pd
 
-from .findings_context import Ctx, as_int, has_gfp_fs, interval_of, line_ranges
+from .findings_context import Ctx, as_int, floats, has_gfp_fs, interval_of, line_ranges
 from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
     HELD_CRITICAL_S,
@@ -189,7 +189,7 @@ def _timed_lines(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarra
         t = tables.get(name)
         if t is None or line_col not in t or "boot" not in t or (ts_col or "ts") not in t:
             continue
-        parts.append([_floats(t[c]) for c in ("boot", line_col, ts_col or "ts")])
+        parts.append([floats(t[c]) for c in ("boot", line_col, ts_col or "ts")])
     if not parts:
         return np.zeros(0), np.zeros(0), np.zeros(0)
     boot, line, ts = (np.concatenate(cs) for cs in zip(*parts, strict=True))
@@ -197,10 +197,6 @@ def _timed_lines(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarra
     boot, line, ts = boot[keep], line[keep], ts[keep]
     order = np.lexsort((line, boot))  # stable, as sort_values(kind="stable")
     return boot[order], line[order], ts[order]
-
-
-def _floats(s: pd.Series) -> np.ndarray:
-    return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:

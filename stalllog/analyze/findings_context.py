@@ -195,9 +195,14 @@ def finding_row(
     }
 
 
-def n_between(arr: np.ndarray, lo: int, hi: int) -> int:
-    """How many of the sorted `arr` lie in [lo, hi]."""
-    return int(np.searchsorted(arr, hi, "right") - np.searchsorted(arr, lo, "left"))
+def n_between(arr: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """How many of the sorted `arr` lie in [lo[i], hi[i]], for each i."""
+    return np.searchsorted(arr, hi, "right") - np.searchsorted(arr, lo, "left")
+
+
+def floats(s: pd.Series) -> np.ndarray:
+    """A column as float64, NaN for missing values."""
+    return s.to_numpy(dtype="float64", na_value=np.nan)
 
 
 def lines_by_boot(df: pd.DataFrame | None, col: str, mask: Any = None) -> dict[int, np.ndarray]:

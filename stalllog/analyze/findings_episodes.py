@@ -16,6 +16,7 @@ from .findings_context import (
     Row,
     as_int,
     finding_row,
+    floats,
     fmt_num,
     fmt_ts,
     has_gfp_fs,
@@ -180,7 +181,7 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
     kills = ctx.kills_by_boot().get(as_int(boot), NO_LINES)
     after = kills[kills > line]
     stop = float(after[0]) if len(after) else np.inf
-    wl = ctx.cached("vmstat_lines", lambda: _floats(wq["line_no"]))
+    wl = ctx.cached("vmstat_lines", lambda: floats(wq["line_no"]))
     hit = _rows_between(ctx.cached("vmstat_by_boot", lambda: _by_boot(wq)), boot, line, stop)
     if not len(hit):
         return ""
@@ -203,7 +204,7 @@ def vmstat_note(ctx: Ctx, boot: Any, line: Any) -> str:
 
 def _by_boot(wq: pd.DataFrame) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """boot → (line numbers in order, their row positions) of the pending rows."""
-    boots, lines = _floats(wq["boot"]), _floats(wq["line_no"])
+    boots, lines = floats(wq["boot"]), floats(wq["line_no"])
     out = {}
     for b in np.unique(boots[~np.isnan(boots)]):
         rows = np.flatnonzero(boots == b)
@@ -224,10 +225,6 @@ def _rows_between(
 
 def _delays(pending: Any) -> list[int]:
     return [int(d) for d in _DELAY.findall(str(pending))]
-
-
-def _floats(s: pd.Series) -> np.ndarray:
-    return s.to_numpy("float64", na_value=np.nan)
 
 
 _MEM_COLS = ["boot", "pid", "comm", "gfp_flags", "gfp_mask"]

@@ -23,6 +23,7 @@ from .findings_context import (
     fmt_ts,
     has_gfp_fs,
     lines_by_boot,
+    n_between,
     records,
 )
 from .timeline import sort_rows
@@ -69,9 +70,7 @@ def _count_between(ev: dict[str, Any], lines: list[int]) -> None:
     searchsorted per boot, not two per step."""
     lo, hi = np.asarray(lines[:-1], dtype="int64"), np.asarray(lines[1:], dtype="int64")
     for name in ("kills", "headers"):
-        arr = ev[name]
-        n = np.searchsorted(arr, hi, "right") - np.searchsorted(arr, lo, "left")
-        ev[f"n_{name}"] = n.tolist()
+        ev[f"n_{name}"] = n_between(ev[name], lo, hi).tolist()
 
 
 def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
