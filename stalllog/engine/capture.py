@@ -22,7 +22,7 @@ from stalllog.engine.schema import LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.timecols import check_ts, ts_as_timedelta
 from stalllog.engine.views import view
-from stalllog.engine.window import np_bool
+from stalllog.engine.window import matching_rows, np_bool
 from stalllog.input.clock import Clock, check_tz, check_year
 from stalllog.input.lines import LineStage
 from stalllog.input.live import epipe_note
@@ -63,11 +63,8 @@ _SPACE_LEADS[
 def unparsed_flag(batch: pa.RecordBatch, event_ids: pa.Array) -> pa.Array:
     """Lines no family claimed, blank and /dev/kmsg dictionary lines left out (the syntax
     lines of structured inputs have an empty text)."""
-    blank = _blank(batch.column("text"))
-    kinds = batch.column("prefix_kind")  # dictionary: its indices compared, not its strings
-    codes = np.flatnonzero(kinds.dictionary.to_numpy(zero_copy_only=False) == "kmsg_dict")
-    dict_line = np_bool(pc.is_in(kinds.indices, pa.array(codes, kinds.indices.type)))
-    return pc.and_(pc.is_null(event_ids), pa.array(~(blank | dict_line)))
+    dict_line = matching_rows(batch.column("prefix_kind"), "^kmsg_dict$")
+    return pc.and_(pc.is_null(event_ids), pa.array(~(_blank(batch.column("text")) | dict_line)))
 
 
 def _blank(text: pa.StringArray) -> np.ndarray:

@@ -44,11 +44,17 @@ class Window:
 
 def skip_feed_rows(flags: pa.Array) -> np.ndarray:
     """Rows whose flags keep them from open blocks (non-kernel lines, /dev/kmsg dictionary
-    lines), matched on the dictionary of the flags column rather than on every row."""
-    if not pa.types.is_dictionary(flags.type):
-        return np_bool(pc.match_substring_regex(flags.cast(pa.string()), _SKIP_FLAGS))
-    hit = np.append(np_bool(pc.match_substring_regex(flags.dictionary, _SKIP_FLAGS)), False)
-    codes = pc.fill_null(flags.indices, len(flags.dictionary)).to_numpy(zero_copy_only=False)
+    lines)."""
+    return matching_rows(flags, _SKIP_FLAGS)
+
+
+def matching_rows(column: pa.Array, pattern: str) -> np.ndarray:
+    """Rows whose value `pattern` matches (null: no), matched on the dictionary of a
+    dictionary column rather than on every row."""
+    if not pa.types.is_dictionary(column.type):
+        return np_bool(pc.match_substring_regex(column.cast(pa.string()), pattern))
+    hit = np.append(np_bool(pc.match_substring_regex(column.dictionary, pattern)), False)
+    codes = pc.fill_null(column.indices, len(column.dictionary)).to_numpy(zero_copy_only=False)
     return hit[codes]
 
 
