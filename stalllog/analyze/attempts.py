@@ -7,6 +7,7 @@ stalling=0 scans, and (without an attempt id) at gaps longer than the episode ga
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .timeline import sort_rows
@@ -46,11 +47,9 @@ def _join_unattributed(ev: pd.DataFrame) -> pd.DataFrame:
     na = ev["aid"].isna()
     if not na.any():
         return ev
-    # the columns first, then the rows: a boolean take of the whole evidence cost more
-    known = ev[["boot", "key", "seg", "x", "aid"]][(~na & (ev["aid"] != "kswapd")).to_numpy(bool)]
     todo = ev[["boot", "key", "seg", "x", "gap"]][na.to_numpy()].reset_index()
-    if len(known):
-        k = known.dropna(subset=["x"]).sort_values("x")
+    k = _known_of(ev, (~na & (ev["aid"] != "kswapd")).to_numpy(bool), todo)
+    if len(k):
         t = todo.dropna(subset=["x"]).sort_values("x")
         k = k.astype({"boot": "int64", "seg": "int64", "key": "object"})
         t = t.astype({"boot": "int64", "seg": "int64", "key": "object"})
@@ -60,6 +59,18 @@ def _join_unattributed(ev: pd.DataFrame) -> pd.DataFrame:
         ev.loc[j.loc[ok, "index"].to_numpy(), "aid"] = j.loc[ok, "aid"].to_numpy()
     ev["aid"] = ev["aid"].fillna("-")
     return ev
+
+
+def _known_of(ev: pd.DataFrame, known: np.ndarray, todo: pd.DataFrame) -> pd.DataFrame:
+    """The reports with an attempt id of the tasks in `todo` (boot, key, seg, x, aid), sorted
+    by x. In a storm they are a few hundred of a million: taking only them, not every
+    report's columns, halved the analysis's peak memory. The order is that of a sort of all
+    the reports with an attempt id: among reports at the same x, merge_asof takes the one
+    this order puts last."""
+    # the same permutation as known.dropna(subset=["x"]).sort_values("x") (both nargsort)
+    order = ev["x"][known].dropna().sort_values().index.to_numpy()  # ev's index is 0..n-1
+    order = order[ev["key"].take(order).isin(todo["key"].unique()).to_numpy(bool)]
+    return pd.DataFrame({c: ev[c].take(order) for c in ("boot", "key", "seg", "x", "aid")})
 
 
 def attempt_ids(ev: pd.DataFrame) -> pd.DataFrame:
