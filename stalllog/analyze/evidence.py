@@ -241,6 +241,8 @@ def evidence(
         dt = cast(Any, d)
         ev[c] = ev[c].astype(dt) if c in ev.columns else pd.Series(pd.NA, index=ev.index, dtype=dt)
     ev["kswapd"] = ev["kswapd"].fillna(False)
+    # a few masks in a million reports: 1 byte a row, not ~45 (only its first value is read)
+    ev["gfp_flags"] = ev["gfp_flags"].astype("category")
     ev["in_alloc"] = ev["in_alloc"].astype("boolean").fillna(False)
     ev["key"] = ev["pid"].astype("string").fillna("comm:" + ev["comm"].fillna("?"))
     return ev
