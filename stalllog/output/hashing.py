@@ -29,8 +29,8 @@ def _has_fd(f: Any) -> bool:
 
 class _Sha:
     """sha256 of the pieces given, in order. A big piece is hashed on a thread (hashlib lets
-    go of the GIL), overlapping the parse of the chunk it came in: ~5 % of a parse's wall
-    time on a production-like capture. One piece at a time is in flight."""
+    go of the GIL), overlapping the parse of the chunk it came in: ~3 % of a parse's wall
+    time on a production-like capture (0.6 s of 18.8 s at 1 GiB). One piece in flight."""
 
     THREAD_MIN = 1 << 20  # smaller pieces (compressed reads, pipes) cost more on a thread
 
