@@ -393,16 +393,21 @@ class Dispatcher:
         return None
 
     def family_tables(self) -> dict[str, pa.Table]:
+        """The family tables, once the input is done. The rows are let go: the last window of
+        dicts of every table (~1 kB a row; 75 of a storm's 363 MB peak) would otherwise live
+        on through the post-steps and the analysis."""
         out = {}
         for name, schema in self._schemas.items():
-            tail = self._batch(name, self.rows.get(name, []))
-            out[name] = pa.Table.from_batches([*self._done.get(name, []), tail], schema=schema)
+            tail = self._batch(name, self.rows.pop(name, []))
+            out[name] = pa.Table.from_batches([*self._done.pop(name, []), tail], schema=schema)
         return out
 
     def events_table(self) -> pa.Table:
-        """After family_tables(): its nulled values are named in their events' reasons."""
+        """After family_tables(): its nulled values are named in their events' reasons. The
+        event rows are let go (see family_tables)."""
         tail = to_batch(self.events, EVENTS_SCHEMA, "events")[0]
         events = pa.Table.from_batches([*self._events_done, tail], schema=EVENTS_SCHEMA)
+        self.events, self._events_done = [], []
         events = add_event_reasons(events, self._nulled)
         return events.sort_by("event_id")  # rows are written when blocks end
 
