@@ -8,8 +8,10 @@ trace is in the page allocator.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
+import numpy as np
 import pandas as pd
 
 from .timeline import col, get
@@ -50,25 +52,29 @@ def _alloc_stacks(stack_classes: pd.DataFrame) -> set[int]:
     return set(stack_classes.loc[in_alloc, "stack_id"].dropna().astype("int64"))
 
 
-def _base(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def _picker(df: pd.DataFrame, keep: np.ndarray | None) -> Callable[[str, str], pd.Series]:
+    """col() of df's rows where `keep`: each column converted, then filtered, one at a time
+    (a filtered copy of the columns first, beside their conversions, made a storm's peak)."""
+    if keep is None:
+        return lambda c, dtype: col(df, c, dtype)
+    return lambda c, dtype: col(df, c, dtype)[keep]
+
+
+def _base(df: pd.DataFrame, source: str, keep: np.ndarray | None = None) -> pd.DataFrame:
+    pick = _picker(df, keep)
     out = pd.DataFrame(
         {
-            "boot": col(df, "boot", "Int64"),
-            "pid": col(df, "pid", "Int64"),
-            "comm": col(df, "comm", "string"),
-            "ts": col(df, "ts", "Float64"),
-            "line": col(df, "line_no", "Int64"),
-            "event_id": col(df, "event_id", "Int64"),
-            "stack_id": col(df, "stack_id", "Int64"),
+            "boot": pick("boot", "Int64"),
+            "pid": pick("pid", "Int64"),
+            "comm": pick("comm", "string"),
+            "ts": pick("ts", "Float64"),
+            "line": pick("line_no", "Int64"),
+            "event_id": pick("event_id", "Int64"),
+            "stack_id": pick("stack_id", "Int64"),
         }
     )
     out["source"] = source
     return out
-
-
-_MEMALLOC_COLUMNS = ("boot", "pid", "comm", "ts", "line_no", "event_id", "stack_id", "seq",
-                     "gfp_mask", "gfp_flags", "order", "task_state", "uninterruptible",
-                     "switches", "victim", "delay_jiffies")  # fmt: skip
 
 
 def _from_memalloc(ma: pd.DataFrame, hz_by_boot: pd.Series) -> pd.DataFrame:
@@ -77,20 +83,19 @@ def _from_memalloc(ma: pd.DataFrame, hz_by_boot: pd.Series) -> pd.DataFrame:
     comm = ma["comm"].astype("string").fillna("")
     kswapd = ~stalling & comm.str.startswith("kswapd").astype(bool)
     keep = (stalling | kswapd).to_numpy()
-    # only the columns read below: a boolean take of the whole (wide) table dominated storms
-    m = ma[[c for c in _MEMALLOC_COLUMNS if c in ma.columns]][keep]
-    e = _base(m, "memalloc")
-    e["attempt"] = col(m, "seq", "Int64")
+    pick = _picker(ma, keep)  # only the columns read here, never a take of the wide table
+    e = _base(ma, "memalloc", keep)
+    e["attempt"] = pick("seq", "Int64")
     e["kswapd"] = kswapd.to_numpy()[keep]
-    e["gfp_mask"] = col(m, "gfp_mask", "Int64")
-    e["gfp_flags"] = col(m, "gfp_flags", "string")
-    e["order"] = col(m, "order", "Int64")
-    e["state"] = col(m, "task_state", "string")
-    e["uninterruptible"] = col(m, "uninterruptible", "boolean")
-    e["switches"] = col(m, "switches", "Int64")
-    e["victim"] = col(m, "victim", "boolean")
+    e["gfp_mask"] = pick("gfp_mask", "Int64")
+    e["gfp_flags"] = pick("gfp_flags", "string")
+    e["order"] = pick("order", "Int64")
+    e["state"] = pick("task_state", "string")
+    e["uninterruptible"] = pick("uninterruptible", "boolean")
+    e["switches"] = pick("switches", "Int64")
+    e["victim"] = pick("victim", "boolean")
     hz = e["boot"].map(hz_by_boot).astype("Float64")
-    e["delay_jiffies"] = col(m, "delay_jiffies", "Float64")
+    e["delay_jiffies"] = pick("delay_jiffies", "Float64")
     e["age_s"] = e["delay_jiffies"] / hz
     e["in_alloc"] = True
     return e
@@ -191,6 +196,23 @@ def _sources(
     return [p for p in parts if p is not None]
 
 
+def _concat_freeing(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """`pd.concat(parts, ignore_index=True)` a column at a time, each column dropped from the
+    parts once copied: the parts and their concatenation are never all alive at once (at a
+    million reports both were ~120 MB). Columns are concatenated independently by pandas, so
+    each one's values and dtype are those of the whole-frame concat."""
+    names = list(dict.fromkeys(c for p in parts for c in p.columns))
+    columns: dict[str, pd.Series] = {}
+    for name in names:
+        pieces = [p[[name]] if name in p.columns else p[[]] for p in parts]
+        columns[name] = pd.concat(pieces, ignore_index=True)[name]
+        for p in parts:
+            if name in p.columns:
+                del p[name]
+    parts.clear()
+    return pd.DataFrame(columns, copy=False)
+
+
 def _left_join(ev: pd.DataFrame, right: pd.DataFrame, on: str) -> pd.DataFrame:
     """`ev.merge(right, on=on, how="left")`, merging the key column alone: with unique ids
     (each row matching at most one) the joined columns are added to `ev`, not a copy of it."""
@@ -234,8 +256,7 @@ def evidence(
     parts = _sources(tables, _alloc_stacks(stack_classes), hz_by_boot, evpos)
     if not parts:
         return pd.DataFrame()
-    ev = pd.concat(parts, ignore_index=True)
-    parts.clear()  # the parts are copied into ev: free them before the columns below
+    ev = _concat_freeing(parts)
     ev = _with_line_end(ev, tables, evpos)
     for c, d in _OPTIONAL:
         dt = cast(Any, d)
