@@ -7,8 +7,8 @@ nearly every line of a real capture, and `lines.unparsed` marks the same rows.
 
 Formats:
 
-* parquet: zstd-compressed; one row group per parsed chunk; column types as in
-  docs/tables.md (dictionary columns written as plain strings).
+* parquet: zstd-compressed; a row group per parsed chunk (`lines`) or per ROW_GROUP rows;
+  column types as in docs/tables.md (dictionary columns written as plain strings).
 * csv: header line, every string value quoted, null = empty unquoted field (an empty string
   is `""`), NaN = `nan`, timestamps ISO 8601 without zone, list values as JSON text
   (`[1, 2]`). String cells that a spreadsheet would run as a formula get a leading `'` unless
@@ -63,6 +63,7 @@ from stalllog.output.safe import csv_safe_array
 FORMATS = ("parquet", "csv", "json")
 OPT_IN = frozenset({"unparsed"})  # tables written only when asked for by name
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
+ROW_GROUP = 1 << 16  # rows per Parquet row group of a table written whole (ParquetTableWriter)
 
 
 def _plain_type(t: pa.DataType) -> pa.DataType:
@@ -135,9 +136,8 @@ def _no_nan(v: Any) -> Any:
 
 
 class TableWriter:
-    """One output table, written incrementally. The file is created inside the private
-    temporary directory of the run (see atomic.py), so its name needs no hiding; errors name
-    `shown`, where the file will be in the user's output directory."""
+    """One output table, written incrementally, in the run's private temporary directory (see
+    atomic.py); errors name `shown`, where the file will be in the user's output directory."""
 
     def __init__(self, path: Path, schema: pa.Schema, shown: Path | None = None) -> None:
         self.path = path
@@ -166,8 +166,7 @@ class TableWriter:
             raise OutputError(self.shown, reason(e)) from None
 
     def abort(self) -> None:
-        # already failing: the original error is the one to report
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception):  # already failing: the first error is reported
             self._close()
         self.path.unlink(missing_ok=True)
 
@@ -176,7 +175,9 @@ class ParquetTableWriter(TableWriter):
     """zstd: half the size of the default snappy at the same CPU. A streamed table (`lines`,
     `unparsed`: nearly every line of the capture) keeps a dictionary and min/max statistics only
     for the columns where they pay: a dictionary of mostly unique text or timestamps falls back
-    to plain after costing its build, and string statistics are rarely of use. line_no: delta."""
+    to plain after costing its build, and string statistics are rarely of use. line_no: delta.
+    Other tables: row groups of ROW_GROUP rows, each contiguous, so the bytes do not depend on
+    the table's chunks (--jobs merges parts: the chunks differ, the values do not)."""
 
     def __init__(
         self, path: Path, schema: pa.Schema, shown: Path | None = None, streamed: bool = False
@@ -200,7 +201,8 @@ class ParquetTableWriter(TableWriter):
         if not t.num_rows:
             return
         if self._thread is None:
-            self._w.write_table(t, row_group_size=t.num_rows)
+            for at in range(0, t.num_rows, ROW_GROUP):
+                self._w.write_table(t.slice(at, ROW_GROUP).combine_chunks())
             return
         self._wait()  # one batch in flight: memory stays one batch ahead
         self._pending = self._thread.submit(self._w.write_table, t, row_group_size=t.num_rows)
@@ -251,8 +253,7 @@ class JsonTableWriter(TableWriter):
 
 
 class JsonStreamWriter(TableWriter):
-    """A table's rows as JSON Lines on an open text stream shared by all tables (`parse -o
-    -`), each row `{"table": name, ...columns}`."""
+    """Rows as JSON Lines on a text stream shared by all tables (`parse -o -`): {"table": ...}."""
 
     def __init__(self, stream: IO[str], name: str, schema: pa.Schema) -> None:
         super().__init__(Path("-"), schema, Path("<stdout>"))
@@ -298,8 +299,7 @@ def open_writer(
     shown: Path | None = None,
     streamed: bool = False,
 ) -> TableWriter:
-    """streamed: the table is written batch by batch and holds about every line (see
-    ParquetTableWriter)."""
+    """streamed: written batch by batch, about every line (see ParquetTableWriter)."""
     try:
         if fmt == "parquet":
             return ParquetTableWriter(path, schema, shown, streamed)
@@ -392,8 +392,8 @@ def _manifest(
     options: dict[str, Any], read: list[dict[str, Any]], result: Result, started: str,
     redactor: Redactor | None,
 ) -> dict[str, Any]:  # fmt: skip
-    """manifest.json's content; a redacted run says so and counts what it replaced (never
-    the mapping), and its input names are redacted too."""
+    """manifest.json's content; a redacted run says so, counts what it replaced (never the
+    mapping) and redacts its input names."""
     options["redact"] = redactor is not None
     options["redact_comm"] = redactor is not None and redactor.comm
     return manifest.build(
