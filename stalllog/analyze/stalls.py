@@ -267,7 +267,7 @@ def _mode_class(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
 
 _FIRST = ["boot", "pid", "attempt", "run", "gfp_mask", "gfp_flags", "order", "switches", "aid"]
 _LAST = ["comm", "state", "uninterruptible", "switches"]
-# every column _aggregate reads: a quarter of a storm's million evidence rows is in the others
+# every column _aggregate reads: the others hold a quarter of a storm's evidence bytes
 _AGGREGATED = list(dict.fromkeys([
     "rid", "x", "line", "line_end", "ts", "age_s", *_FIRST, *_LAST,
     "kswapd", "victim", "in_alloc", "source", "stack_id",
