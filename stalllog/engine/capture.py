@@ -17,6 +17,7 @@ from stalllog.engine.bootstats import BootStats
 from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.keys import add_keys, missing_as_null
+from stalllog.engine.prefetch import prefetched
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import LINES, SOURCES, UNPARSED
 from stalllog.engine.steps import Step, deferred_steps, run_steps
@@ -249,6 +250,10 @@ def _iter_parse(
     yield tables
 
 
+# Chunks read ahead of the dispatcher (engine/prefetch.py); 0 reads them in turn.
+PREFETCH = 2
+
+
 def source_batches(
     opened: OpenedSource,
     stage: LineStage,
@@ -261,16 +266,17 @@ def source_batches(
     stage.start_source(opened.name, opened.mtime)
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
-    lines: LineStage | StructuredStage | None = None
-    # a followed input comes a burst per chunk: too few lines to judge wrapping by
-    rewrap = opened.live is None or not opened.live.follow
+    read = _ReadChunks(opened, stage, dispatcher)
+    # a live input is read as it comes, in this thread (a prefetching thread would sit in a
+    # blocking read that Ctrl-C cannot stop)
+    chunks = (
+        iter(read) if opened.live is not None or not PREFETCH else prefetched(iter(read), PREFETCH)
+    )
     try:
-        for chunk in whole_head(iter_chunks(opened)):
-            n_bytes += len(chunk.data)
-            lines = lines or _line_stage(opened, stage, chunk.data)
-            fixed = _read_chunk(lines, chunk, opened.error is not None, rewrap)
+        for size, fixed, cand in chunks:
+            n_bytes += size
             batch = fixed.lines
-            event_ids = fixed.claim(dispatcher.process(fixed.view))
+            event_ids = fixed.claim(dispatcher.process(fixed.view, cand))
             unparsed = unparsed_flag(batch, event_ids)
             batch = pa.RecordBatch.from_arrays(
                 [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
@@ -281,15 +287,39 @@ def source_batches(
                 progress(opened.name, n_bytes, opened.size)
             yield batch
     finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # the reading thread is done before its stream is closed
         opened.stream.close()
     live = opened.live
     opened.notes += live.notes(opened.overwritten) if live else epipe_note(opened.overwritten)
+    lines = read.lines
     if isinstance(lines, StructuredStage) and lines.problem():
         opened.notes.append(lines.problem() or "")
     dispatcher.end_source(truncated=opened.error is not None)
     return {"source": opened.name, "compression": opened.compression,
             "n_lines": stage.next_line_no - 1, "n_bytes": n_bytes + opened.cut.skipped,
             "error": opened.problems()}  # fmt: skip
+
+
+class _ReadChunks:
+    """One source's chunks as (bytes, repaired `lines` batch, the dispatcher's candidate rows):
+    the work that needs no dispatcher state, so it may run ahead in a thread."""
+
+    def __init__(self, opened: OpenedSource, stage: LineStage, dispatcher: Dispatcher) -> None:
+        self.opened = opened
+        self.stage = stage
+        self.dispatcher = dispatcher
+        self.lines: LineStage | StructuredStage | None = None
+
+    def __iter__(self) -> Generator[tuple[int, Repaired, np.ndarray], None, None]:
+        opened = self.opened
+        # a followed input comes a burst per chunk: too few lines to judge wrapping by
+        rewrap = opened.live is None or not opened.live.follow
+        for chunk in whole_head(iter_chunks(opened)):
+            self.lines = self.lines or _line_stage(opened, self.stage, chunk.data)
+            fixed = _read_chunk(self.lines, chunk, opened.error is not None, rewrap)
+            yield len(chunk.data), fixed, self.dispatcher.candidates(fixed.view)
 
 
 def _read_chunk(

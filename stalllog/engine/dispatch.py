@@ -193,15 +193,22 @@ class Dispatcher:
             while key in self.open:
                 self._close(key, -1, cut)
 
-    def process(self, batch: pa.RecordBatch) -> pa.Array:
-        """Feed one `lines` batch; return its event_id column (null where unclaimed)."""
+    def candidates(self, batch: pa.RecordBatch) -> np.ndarray:
+        """The rows of a `lines` batch with a family trigger in their text. It reads no state
+        that process() changes: a parse computes it ahead, in its reading thread."""
+        if not self._trigger_re or not batch.num_rows:
+            return np.zeros(batch.num_rows, bool)
+        return np_bool(pc.match_substring_regex(batch.column("text"), self._trigger_re))
+
+    def process(self, batch: pa.RecordBatch, cand: np.ndarray | None = None) -> pa.Array:
+        """Feed one `lines` batch; return its event_id column (null where unclaimed). cand:
+        candidates(batch), if computed already."""
         n = batch.num_rows
         event_ids = np.full(n, -1, np.int64)
         if n == 0:
             return pa.array(event_ids, pa.int64())
-        cand = np.zeros(n, bool)
-        if self._trigger_re:
-            cand = np_bool(pc.match_substring_regex(batch.column("text"), self._trigger_re))
+        if cand is None:
+            cand = self.candidates(batch)
         line0 = batch.column("line_no")[0].as_py()
         visit_idx = np.flatnonzero(cand | np_bool(pc.is_valid(batch.column("dropped"))))
         gap_rows = self._seq_gaps(batch, line0)
