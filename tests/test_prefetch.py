@@ -71,3 +71,10 @@ def test_prefetching_gives_the_tables_of_reading_in_turn(
     assert ahead["oom_events"].num_rows > 0
     for name, table in in_turn.items():
         assert ahead[name].equals(table), name
+
+
+def test_an_input_failing_midway_leaves_no_thread(small_chunks: None) -> None:
+    path = SAMPLES / "qemu/6.12.118+deb13-amd64-global-oom-notime-kmsg.log"  # 191 KiB
+    with pytest.raises(stalllog.CaptureError, match="more than 100000 bytes"):
+        stalllog.parse(path, max_bytes=100_000)
+    assert _threads() == []

@@ -266,12 +266,14 @@ def source_batches(
     stage.start_source(opened.name, opened.mtime)
     dispatcher.start_source(opened.name, stage.boots.stream_of)
     n_bytes = 0
-    read = _ReadChunks(opened, stage, dispatcher)
+    read = _ReadChunks(opened, stage)
     # a live input is read as it comes, in this thread (a prefetching thread would sit in a
     # blocking read that Ctrl-C cannot stop)
-    chunks = (
-        iter(read) if opened.live is not None or not PREFETCH else prefetched(iter(read), PREFETCH)
-    )
+    if opened.live is not None or not PREFETCH:
+        chunks = _with_candidates(iter(read), dispatcher)
+    else:  # three threads: the lines, the trigger scan, the dispatcher (this one)
+        ahead = prefetched(iter(read), PREFETCH)
+        chunks = prefetched(_with_candidates(ahead, dispatcher), PREFETCH)
     try:
         for size, fixed, cand in chunks:
             n_bytes += size
@@ -287,9 +289,7 @@ def source_batches(
                 progress(opened.name, n_bytes, opened.size)
             yield batch
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # the reading thread is done before its stream is closed
+        chunks.close()  # the reading threads are done before their stream is closed
         opened.stream.close()
     live = opened.live
     opened.notes += live.notes(opened.overwritten) if live else epipe_note(opened.overwritten)
@@ -303,23 +303,29 @@ def source_batches(
 
 
 class _ReadChunks:
-    """One source's chunks as (bytes, repaired `lines` batch, the dispatcher's candidate rows):
-    the work that needs no dispatcher state, so it may run ahead in a thread."""
+    """One source's chunks as (bytes, repaired `lines` batch): the work that needs no
+    dispatcher state, so it may run ahead in a thread."""
 
-    def __init__(self, opened: OpenedSource, stage: LineStage, dispatcher: Dispatcher) -> None:
+    def __init__(self, opened: OpenedSource, stage: LineStage) -> None:
         self.opened = opened
         self.stage = stage
-        self.dispatcher = dispatcher
         self.lines: LineStage | StructuredStage | None = None
 
-    def __iter__(self) -> Generator[tuple[int, Repaired, np.ndarray], None, None]:
+    def __iter__(self) -> Generator[tuple[int, Repaired], None, None]:
         opened = self.opened
         # a followed input comes a burst per chunk: too few lines to judge wrapping by
         rewrap = opened.live is None or not opened.live.follow
         for chunk in whole_head(iter_chunks(opened)):
             self.lines = self.lines or _line_stage(opened, self.stage, chunk.data)
-            fixed = _read_chunk(self.lines, chunk, opened.error is not None, rewrap)
-            yield len(chunk.data), fixed, self.dispatcher.candidates(fixed.view)
+            yield len(chunk.data), _read_chunk(self.lines, chunk, opened.error is not None, rewrap)
+
+
+def _with_candidates(
+    chunks: Iterator[tuple[int, Repaired]], dispatcher: Dispatcher
+) -> Generator[tuple[int, Repaired, np.ndarray], None, None]:
+    """Each chunk with the rows the dispatcher must look at for their triggers."""
+    for size, fixed in chunks:
+        yield size, fixed, dispatcher.candidates(fixed.view)
 
 
 def _read_chunk(

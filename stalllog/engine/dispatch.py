@@ -200,15 +200,13 @@ class Dispatcher:
             return np.zeros(batch.num_rows, bool)
         return np_bool(pc.match_substring_regex(batch.column("text"), self._trigger_re))
 
-    def process(self, batch: pa.RecordBatch, cand: np.ndarray | None = None) -> pa.Array:
-        """Feed one `lines` batch; return its event_id column (null where unclaimed). cand:
-        candidates(batch), if computed already."""
+    def process(self, batch: pa.RecordBatch, cand: np.ndarray) -> pa.Array:
+        """Feed one `lines` batch, `cand` its candidates(); return its event_id column (null
+        where unclaimed)."""
         n = batch.num_rows
         event_ids = np.full(n, -1, np.int64)
         if n == 0:
             return pa.array(event_ids, pa.int64())
-        if cand is None:
-            cand = self.candidates(batch)
         line0 = batch.column("line_no")[0].as_py()
         visit_idx = np.flatnonzero(cand | np_bool(pc.is_valid(batch.column("dropped"))))
         gap_rows = self._seq_gaps(batch, line0)
