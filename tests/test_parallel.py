@@ -77,3 +77,12 @@ def test_one_process_when_workers_cannot_help(tmp_path: Path) -> None:
         f.truncate(parallel.PARALLEL_MIN_BYTES)
     jobs = ParallelInputs.of([*FILES, str(big)], 9, shown)
     assert jobs is not None and jobs.jobs == len(FILES) + 1
+
+
+@pytest.mark.parametrize(("cores", "jobs"), [(1, 1), (2, 1), (3, 1), (4, 2), (16, 8)])
+def test_default_is_a_worker_per_two_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int, jobs: int
+) -> None:
+    """A parse keeps about two cores busy (engine/prefetch.py): on two, one process wins."""
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(cores)))
+    assert parallel.default_jobs() == jobs

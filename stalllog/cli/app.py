@@ -190,7 +190,7 @@ def _run(
     analysis: bool = True,
     force: bool = False,
     max_bytes: int | None = None,
-    jobs: int | None = 1,  # None: every core
+    jobs: int | None = 1,  # None: default_jobs()
     follow: bool = False,
     stream: IO[str] | None = None,
     redactor: Redactor | None = None,

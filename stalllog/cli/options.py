@@ -82,7 +82,8 @@ ForceOption = Annotated[
 ]
 
 _JOBS_HELP = (
-    "Parse up to N input files at once, one process each (default: every core); "
+    "Parse up to N input files at once, one process each (default: half the cores, a "
+    "parse uses about two); "
     "the output is the same as with --jobs 1, which parses in this process."
 )
 JobsOption = Annotated[
