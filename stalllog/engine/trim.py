@@ -1,0 +1,29 @@
+"""Give the C heap's free pages back to the system between a parse and its post-steps.
+
+The line stage and the trigger scan run in threads (engine/prefetch.py), and glibc gives each
+thread its own malloc arena: what was freed there stays there, where the post-steps and the
+analysis (in the main thread) cannot reuse it. A 256 MiB storm peaked at 1459 MB RSS with the
+threads, 1199 MB without them, 1239 MB with the threads and malloc_trim(0) before the steps.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+
+@functools.cache
+def _malloc_trim() -> Callable[[int], int] | None:
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to do
+        return None
+
+
+def release_free_memory() -> None:
+    """malloc_trim(0): every arena's free pages back to the system, where there is glibc."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
