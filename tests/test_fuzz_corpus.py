@@ -31,3 +31,16 @@ def test_stack_sighting_inside_a_dump_joins_it() -> None:
     assert cap.oom_lock[["pid", "source", "n_evidence"]].values.tolist() == [
         [149, "oom_dump|stack", 2]
     ]
+
+
+@pytest.mark.parametrize("data", [b">", b"> ", b"a\n>", b"> x\n> > "], ids=repr)
+def test_a_last_unterminated_line_of_quote_marks_alone_is_its_text(data: bytes) -> None:
+    # test_fuzz found b">": unquoted, the line was empty and unterminated, no line at all, and
+    # restoring the marks of the lines that were no longer there raised IndexError
+    cap = check(data)
+    last = cap.arrow["lines"].to_pylist()[-1]
+    assert (last["prefix"], last["text"], last["flags"]) == (
+        "",
+        data.split(b"\n")[-1].decode(),
+        "no-eol",
+    )

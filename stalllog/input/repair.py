@@ -116,6 +116,9 @@ def unquote(buf: bytes, found: set[str]) -> tuple[bytes, np.ndarray | None]:
         alive = alive[is_q]
         pos = pos[is_q]
         qlen[alive] += 1 + (pad[pos + 1] == 0x20)
+    if len(buf) and buf[-1] != 10 and starts[-1] + qlen[-1] >= len(buf):
+        qlen[-1] = 0  # a last line of quote marks alone, unterminated, is left as its text:
+        # without them it would be an empty unterminated line, which is no line at all
     keep = np.ones(len(arr), bool)
     # mark the quote bytes: +1 at each quote start, -1 after it, cumulated
     edge = np.zeros(len(arr) + 1, np.int64)
