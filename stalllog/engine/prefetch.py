@@ -1,9 +1,10 @@
 """Run a generator in a thread, a few items ahead of its consumer.
 
-A parse's line stage (reading, splitting, prefix decoding, the families' trigger scan) depends
-on nothing the dispatcher does, and spends its time in Arrow and NumPy kernels that release the
-GIL; the dispatcher spends its time in Python. Overlapped, the two use two cores where they
-used one in turn. The items come in the same order, so the output is the same.
+A parse's line stage (reading, splitting, prefix decoding) and the families' trigger scan
+depend on nothing the dispatcher does, and spend their time in Arrow and NumPy kernels that
+release the GIL; the dispatcher spends its time in Python. capture.source_batches chains two
+of these, so the three overlap on two cores where they ran in turn. The items come in the
+same order, so the output is the same.
 """
 
 from __future__ import annotations
