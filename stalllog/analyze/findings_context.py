@@ -274,6 +274,7 @@ class Ctx:
             self._reclaim_frames = {}
             frames = self.get("frames")
             if frames is not None:
+                frames = frames[["stack_id", "symbol"]]  # not every column of every frame
                 f = frames[frames["symbol"].isin(_RECLAIM_FUNCS).fillna(False).to_numpy(bool)]
                 f = f.assign(rank=f["symbol"].map(_RECLAIM_FUNCS.index))
                 f = f.sort_values(["stack_id", "rank"]).drop_duplicates("stack_id")

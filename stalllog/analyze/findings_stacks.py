@@ -139,7 +139,8 @@ def _kswapd_switches(mem: pd.DataFrame | None, boot: Any, pid: Any) -> tuple[str
     unchanged over two reports in D state means it has not run at all meanwhile."""
     if mem is None:
         return "warning", ""
-    m = mem[(mem["boot"] == boot) & (mem["pid"] == pid)].dropna(subset=["switches"])
+    m = mem[["switches", "uninterruptible"]][((mem["boot"] == boot) & (mem["pid"] == pid))]
+    m = m.dropna(subset=["switches"])
     if not len(m):
         return "warning", ""
     sw = m["switches"].astype("int64")

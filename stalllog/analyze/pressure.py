@@ -163,6 +163,8 @@ def _group_keys(tables: dict[str, pd.DataFrame], sc: pd.DataFrame) -> pd.Series:
         key.update(pd.Series(k.to_numpy(), index=_ints(tk["stack_id"])))
     ma = get(tables, "memalloc")
     if not ma.empty and "stack_id" in ma.columns:
+        # the columns read, then the rows: a storm's memalloc is wide and mapped from disk
+        ma = ma[[c for c in ("stack_id", "scan_id", "ts", "boot") if c in ma.columns]]
         ma = ma.dropna(subset=["stack_id"]).drop_duplicates("stack_id")
         scan = _bracketing_scan(tables, ma)
         ok = scan.notna().to_numpy(dtype=bool)

@@ -46,9 +46,17 @@ Progress = Callable[[str, int, int | None], None]  # (source, bytes read so far,
 
 
 def plain(t: pa.Table | pa.RecordBatch) -> pa.Table:
-    """Dictionary columns become plain strings: friendlier in pandas, same in Parquet."""
-    cols = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in t.columns]
-    return pa.Table.from_arrays(cols, names=t.column_names)
+    """Dictionary columns become plain strings: friendlier in pandas, same in Parquet. Fields
+    nullable, no metadata. Column by column: Table.from_arrays validates every string offset,
+    which pages in the whole of a memory-mapped table (engine/spill.py)."""
+    table = t if isinstance(t, pa.Table) else pa.Table.from_batches([t])
+    table = table.replace_schema_metadata(None)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    if any(not f.nullable or f.metadata for f in table.schema):
+        return pa.Table.from_arrays(table.columns, names=table.column_names)
+    return table
 
 
 def to_pandas(t: pa.Table) -> pd.DataFrame:

@@ -63,19 +63,20 @@ def keyed(schema: TableSchema) -> TableSchema:
 def missing_as_null(t: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     """Float NaN (no timestamp, no value) as null: pandas' `isna()` does not count an Arrow
     NaN as missing, and the files say the same as the API."""
-    cols = list(t.columns)
-    changed = False
-    for i, c in enumerate(cols):
+    nulled = {}
+    for i, c in enumerate(t.columns):
         if pa.types.is_floating(c.type) and len(c) > c.null_count:
             nan = pc.is_nan(c)
             if pc.any(nan).as_py():
-                cols[i] = pc.if_else(nan, pa.scalar(None, c.type), c)
-                changed = True
-    if not changed:
+                nulled[i] = pc.if_else(nan, pa.scalar(None, c.type), c)
+    if not nulled:
         return t
     if isinstance(t, pa.RecordBatch):
+        cols = [nulled.get(i, c) for i, c in enumerate(t.columns)]
         return pa.RecordBatch.from_arrays(cols, schema=t.schema)
-    return pa.Table.from_arrays(cols, schema=t.schema)
+    for i, c in nulled.items():  # not from_arrays: see capture.plain
+        t = t.set_column(i, t.schema.field(i), c)
+    return t
 
 
 def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:

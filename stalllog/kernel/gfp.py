@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 from importlib import resources
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import regex
 
 from stalllog.engine.steps import post_step
@@ -140,33 +142,37 @@ def fill_gfp_flags(
     boot_release = _boot_releases(boots, tables)
     out = dict(tables)
     for name, table in tables.items():
-        if not set(GFP_COLUMNS) <= set(table.column_names) or table.num_rows == 0:
-            continue
-        masks = table.column("gfp_mask").to_pylist()
-        printed = table.column("gfp_flags").to_pylist()
-        decoded_in = table.column("gfp_flags_decoded").to_pylist()
-        boots_col = table.column("boot").to_pylist()
-        flags: list[str | None] = []
-        decoded: list[bool | None] = []
-        for mask, text, was, boot in zip(masks, printed, decoded_in, boots_col, strict=True):
-            if text is not None:
-                flags.append(text)
-                decoded.append(bool(was))  # True only if filled by an earlier pass
-                continue
-            rel = boot_release.get(boot, release) if boot is not None else release
-            text = None if mask is None else decode_gfp(mask, rel)
-            flags.append(text)
-            decoded.append(True if text is not None else was)
-        idx_f = table.schema.get_field_index("gfp_flags")
-        idx_d = table.schema.get_field_index("gfp_flags_decoded")
-        table = table.set_column(
-            idx_f, table.schema.field(idx_f), pa.array(flags, type=table.column(idx_f).type)
-        )
-        table = table.set_column(
-            idx_d, table.schema.field(idx_d), pa.array(decoded, type=pa.bool_())
-        )
-        out[name] = table
+        if set(GFP_COLUMNS) <= set(table.column_names) and table.num_rows:
+            out[name] = _filled(table, boot_release, release)
     return out
+
+
+def _filled(table: pa.Table, boot_release: dict[int, str], release: str | None) -> pa.Table:
+    """fill_gfp_flags of one table. Only the rows to decode are read into Python: a storm's
+    memalloc has millions of rows, nearly all with the flags printed."""
+    printed = table.column("gfp_flags")
+    was = table.column("gfp_flags_decoded")
+    todo = pc.and_(pc.is_null(printed), pc.is_valid(table.column("gfp_mask")))
+    rows = np.flatnonzero(todo.to_numpy(zero_copy_only=False))
+    masks = table.column("gfp_mask").take(rows).to_pylist()
+    boots = table.column("boot").take(rows).to_pylist()
+    texts = [
+        decode_gfp(mask, boot_release.get(boot, release) if boot is not None else release)
+        for mask, boot in zip(masks, boots, strict=True)
+    ]
+    flags = printed.combine_chunks() if len(rows) else printed
+    decoded = pc.if_else(pc.is_valid(printed), pc.fill_null(was, False), was)
+    if len(rows):
+        hit = np.zeros(table.num_rows, bool)
+        hit[rows] = True
+        flags = pc.replace_with_mask(flags, pa.array(hit), pa.array(texts, flags.type))
+        got = np.zeros(table.num_rows, bool)
+        got[rows[[t is not None for t in texts]]] = True
+        decoded = pc.if_else(pa.array(got), True, decoded)
+    idx_f = table.schema.get_field_index("gfp_flags")
+    idx_d = table.schema.get_field_index("gfp_flags_decoded")
+    table = table.set_column(idx_f, table.schema.field(idx_f), flags)
+    return table.set_column(idx_d, table.schema.field(idx_d), decoded.cast(pa.bool_()))
 
 
 def _boot_releases(boots: pa.Table, tables: dict[str, pa.Table]) -> dict[int, str]:
