@@ -58,20 +58,12 @@ from stalllog.output.atomic import OutputError, StagedDir, check_target, leftove
 from stalllog.output.manifest import table_entry
 from stalllog.output.parallel import ParallelInputs
 from stalllog.output.redact import Redactor
-from stalllog.output.safe import csv_safe_array
+from stalllog.output.textcols import plain_schema, text_columns, text_schema
 
 FORMATS = ("parquet", "csv", "json")
 OPT_IN = frozenset({"unparsed"})  # tables written only when asked for by name
 EXTENSIONS = {"parquet": "parquet", "csv": "csv", "json": "jsonl"}
 ROW_GROUP = 1 << 16  # rows per Parquet row group of a table written whole (ParquetTableWriter)
-
-
-def _plain_type(t: pa.DataType) -> pa.DataType:
-    return t.value_type if pa.types.is_dictionary(t) else t
-
-
-def plain_schema(schema: pa.Schema) -> pa.Schema:
-    return pa.schema([pa.field(f.name, _plain_type(f.type)) for f in schema])
 
 
 def _small_int(t: pa.DataType) -> bool:
@@ -84,44 +76,6 @@ def _is_text(t: pa.DataType) -> bool:
 
 def _is_bytes(t: pa.DataType) -> bool:
     return pa.types.is_binary(t) or pa.types.is_large_binary(t)
-
-
-def _hex(col: pa.ChunkedArray) -> pa.Array:
-    return pa.array([None if b is None else b.hex() for b in col.to_pylist()], pa.string())
-
-
-def _json_text(col: pa.ChunkedArray) -> pa.Array:
-    return pa.array(
-        [None if v is None else json.dumps(v, default=str) for v in col.to_pylist()], pa.string()
-    )
-
-
-def _text_columns(t: pa.Table, for_csv: bool, csv_safe: bool = False) -> pa.Table:
-    """Binary -> hex; for CSV, nested values (lists) -> JSON text and formula-looking strings
-    made inert (when csv_safe)."""
-    cols = []
-    for f, c in zip(t.schema, t.columns, strict=True):
-        if pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type):
-            c = _hex(c) if c.null_count < len(c) else pa.nulls(len(c), pa.string())
-        elif for_csv and pa.types.is_nested(f.type):
-            c = _json_text(c)
-        if for_csv and csv_safe and pa.types.is_string(c.type):
-            c = csv_safe_array(c)
-        cols.append(c)
-    return pa.Table.from_arrays(cols, names=t.schema.names)
-
-
-def _text_schema(schema: pa.Schema, for_csv: bool) -> pa.Schema:
-    def text(t: pa.DataType) -> bool:
-        return (
-            pa.types.is_binary(t)
-            or pa.types.is_large_binary(t)
-            or (for_csv and pa.types.is_nested(t))
-        )
-
-    return pa.schema(
-        [pa.field(f.name, pa.string()) if text(f.type) else f for f in plain_schema(schema)]
-    )
 
 
 def _no_nan(v: Any) -> Any:
@@ -228,11 +182,11 @@ class CsvTableWriter(TableWriter):
     ) -> None:
         super().__init__(path, schema, shown)
         self.csv_safe = csv_safe
-        self._w = pa_csv.CSVWriter(str(self.path), _text_schema(schema, for_csv=True))
+        self._w = pa_csv.CSVWriter(str(self.path), text_schema(schema, for_csv=True))
 
     def _write(self, t: pa.Table) -> None:
         if t.num_rows:
-            self._w.write_table(_text_columns(t, for_csv=True, csv_safe=self.csv_safe))
+            self._w.write_table(text_columns(t, for_csv=True, csv_safe=self.csv_safe))
 
     def _close(self) -> None:
         self._w.close()
@@ -274,7 +228,7 @@ def json_lines(t: pa.Table, head: dict[str, Any] | None = None) -> Iterator[str]
     """One JSON object per row (`head`'s keys first), as JSON Lines (see the module doc)."""
     if not t.num_rows:
         return
-    t = _text_columns(t, for_csv=False)
+    t = text_columns(t, for_csv=False)
     names = t.schema.names
     cols: list[list[Any]] = []
     for f, c in zip(t.schema, t.columns, strict=True):
