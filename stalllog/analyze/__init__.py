@@ -19,7 +19,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,7 @@ from stalllog.analyze import (
     stalls,
 )
 from stalllog.engine.capture import Capture
+from stalllog.engine.trim import release_memory
 
 __all__ = ["ANALYSIS_TABLES", "analyze"]
 
@@ -105,13 +106,18 @@ def analyze(
     hz: CONFIG_HZ when known; kmallocwd delays are in jiffies (inferred per boot otherwise)."""
     tables = _tables_of(tables_or_capture)
     out: dict[str, pd.DataFrame] = {}
-    out["stack_classes"] = classify.classify_stacks(tables)
-    out["stalled_tasks"] = stalls.stalled_tasks(tables, out["stack_classes"], hz)
-    out["episodes"] = stalls.episodes(tables, out["stalled_tasks"])
-    out["oom_lock"] = oom_lock.oom_lock(tables, out["stack_classes"])
-    out["reclaim"] = reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])
-    out["episode_pressure"] = pressure.episode_pressure(tables, out)
-    out["findings"] = findings.findings(tables, out)
+    analyzers: list[tuple[str, Callable[[], pd.DataFrame]]] = [
+        ("stack_classes", lambda: classify.classify_stacks(tables)),
+        ("stalled_tasks", lambda: stalls.stalled_tasks(tables, out["stack_classes"], hz)),
+        ("episodes", lambda: stalls.episodes(tables, out["stalled_tasks"])),
+        ("oom_lock", lambda: oom_lock.oom_lock(tables, out["stack_classes"])),
+        ("reclaim", lambda: reclaim.reclaim(tables, out["stalled_tasks"], out["episodes"])),
+        ("episode_pressure", lambda: pressure.episode_pressure(tables, out)),
+        ("findings", lambda: findings.findings(tables, out)),
+    ]
+    for name, analyzer in analyzers:
+        out[name] = analyzer()
+        release_memory()  # a storm's tables mapped from disk: each step pages in its own
     return {name: _finite(out[name]) for name in ANALYSIS_TABLES}
 
 

@@ -14,6 +14,8 @@ from typing import Any, cast
 import numpy as np
 import pandas as pd
 
+from stalllog.engine.trim import release_memory
+
 from .timeline import col, get
 
 # columns every source may lack, made present (all NA) with their dtype
@@ -254,6 +256,7 @@ def evidence(
     comm:<comm>), age_s, attempt and the allocation's details; empty without any report."""
     evpos = _events_pos(tables)
     parts = _sources(tables, _alloc_stacks(stack_classes), hz_by_boot, evpos)
+    release_memory()  # the parts are copies: the (maybe mapped) tables' pages can go
     if not parts:
         return pd.DataFrame()
     ev = _concat_freeing(parts)

@@ -49,6 +49,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from stalllog.engine.trim import release_memory
+
 from .findings_context import Ctx, as_int, floats, has_gfp_fs, interval_of, line_ranges
 from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
@@ -140,7 +142,10 @@ RULES = (
 def findings(tables: dict[str, pd.DataFrame], results: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """The `findings` table from parsed tables and the other analysis tables (`results`)."""
     ctx = Ctx(tables, results)
-    rows = [r for rule in RULES for r in rule(ctx)]
+    rows = []
+    for rule in RULES:
+        rows += rule(ctx)
+        release_memory()  # what a rule read of a storm's (maybe mapped) tables
     for r in rows:
         if r["kind"] == "no_oom_progress":
             r["summary"] = r["summary"][:-1] + vmstat_note(ctx, r["boot"], r["first_line"]) + "."

@@ -20,9 +20,10 @@ from stalllog.engine.keys import add_keys, missing_as_null
 from stalllog.engine.prefetch import prefetched
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import LINES, SOURCES, UNPARSED
+from stalllog.engine.spill import Spill
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.timecols import check_ts, ts_as_timedelta
-from stalllog.engine.trim import release_free_memory
+from stalllog.engine.trim import release_free_memory, release_memory
 from stalllog.engine.views import view
 from stalllog.engine.window import matching_rows, np_bool
 from stalllog.input.clock import Clock, check_tz, check_year
@@ -202,17 +203,21 @@ def iter_parse(
     follow: bool = False,
     tz: str | None = None,
     year: int | None = None,
+    spill: Spill | None = None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
     """Yield finished `lines` batches (with event_id), then one dict of all other tables.
 
     hz: the kernel's CONFIG_HZ, when known (the kernel never prints it); fills
     `memalloc.delay_s` from kmallocwd's jiffies. analysis: False skips the analysis tables.
     defer: leave the deferred post-steps (the analysis) to the caller (`parse()` runs them
-    lazily). max_bytes, follow, tz, year: see `parse()`."""
+    lazily). max_bytes, follow, tz, year: see `parse()`. spill: where family rows wait for the
+    end of the input instead of memory (engine/spill.py); the tables then map its files."""
     check_arguments(hz, max_bytes, tz, year)
     clock = Clock(tz, year)
     return gen_with_fewer_collections(
-        _iter_parse(sources, families, progress, hz, analysis, defer, max_bytes, follow, clock)
+        _iter_parse(
+            sources, families, progress, hz, analysis, defer, max_bytes, follow, clock, spill
+        )
     )
 
 
@@ -241,9 +246,10 @@ def _iter_parse(
     max_bytes: int | None,
     follow: bool = False,
     clock: Clock | None = None,
+    spill: Spill | None = None,
 ) -> Generator[pa.RecordBatch | dict[str, pa.Table], None, None]:
     families = families_or_all(families)
-    dispatcher = Dispatcher(families)
+    dispatcher = Dispatcher(families, spill=spill)
     stage = LineStage(clock=clock or Clock())
     stats = BootStats()
     source_rows = []
@@ -260,6 +266,7 @@ def _iter_parse(
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
     tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
+    release_memory()  # what the analysis read and freed, before the tables are written
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 

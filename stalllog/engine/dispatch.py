@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from stalllog.engine.checked import add_event_reasons, to_batch
 from stalllog.engine.drops import DropLog
+from stalllog.engine.spill import Spill
 from stalllog.engine.window import (
     MAX_DIGITS,
     WINDOW_MAX,
@@ -46,13 +47,16 @@ class Observer(Protocol):
 
 class Dispatcher:
     def __init__(
-        self, families: list[Family], observer: Observer | None = None, retain: bool = True
-    ) -> None:
+        self, families: list[Family], observer: Observer | None = None, retain: bool = True,
+        spill: Spill | None = None,
+    ) -> None:  # fmt: skip
         """observer: told of every row and finished event. retain=False keeps no rows or
-        events once handed to the observer (a watch that runs for days stays flat)."""
+        events once handed to the observer (a watch that runs for days stays flat). spill:
+        where flushed rows wait for the end of the input (engine/spill.py), not in memory."""
         self.families = families
         self.observer = observer
         self.retain = retain
+        self.spill = spill
         # Own tables first (their order is the output order), then those written through parts.
         owned = [t for f in families for t in f.tables]
         through_parts = [t for f in families for t in written_tables(f)]
@@ -79,7 +83,6 @@ class Dispatcher:
         self.rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self._done: dict[str, list[pa.RecordBatch]] = defaultdict(list)
         self.events: list[dict[str, Any]] = []
-        self._events_done: list[pa.RecordBatch] = []
         self.source = ""
         self._counters: dict[str, int] = defaultdict(int)
         self._drops: dict[int | None, DropLog] = defaultdict(DropLog)  # per host stream
@@ -100,8 +103,18 @@ class Dispatcher:
         rows.append(values)
         if len(rows) >= ROW_FLUSH + ROW_WINDOW:
             # Python dicts cost ~1 kB a row; keep only the recent window mutable (see Sink.row)
-            self._done[table].append(self._batch(table, rows[:ROW_FLUSH]))
+            self._keep(table, self._batch(table, rows[:ROW_FLUSH]))
             del rows[:ROW_FLUSH]
+
+    def _keep(self, table: str, batch: pa.RecordBatch) -> None:
+        if self.spill is not None:
+            self.spill.add(table, batch)
+        else:
+            self._done[table].append(batch)
+
+    def _kept(self, table: str) -> list[pa.RecordBatch]:
+        spilled = self.spill.take(table) if self.spill is not None else []
+        return [*spilled, *self._done.pop(table, [])]
 
     def _batch(self, table: str, rows: list[dict[str, Any]]) -> pa.RecordBatch:
         batch, nulled = to_batch(rows, self._schemas[table], table)
@@ -159,7 +172,7 @@ class Dispatcher:
                 return
         self.events.append(event)
         if len(self.events) >= ROW_FLUSH:
-            self._events_done.append(to_batch(self.events, EVENTS_SCHEMA, "events")[0])
+            self._keep("events", to_batch(self.events, EVENTS_SCHEMA, "events")[0])
             self.events = []
 
     # -- driving ------------------------------------------------------------------------
@@ -404,15 +417,15 @@ class Dispatcher:
         out = {}
         for name, schema in self._schemas.items():
             tail = self._batch(name, self.rows.pop(name, []))
-            out[name] = pa.Table.from_batches([*self._done.pop(name, []), tail], schema=schema)
+            out[name] = pa.Table.from_batches([*self._kept(name), tail], schema=schema)
         return out
 
     def events_table(self) -> pa.Table:
         """After family_tables(): its nulled values are named in their events' reasons. The
         event rows are let go (see family_tables)."""
         tail = to_batch(self.events, EVENTS_SCHEMA, "events")[0]
-        events = pa.Table.from_batches([*self._events_done, tail], schema=EVENTS_SCHEMA)
-        self.events, self._events_done = [], []
+        events = pa.Table.from_batches([*self._kept("events"), tail], schema=EVENTS_SCHEMA)
+        self.events = []
         events = add_event_reasons(events, self._nulled)
         return events.sort_by("event_id")  # rows are written when blocks end
 

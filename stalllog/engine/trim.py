@@ -28,3 +28,16 @@ def release_free_memory() -> None:
     trim = _malloc_trim()
     if trim is not None:
         trim(0)
+
+
+def release_memory() -> None:
+    """Between the steps of a big parse: the pages of the family tables an open spill mapped
+    (engine/spill.py) and the heap's free pages go back. A 256 MiB storm's analysis touched
+    nearly all ~430 MB of its mapped tables and kept ~240 MB of freed heap between its steps."""
+    from stalllog.engine.spill import DROP_MIN_BYTES, OPEN
+
+    big = [spill for spill in OPEN if spill.mapped_bytes() >= DROP_MIN_BYTES]
+    for spill in big:
+        spill.drop_pages()
+    if big:
+        release_free_memory()

@@ -51,6 +51,8 @@ from stalllog.engine.capture import (
     unparsed_of,
 )
 from stalllog.engine.linestats import LineStats
+from stalllog.engine.spill import Spill
+from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock
 from stalllog.input.reader import SourceLike
 from stalllog.output import manifest
@@ -299,8 +301,8 @@ def parse_to_files(
     clock: Clock | None = None,
 ) -> Result:
     """Parse `sources`, writing `out_dir/<table>.<ext>` for each table in `tables` (all but
-    OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Peak
-    memory: one parsed chunk plus the small tables. With `stream` (and no `out_dir`) the
+    OPT_IN when None; nothing when `out_dir` is None) and `out_dir/manifest.json`. Family
+    rows wait on disk in `out_dir` (engine/spill.py). With `stream` (and no `out_dir`) the
     same tables go to that text stream as JSON Lines, `{"table": name, ...}` per row.
 
     The directory is replaced as a whole (see atomic.py): a previous stalllog output is
@@ -385,14 +387,27 @@ def _finish(w: TableWriter, name: str, fmt: str, result: Result) -> None:
 
 def _items(
     sources: Iterable[SourceLike], progress: Progress | None, hz: int | None, analysis: bool,
-    max_bytes: int | None, clock: Clock | None,
+    max_bytes: int | None, clock: Clock | None, spill: Spill | None,
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:  # fmt: skip
     """iter_parse's items, or with --jobs the same items from worker processes."""
     if isinstance(sources, ParallelInputs):
         return sources.iter_parse(progress, hz, analysis, max_bytes, clock)
     tz, year = (clock.tz, clock.year) if clock else (None, None)
     return iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes,
-                      tz=tz, year=year)  # fmt: skip
+                      tz=tz, year=year, spill=spill)  # fmt: skip
+
+
+def _write_tables(
+    result: Result, wanted: Callable[[str], bool], opened: Callable[[str, pa.Schema], TableWriter],
+    fmt: str, streams: dict[str, TableWriter],
+) -> None:  # fmt: skip
+    """The tables but `lines` and `unparsed`, one file each (`streams`: the one open)."""
+    for name, t in result.tables.items():
+        if wanted(name):
+            streams[name] = opened(name, t.schema)
+            streams[name].write(t)
+            _finish(streams.pop(name), name, fmt, result)
+            release_memory()  # a spilled table's pages at a time, not all of them
 
 
 def _parse_writing(
@@ -424,11 +439,12 @@ def _parse_writing(
     streams: dict[str, TableWriter] = {}
     stats = LineStats()
     result = Result({}, stats)
+    spill = Spill(out_dir) if isinstance(out_dir, Path) else None  # family rows wait on disk
     try:
         for name, schema in (("lines", LINES_ARROW), ("unparsed", UNPARSED_ARROW)):
             if wanted(name):
                 streams[name] = opened(name, schema, streamed=True)
-        for item in _items(sources, progress, hz, analysis, max_bytes, clock):
+        for item in _items(sources, progress, hz, analysis, max_bytes, clock, spill):
             if isinstance(item, dict):
                 result.read_sources = item.get("sources")
                 result.tables = item if redactor is None else redactor.tables(item)
@@ -442,13 +458,12 @@ def _parse_writing(
                 streams["unparsed"].write(unparsed_of(item))
         for name in list(streams):
             _finish(streams.pop(name), name, fmt, result)
-        for name, t in result.tables.items():
-            if wanted(name):
-                streams[name] = opened(name, t.schema)
-                streams[name].write(t)
-                _finish(streams.pop(name), name, fmt, result)
+        _write_tables(result, wanted, opened, fmt, streams)
     except BaseException:
         for w in streams.values():
             w.abort()
         raise
+    finally:
+        if spill is not None:
+            spill.close()
     return result

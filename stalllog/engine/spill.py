@@ -1,0 +1,96 @@
+"""Family rows that are final, kept on disk while the parse goes on instead of in memory.
+
+A report storm's family tables grow with the input (memalloc and frames: ~1.7 GB of Arrow per
+GiB of a storm). The CLI writes them, as their batches flush, to Arrow IPC files in its
+output directory and reads them back memory-mapped once the input is done: the post-steps and
+the analysis page in what they read, and those pages are the file's, not the heap's.
+`drop_pages()` lets them go from the process again (trim.release_memory: between the post-steps
+and the analysis steps, and after writing each table): a later read faults them back in from
+the page cache. The files are unlinked once mapped (the mapping keeps them) and the directory
+removed by `close()`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pyarrow as pa
+
+_MADV_DONTNEED = 4  # Linux, macOS and the BSDs
+# Mapped bytes from which dropping pages pays: production captures map a few MB (nothing to
+# gain, and each drop and trim costs ~10-30 ms); a 256 MiB storm maps ~430 MB.
+DROP_MIN_BYTES = 64 << 20
+OPEN: list[Spill] = []  # the spills not closed yet, whose pages release_memory() drops
+
+
+@functools.cache
+def _madvise() -> Callable[[int, int, int], int] | None:
+    try:
+        fn = ctypes.CDLL(None).madvise
+    except (OSError, AttributeError):  # no libc madvise (Windows): the pages stay
+        return None
+    fn.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    return fn
+
+
+class Spill:
+    def __init__(self, directory: Path) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=".stalllog-spill-", dir=directory))
+        self._files: dict[str, tuple[Path, pa.NativeFile, pa.ipc.RecordBatchStreamWriter]] = {}
+        self._mapped: list[pa.Buffer] = []  # held: a region is never advised once unmapped
+        OPEN.append(self)
+
+    def add(self, name: str, batch: pa.RecordBatch) -> None:
+        try:
+            if name not in self._files:
+                file = self.path / f"{name}.arrows"
+                sink = pa.OSFile(str(file), "wb")
+                self._files[name] = (file, sink, pa.ipc.new_stream(sink, batch.schema))
+            self._files[name][2].write_batch(batch)
+        except OSError as e:  # the disk is full: say where (the CLI shows filename: strerror)
+            detail = str(e).rsplit("] ", 1)[-1]  # pyarrow: "... Detail: [errno 28] No space..."
+            reason = f"cannot keep the parsed rows there: {detail}"
+            raise OSError(e.errno, reason, str(self.path)) from None
+
+    def take(self, name: str) -> list[pa.RecordBatch]:
+        """The batches added under `name`, in order, memory-mapped."""
+        if name not in self._files:
+            return []
+        file, sink, writer = self._files.pop(name)
+        writer.close()
+        sink.close()
+        with pa.memory_map(str(file)) as mapped:
+            whole = mapped.read_buffer()  # zero-copy: the batches are slices of it
+        self._mapped.append(whole)
+        with contextlib.suppress(OSError):  # a mapped file lives on until unmapped (POSIX)
+            file.unlink()
+        return list(pa.ipc.open_stream(whole))
+
+    def mapped_bytes(self) -> int:
+        return sum(whole.size for whole in self._mapped)
+
+    def drop_pages(self) -> None:
+        """The mapped pages out of this process's memory; still there for the next read."""
+        madvise = _madvise()
+        if madvise is not None:
+            for whole in self._mapped:
+                if whole.size:
+                    madvise(whole.address, whole.size, _MADV_DONTNEED)
+
+    def close(self) -> None:
+        """Removes the directory, with what was not taken (a parse that failed)."""
+        for _, sink, writer in self._files.values():
+            with contextlib.suppress(Exception):
+                writer.close()
+                sink.close()
+        self._files.clear()
+        self._mapped.clear()
+        if self in OPEN:
+            OPEN.remove(self)
+        shutil.rmtree(self.path, ignore_errors=True)
