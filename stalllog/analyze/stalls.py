@@ -70,8 +70,6 @@ from typing import Any, cast
 
 import pandas as pd
 
-from stalllog.engine.trim import release_memory
-
 from .attempts import ATTEMPT_IDS, attempt_ids, split_runs
 from .classify import STUCK_CLASSES
 from .episodes import cluster, episode_table
@@ -227,7 +225,6 @@ def stalled_tasks(
         return _empty("stalled_tasks")
     hz_used, hz_src = hz_by_boot(tables, hz)
     ev = evidence(tables, stack_classes, hz_used)
-    release_memory()  # the evidence has its own copies of the (maybe mapped) columns it read
     if ev.empty:
         return _empty("stalled_tasks")
     ctx = ctx_of(tables)

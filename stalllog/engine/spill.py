@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import os
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -54,8 +55,8 @@ class Spill:
                 self._files[name] = (file, sink, pa.ipc.new_stream(sink, batch.schema))
             self._files[name][2].write_batch(batch)
         except OSError as e:  # the disk is full: say where (the CLI shows filename: strerror)
-            detail = str(e).rsplit("] ", 1)[-1]  # pyarrow: "... Detail: [errno 28] No space..."
-            reason = f"cannot keep the parsed rows there: {detail}"
+            words = os.strerror(e.errno) if e.errno is not None else str(e)  # as atomic.reason
+            reason = f"cannot keep the parsed rows there: {words}"
             raise OSError(e.errno, reason, str(self.path)) from None
 
     def take(self, name: str) -> list[pa.RecordBatch]:
@@ -80,8 +81,7 @@ class Spill:
         madvise = _madvise()
         if madvise is not None:
             for whole in self._mapped:
-                if whole.size:
-                    madvise(whole.address, whole.size, _MADV_DONTNEED)
+                madvise(whole.address, whole.size, _MADV_DONTNEED)
 
     def close(self) -> None:
         """Removes the directory, with what was not taken (a parse that failed)."""
