@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from conftest import SAMPLES
 
 import stalllog
+from stalllog.engine.keys import _positions
 
 OOM = SAMPLES / "qemu" / "6.1.0-56-amd64-global-oom-serial.log.xz"
 STALL = SAMPLES / "corpus" / "lkml" / "kmallocwd-2017-too_many_isolated-congestion_wait.txt"
@@ -124,3 +126,20 @@ def test_meminfo_id_joins_alloc_failures_and_memalloc_scans() -> None:
     # the first of the 3 scans (line 3) has its Mem-Info at line 6: 11 orders of 3 zones
     assert len(scans) == 33 and set(scans["scan_id"]) == {cap.memalloc_scans["scan_id"].iloc[0]}
     assert set(scans["line_no"]) == {3}
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [0, 1, 2, 3, 4],  # a parse's event ids
+        [7, 3, 3, 9],  # repeated: the first one's position, as index_in
+        [5, 1_000_000_000],  # sparse: index_in itself
+        [0, None, 2],  # a missing id: index_in itself
+    ],
+)
+def test_key_positions_are_index_ins(ids: list[int | None]) -> None:
+    values = pa.chunked_array([ids[:2], ids[2:]], pa.int64())
+    keys = pa.chunked_array([[3, 9, None, -1, 2], [0, 1_000_000_000, 42, 7]], pa.int64())
+    got = _positions(values)(keys)
+    expected = pc.index_in(keys, value_set=values)
+    assert pa.chunked_array([got]).combine_chunks().equals(expected.combine_chunks())

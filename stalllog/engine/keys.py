@@ -13,6 +13,9 @@ tables get `meminfo_id` beside their own `snapshot_id` (public, kept): `merge(on
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -79,10 +82,32 @@ def missing_as_null(t: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     return t
 
 
+def _positions(values: pa.ChunkedArray) -> Callable[[pa.ChunkedArray], pa.Array | pa.ChunkedArray]:
+    """`pc.index_in(keys, value_set=values)` for many key columns: ids numbered from 0 (event
+    ids, boots) look up in one array. index_in builds a hash table of `values` per call, and
+    its buffers left ~12 MB of glibc heap per table behind (a storm's 35 tables: 300 MB)."""
+    ids = values.to_numpy() if not values.null_count else None
+    if ids is None or not len(ids) or ids.min() < 0 or ids.max() > 4 * len(ids) + 1024:
+        return lambda keys: pc.index_in(keys, value_set=values)
+    where = np.full(int(ids.max()) + 1, -1, np.int32)
+    where[ids[::-1]] = np.arange(len(ids) - 1, -1, -1, dtype=np.int32)  # the first of equals
+
+    def at(keys: pa.ChunkedArray) -> pa.Array:
+        k = pc.fill_null(keys, -1).to_numpy()
+        pos = np.full(len(k), -1, np.int32)
+        inside = (k >= 0) & (k < len(where))
+        pos[inside] = where[k[inside]]
+        return pa.array(pos, mask=pos < 0)
+
+    return at
+
+
 def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     """Every table but the core ones with `source` and `boot`, and NaN as null (idempotent)."""
     tables = {name: missing_as_null(t) for name, t in tables.items()}
     events, boots = tables.get("events"), tables.get("boots")
+    event_at = _positions(events.column("event_id")) if events is not None else None
+    boot_at = _positions(boots.column("boot")) if boots is not None else None
     out = dict(tables)
     for name, t in tables.items():
         alias = _alias_at(t.column_names)
@@ -92,14 +117,14 @@ def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         if not missing:
             continue
         if "event_id" in t.column_names:
-            if events is None:
+            if events is None or event_at is None:
                 continue
-            at = pc.index_in(t.column("event_id"), value_set=events.column("event_id"))
+            at = event_at(t.column("event_id"))
             values = {"source": events.column("source"), "boot": events.column("boot")}
         else:
-            if boots is None:
+            if boots is None or boot_at is None:
                 continue
-            at = pc.index_in(t.column("boot"), value_set=boots.column("boot"))
+            at = boot_at(t.column("boot"))
             values = {"source": boots.column("source")}
         pos = _position(t.column_names)
         for i, key in enumerate(missing):
