@@ -37,6 +37,33 @@ def test_batches_come_back_mapped_and_survive_dropped_pages(tmp_path: Path) -> N
     assert pa.Table.from_batches(got).column("pid")[-1].as_py() == 14999  # still mapped
 
 
+def test_remap_moves_heap_columns_and_keeps_chunks_and_values(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = Spill(tmp_path)
+    s.add("memalloc", pa.record_batch({"pid": list(range(300_000))}))
+    mapped = pa.Table.from_batches(s.take("memalloc"))
+    flags = pa.chunked_array([["GFP_KERNEL"] * 200_000, [None, "GFP_NOFS"] * 50_000])
+    small = pa.chunked_array([[1, 2, 3]])
+    before = mapped.append_column("gfp_flags", flags)
+    tables = {"memalloc": before, "episodes": pa.table({"episode": small})}
+    monkeypatch.setattr(spill, "REMAP_MIN_BYTES", 1 << 20)
+    after = s.remap(tables)
+    assert after["episodes"] is tables["episodes"]  # too small to be worth a file
+    got = after["memalloc"]
+    assert got.equals(before)
+    assert [len(c) for c in got.column("gfp_flags").chunks] == [200_000, 100_000]
+    regions = [(w.address, w.address + w.size) for w in s._mapped]
+    for column in got.columns:  # every buffer now in a mapping: its pages can be dropped
+        assert spill._heap_bytes(column, regions) == 0
+    assert got.column("pid").chunks[0].buffers()[1].address == (
+        mapped.column("pid").chunks[0].buffers()[1].address
+    )  # what was mapped already stays where it was
+    s.drop_pages()
+    assert got.column("gfp_flags")[-1].as_py() == "GFP_NOFS"
+    s.close()
+
+
 def test_close_removes_what_a_failed_parse_left(tmp_path: Path) -> None:
     s = Spill(tmp_path)
     s.add("frames", pa.record_batch({"depth": [1, 2, 3]}))
@@ -72,8 +99,11 @@ def test_the_cli_writes_the_same_files_with_rows_spilled(
     monkeypatch.setattr(dispatch, "ROW_WINDOW", 4)
     monkeypatch.setattr(Spill, "take", counted)
     monkeypatch.setattr(spill, "DROP_MIN_BYTES", 0)
+    monkeypatch.setattr(spill, "REMAP_MIN_BYTES", 0)
     writers.parse_to_files(files, tmp_path / "spilled")
     assert {"memalloc", "frames", "events", "oom_tasks"} <= set(taken)
+    # the steps' tables (the analysis's, the keyed ones) went through the spill too
+    assert {"stalled_tasks.remapped", "findings.remapped"} <= {n.rsplit(".", 1)[0] for n in taken}
     assert spill.OPEN == []
     assert not [p for p in (tmp_path / "spilled").iterdir() if p.name.startswith(".")]
     memory, spilled = _written(tmp_path / "memory"), _written(tmp_path / "spilled")

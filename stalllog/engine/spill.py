@@ -27,6 +27,7 @@ _MADV_DONTNEED = 4  # Linux, macOS and the BSDs
 # Mapped bytes from which dropping pages pays: production captures map a few MB (nothing to
 # gain, and each drop and trim costs ~10-30 ms); a 256 MiB storm maps ~430 MB.
 DROP_MIN_BYTES = 64 << 20
+REMAP_MIN_BYTES = 16 << 20  # a table's heap columns worth a file (Spill.remap)
 OPEN: list[Spill] = []  # the spills not closed yet, whose pages release_memory() drops
 
 
@@ -73,6 +74,27 @@ class Spill:
             file.unlink()
         return list(pa.ipc.open_stream(whole))
 
+    def remap(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """`tables` with the columns a step built in the heap (a storm's decoded gfp_flags, the
+        keys, the analysis's tables) moved here, for a table where they come to REMAP_MIN_BYTES:
+        mapped, their pages go with drop_pages() too. Chunks, types and values are kept."""
+        regions = [(whole.address, whole.address + whole.size) for whole in self._mapped]
+        out = dict(tables)
+        for name, t in tables.items():
+            sizes = {i: _heap_bytes(c, regions) for i, c in enumerate(t.columns)}
+            heap = [i for i, n in sizes.items() if n and n >= REMAP_MIN_BYTES // 16]
+            if not heap or sum(sizes[i] for i in heap) < REMAP_MIN_BYTES:
+                continue
+            part = pa.table([t.column(i) for i in heap], names=[t.field(i).name for i in heap])
+            key = f"{name}.remapped.{len(self._mapped)}"
+            for batch in part.to_batches():
+                self.add(key, batch)
+            back = pa.Table.from_batches(self.take(key), schema=part.schema)
+            for j, i in enumerate(heap):
+                t = t.set_column(i, t.field(i), back.column(j))
+            out[name] = t
+        return out
+
     def mapped_bytes(self) -> int:
         return sum(whole.size for whole in self._mapped)
 
@@ -94,3 +116,14 @@ class Spill:
         if self in OPEN:
             OPEN.remove(self)
         shutil.rmtree(self.path, ignore_errors=True)
+
+
+def _heap_bytes(column: pa.ChunkedArray, regions: list[tuple[int, int]]) -> int:
+    """Bytes of `column` outside the mapped `regions`."""
+    n = 0
+    for chunk in column.chunks:
+        arrays = [chunk, chunk.dictionary] if pa.types.is_dictionary(chunk.type) else [chunk]
+        for buf in (b for a in arrays for b in a.buffers() if b is not None):
+            if not any(lo <= buf.address < hi for lo, hi in regions):
+                n += buf.size
+    return n

@@ -71,15 +71,15 @@ def run_steps(
     ]
     plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
     from stalllog.engine.keys import add_keys, missing_as_null  # pyarrow: not at import time
-    from stalllog.engine.trim import release_free_memory, release_memory
+    from stalllog.engine.trim import heap_to_spill, release_free_memory, release_memory
 
     release_free_memory()  # what the parse's threads freed, before the steps allocate
     # every step sees missing values as null, whether it runs now or deferred (parse())
     tables = {name: missing_as_null(t) for name, t in tables.items()}
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
-        tables = run(tables, context)
+        tables = heap_to_spill(run(tables, context))
         release_memory()
-    return add_keys(tables)
+    return heap_to_spill(add_keys(tables))
 
 
 def step_tables() -> list[TableSchema]:

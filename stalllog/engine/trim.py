@@ -11,6 +11,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from stalllog.engine.spill import Spill
 
 
 @functools.cache
@@ -30,14 +36,31 @@ def release_free_memory() -> None:
         trim(0)
 
 
-def release_memory() -> None:
-    """Between the steps of a big parse: the pages of the family tables an open spill mapped
-    (engine/spill.py) and the heap's free pages go back. A 256 MiB storm's analysis touched
-    nearly all ~430 MB of its mapped tables and kept ~240 MB of freed heap between its steps."""
+def _big_spills() -> list[Spill]:
     from stalllog.engine.spill import DROP_MIN_BYTES, OPEN
 
-    big = [spill for spill in OPEN if spill.mapped_bytes() >= DROP_MIN_BYTES]
+    return [spill for spill in OPEN if spill.mapped_bytes() >= DROP_MIN_BYTES]
+
+
+def release_mapped() -> bool:
+    """The pages of the family tables a big open spill mapped (engine/spill.py) go back; they
+    are read again from the page cache when needed. False when there is no big spill."""
+    big = _big_spills()
     for spill in big:
         spill.drop_pages()
-    if big:
+    return bool(big)
+
+
+def heap_to_spill(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """After a step of a big parse: the big columns it built in the heap go to the spill
+    (Spill.remap), whose pages release_mapped() can drop; the heap's would stay to the end."""
+    big = _big_spills()
+    return big[-1].remap(tables) if big else tables
+
+
+def release_memory() -> None:
+    """Between the steps of a big parse: the mapped pages and the heap's free pages go back.
+    A 256 MiB storm's analysis touched nearly all ~430 MB of its mapped tables and kept ~240 MB
+    of freed heap between its steps."""
+    if release_mapped():
         release_free_memory()
