@@ -45,13 +45,14 @@ memcg, OOM outcomes, printk); findings_context.py holds what they share.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
 
-from stalllog.engine.trim import release_memory
+from stalllog.engine.trim import release_mapped, release_memory
 
-from .findings_context import Ctx, as_int, floats, has_gfp_fs, interval_of, line_ranges
+from .findings_context import Ctx, floats, has_gfp_fs, interval_of, line_ranges
 from .findings_episodes import episode_rules, nofs, thp_thisnode, vmstat_note
 from .findings_oom import (
     HELD_CRITICAL_S,
@@ -183,42 +184,44 @@ def _pids(df: pd.DataFrame) -> list[str | None]:
     return out
 
 
-def _timed_lines(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(boot, line, ts) of every parsed row that has a line and a time, sorted by boot and
-    line: numpy arrays, as a float frame of every table's rows cost more than the lookups."""
-    parts = []
-    for name, line_col, ts_col in (("events", "line_start", "ts"), ("events", "line_end", None),
+def _timed_sources(tables: dict[str, pd.DataFrame]) -> Iterator[tuple[pd.DataFrame, str, str]]:
+    """(table, line column, ts column) of every parsed row kind that has a line and a time."""
+    for name, line_col, ts_col in (("events", "line_start", "ts"), ("events", "line_end", "ts"),
                                    ("oom_events", "kill_line_no", "ts_kill"),
                                    *((n, "line_no", "ts") for n in tables
                                      if n not in ("lines", "unparsed"))):  # fmt: skip
         t = tables.get(name)
-        if t is None or line_col not in t or "boot" not in t or (ts_col or "ts") not in t:
-            continue
-        parts.append([floats(t[c]) for c in ("boot", line_col, ts_col or "ts")])
-    if not parts:
-        return np.zeros(0), np.zeros(0), np.zeros(0)
-    boot, line, ts = (np.concatenate(cs) for cs in zip(*parts, strict=True))
-    keep = ~(np.isnan(boot) | np.isnan(line) | np.isnan(ts))
-    boot, line, ts = boot[keep], line[keep], ts[keep]
-    order = np.lexsort((line, boot))  # stable, as sort_values(kind="stable")
-    return boot[order], line[order], ts[order]
+        if t is not None and line_col in t and "boot" in t and ts_col in t:
+            yield t, line_col, ts_col
 
 
 def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:
     """The time of each finding's last evidence line: the latest timed row at or before it in
-    the same boot (lines between records carry no time of their own)."""
+    the same boot (lines between records carry no time of their own); of rows on that line,
+    the last of the last table. Looked up one table at a time: the rows of all of them, as
+    floats, were a storm's peak."""
     last = df["evidence"].astype("string").str.extract(_LAST_LINE)[0].astype("Float64")
-    t_boot, t_line, t_ts = _timed_lines(tables)
-    end = pd.Series(pd.NA, index=df.index, dtype="Float64")
-    for boot, rows in df.groupby("boot", dropna=True):
-        b = as_int(boot)
-        lo, hi = np.searchsorted(t_boot, b, "left"), np.searchsorted(t_boot, b, "right")
-        if lo == hi:
-            continue
-        lines = last[rows.index].astype("float64").to_numpy()
-        pos = np.searchsorted(t_line[lo:hi], lines, side="right") - 1
-        ok = (pos >= 0) & ~np.isnan(lines)
-        end[rows.index[ok]] = t_ts[lo:hi][pos[ok]]
+    q_boot, q_line = floats(df["boot"]), floats(last)
+    asked = ~(np.isnan(q_boot) | np.isnan(q_line))
+    best_line = np.full(len(df), -np.inf)
+    best_ts = np.full(len(df), np.nan)
+    boots = np.unique(q_boot[asked])
+    for t, line_col, ts_col in _timed_sources(tables):
+        boot, line, ts = floats(t["boot"]), floats(t[line_col]), floats(t[ts_col])
+        keep = ~(np.isnan(boot) | np.isnan(line) | np.isnan(ts))
+        boot, line, ts = boot[keep], line[keep], ts[keep]
+        order = np.lexsort((line, boot))  # stable: equal lines keep the table's order
+        boot, line, ts = boot[order], line[order], ts[order]
+        for b in boots:
+            lo, hi = np.searchsorted(boot, b, "left"), np.searchsorted(boot, b, "right")
+            rows = np.flatnonzero(asked & (q_boot == b))
+            pos = np.searchsorted(line[lo:hi], q_line[rows], side="right") - 1
+            found = pos >= 0
+            rows, pos = rows[found], pos[found] + lo
+            later = line[pos] >= best_line[rows]  # a later table wins a tie
+            best_line[rows[later]], best_ts[rows[later]] = line[pos[later]], ts[pos[later]]
+        release_mapped()
+    end = pd.Series(best_ts, index=df.index, dtype="Float64")
     start = df["start_ts"].astype("Float64")
     return end.where(end.isna() | start.isna() | (end >= start), start)
 

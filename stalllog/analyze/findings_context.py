@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from stalllog.engine.trim import release_mapped
+
 from .oom_lock import stack_times
 
 # gfp names (as %pGg prints them) that include __GFP_FS; GFP_NOFS, GFP_NOIO, GFP_ATOMIC and
@@ -281,6 +283,7 @@ class Ctx:
                 self._reclaim_frames = dict(
                     zip(f["stack_id"].astype(int), f["symbol"].astype(str), strict=True)
                 )
+                release_mapped()  # a storm's frames symbols
         return self._reclaim_frames
 
     def episode_of(self, boot: pd.Series, line: pd.Series, to_end: bool = False) -> pd.Series:

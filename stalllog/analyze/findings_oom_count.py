@@ -13,6 +13,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from stalllog.engine.trim import release_mapped
+
 from .findings_context import (
     NO_LINES,
     Ctx,
@@ -78,8 +80,13 @@ def _gfp_fs_by_boot(mem: pd.DataFrame | None) -> dict[int, np.ndarray]:
     gfp_fs: dict[int, np.ndarray] = {}
     if mem is not None:
         stalling = mem["stalling"].astype("boolean").fillna(False).to_numpy(bool)
-        m = mem[["boot", "line_no", "gfp_flags"]][stalling]  # project first: memalloc is wide
-        m = m.assign(fs=has_gfp_fs(m["gfp_flags"])).dropna(subset=["fs", "boot", "line_no"])
+        # each distinct mask judged over the whole column: a filtered copy of a storm's
+        # gfp_flags cost ~100 MB
+        verdict = has_gfp_fs(mem["gfp_flags"])
+        m = pd.DataFrame({"boot": mem["boot"], "line_no": mem["line_no"], "fs": verdict})
+        m = m[stalling]
+        m = m.dropna(subset=["fs", "boot", "line_no"])
+        release_mapped()
         for bt, g in m.groupby("boot"):
             fs = np.column_stack(
                 [g["line_no"].astype("int64").to_numpy(), g["fs"].astype(bool).to_numpy()]

@@ -34,6 +34,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from stalllog.engine.trim import release_mapped
+
 __all__ = ["SCHEMA", "oom_lock"]
 
 SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
@@ -100,6 +102,7 @@ def stack_times(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         if st is key[0] and ev is key[1]:
             return out
     out = _stack_times(tables)
+    release_mapped()  # it read a storm's memalloc and tasks columns
     _times_cache[:] = [(key[0], key[1], out)]
     return out
 

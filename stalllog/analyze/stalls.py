@@ -73,7 +73,7 @@ import pandas as pd
 from .attempts import ATTEMPT_IDS, attempt_ids, split_runs
 from .classify import STUCK_CLASSES
 from .episodes import cluster, episode_table
-from .evidence import evidence
+from .evidence import SOURCES, evidence
 from .hz import hz_by_boot, infer_hz
 from .timeline import boot_gap, ctx_of, fill_ts, get, segment, sort_rows, xcol
 
@@ -188,8 +188,6 @@ SCHEMA: dict[str, list[tuple[str, str, str, str]]] = {
 
 OUTCOMES = ("relieved_by_kill", "relieved_without_kill", "stalled_at_end", "panic", "reboot")
 
-_SOURCES = ("memalloc", "alloc_stall", "hung_task", "task_dump")
-
 _DTYPES = {name: [(c, d) for c, d, _, _ in cols] for name, cols in SCHEMA.items()}
 
 
@@ -232,7 +230,11 @@ def stalled_tasks(
     ev["x"] = xcol(ev, ctx.clock, "ts", "line")
     ev["seg"] = segment(ev, ev["x"], ctx.term, ctx.clock)
     ev["gap"] = boot_gap(ev["boot"], ctx.clock, ctx.gap)
-    ev = split_runs(attempt_ids(ev))
+    ev = attempt_ids(ev)
+    for raw in ("stall_ms", "delay_jiffies"):  # read for the attempt ids only
+        if raw in ev.columns:
+            del ev[raw]
+    ev = split_runs(ev)
     ev = ev[_AGGREGATED]  # the rest (ids, keys, raw delays) would be sorted for nothing
 
     rows = _aggregate(ev, stack_classes)
@@ -310,7 +312,7 @@ def _aggregate(ev: pd.DataFrame, stack_classes: pd.DataFrame) -> pd.DataFrame:
         }
     )
     src = ev[["rid", "source"]].drop_duplicates()
-    src["o"] = src["source"].map({s: i for i, s in enumerate(_SOURCES)})
+    src["o"] = src["source"].astype(object).map({s: i for i, s in enumerate(SOURCES)})
     sort_rows(src, ["rid", "o"])
     # one dict pass, not groupby.agg("|".join): a Python call per run dominated storms
     joined: dict[Any, list[str]] = {}
