@@ -76,6 +76,8 @@ def run_steps(
     release_free_memory()  # what the parse's threads freed, before the steps allocate
     # every step sees missing values as null, whether it runs now or deferred (parse())
     tables = {name: missing_as_null(t) for name, t in tables.items()}
+    tables = heap_to_spill(tables)  # `events`, sorted by id in the heap: 130 B an event
+    release_memory()
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
         tables = heap_to_spill(run(tables, context))
         release_memory()
