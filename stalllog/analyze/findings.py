@@ -205,19 +205,18 @@ def _end_ts(tables: dict[str, pd.DataFrame], df: pd.DataFrame) -> pd.Series:
     asked = ~(np.isnan(q_boot) | np.isnan(q_line))
     best_line = np.full(len(df), -np.inf)
     best_ts = np.full(len(df), np.nan)
-    boots = np.unique(q_boot[asked])
+    of_boot = {b: np.flatnonzero(asked & (q_boot == b)) for b in np.unique(q_boot[asked])}
     for t, line_col, ts_col in _timed_sources(tables):
         boot, line, ts = floats(t["boot"]), floats(t[line_col]), floats(t[ts_col])
         keep = ~(np.isnan(boot) | np.isnan(line) | np.isnan(ts))
         boot, line, ts = boot[keep], line[keep], ts[keep]
         order = np.lexsort((line, boot))  # stable: equal lines keep the table's order
         boot, line, ts = boot[order], line[order], ts[order]
-        for b in boots:
+        for b, asking in of_boot.items():
             lo, hi = np.searchsorted(boot, b, "left"), np.searchsorted(boot, b, "right")
-            rows = np.flatnonzero(asked & (q_boot == b))
-            pos = np.searchsorted(line[lo:hi], q_line[rows], side="right") - 1
+            pos = np.searchsorted(line[lo:hi], q_line[asking], side="right") - 1
             found = pos >= 0
-            rows, pos = rows[found], pos[found] + lo
+            rows, pos = asking[found], pos[found] + lo
             later = line[pos] >= best_line[rows]  # a later table wins a tie
             best_line[rows[later]], best_ts[rows[later]] = line[pos[later]], ts[pos[later]]
         release_mapped()

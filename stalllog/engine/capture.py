@@ -23,7 +23,7 @@ from stalllog.engine.schema import LINES, SOURCES, UNPARSED
 from stalllog.engine.spill import Spill
 from stalllog.engine.steps import Step, deferred_steps, run_steps
 from stalllog.engine.timecols import check_ts, ts_as_timedelta
-from stalllog.engine.trim import release_free_memory, release_memory
+from stalllog.engine.trim import release_free_memory
 from stalllog.engine.views import view
 from stalllog.engine.window import matching_rows, np_bool
 from stalllog.input.clock import Clock, check_tz, check_year
@@ -266,7 +266,6 @@ def _iter_parse(
     tables["events"] = dispatcher.events_table()
     tables["boots"] = stats.table(tables)
     tables = run_steps(tables, Context(hz=hz, analysis=analysis), families, skip_deferred=defer)
-    release_memory()  # what the analysis read and freed, before the tables are written
     tables["sources"] = pa.Table.from_pylist(source_rows, schema=SOURCES.arrow())
     yield tables
 

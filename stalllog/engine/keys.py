@@ -82,7 +82,10 @@ def missing_as_null(t: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     return t
 
 
-def _positions(values: pa.ChunkedArray) -> Callable[[pa.ChunkedArray], pa.Array | pa.ChunkedArray]:
+Positions = Callable[[pa.ChunkedArray], pa.Array | pa.ChunkedArray]
+
+
+def _positions(values: pa.ChunkedArray) -> Positions:
     """`pc.index_in(keys, value_set=values)` for many key columns: ids numbered from 0 (event
     ids, boots) look up in one array. index_in builds a hash table of `values` per call, and
     its buffers left ~12 MB of glibc heap per table behind (a storm's 35 tables: 300 MB)."""
@@ -106,8 +109,13 @@ def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
     """Every table but the core ones with `source` and `boot`, and NaN as null (idempotent)."""
     tables = {name: missing_as_null(t) for name, t in tables.items()}
     events, boots = tables.get("events"), tables.get("boots")
-    event_at = _positions(events.column("event_id")) if events is not None else None
-    boot_at = _positions(boots.column("boot")) if boots is not None else None
+    # key column -> (its positions in the keying table, the values found there)
+    lookups: dict[str, tuple[Positions, dict[str, pa.ChunkedArray]]] = {}
+    if events is not None:
+        values = {"source": events.column("source"), "boot": events.column("boot")}
+        lookups["event_id"] = (_positions(events.column("event_id")), values)
+    if boots is not None:
+        lookups["boot"] = (_positions(boots.column("boot")), {"source": boots.column("source")})
     out = dict(tables)
     for name, t in tables.items():
         alias = _alias_at(t.column_names)
@@ -116,16 +124,11 @@ def add_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         missing = _missing(t.column_names) if name not in CORE else []
         if not missing:
             continue
-        if "event_id" in t.column_names:
-            if events is None or event_at is None:
-                continue
-            at = event_at(t.column("event_id"))
-            values = {"source": events.column("source"), "boot": events.column("boot")}
-        else:
-            if boots is None or boot_at is None:
-                continue
-            at = boot_at(t.column("boot"))
-            values = {"source": boots.column("source")}
+        key_column = "event_id" if "event_id" in t.column_names else "boot"
+        if key_column not in lookups:
+            continue
+        find, values = lookups[key_column]
+        at = find(t.column(key_column))
         pos = _position(t.column_names)
         for i, key in enumerate(missing):
             column = values[key].take(at)

@@ -6,8 +6,9 @@ output directory and reads them back memory-mapped once the input is done: the p
 the analysis page in what they read, and those pages are the file's, not the heap's.
 `drop_pages()` lets them go from the process again (trim.release_memory: between the post-steps
 and the analysis steps, and after writing each table): a later read faults them back in from
-the page cache. The files are unlinked once mapped (the mapping keeps them) and the directory
-removed by `close()`.
+the page cache. Columns a step builds in the heap go the same way (`remap`, trim.settle). The
+files are unlinked once mapped (the mapping keeps them) and the directory removed by
+`close()`.
 """
 
 from __future__ import annotations

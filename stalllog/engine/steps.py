@@ -71,17 +71,15 @@ def run_steps(
     ]
     plan += [(FAMILY_ORDER, f"family:{f.name}", f.post) for f in families]
     from stalllog.engine.keys import add_keys, missing_as_null  # pyarrow: not at import time
-    from stalllog.engine.trim import heap_to_spill, release_free_memory, release_memory
+    from stalllog.engine.trim import release_free_memory, settle
 
     release_free_memory()  # what the parse's threads freed, before the steps allocate
     # every step sees missing values as null, whether it runs now or deferred (parse())
-    tables = {name: missing_as_null(t) for name, t in tables.items()}
-    tables = heap_to_spill(tables)  # `events`, sorted by id in the heap: 130 B an event
-    release_memory()
+    # `events` too: sorted by id in the heap at the end of the parse, 130 bytes an event
+    tables = settle({name: missing_as_null(t) for name, t in tables.items()})
     for _, _, run in sorted(plan, key=lambda p: (p[0], p[1])):
-        tables = heap_to_spill(run(tables, context))
-        release_memory()
-    return heap_to_spill(add_keys(tables))
+        tables = settle(run(tables, context))
+    return settle(add_keys(tables))
 
 
 def step_tables() -> list[TableSchema]:

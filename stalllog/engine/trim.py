@@ -51,11 +51,15 @@ def release_mapped() -> bool:
     return bool(big)
 
 
-def heap_to_spill(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-    """After a step of a big parse: the big columns it built in the heap go to the spill
-    (Spill.remap), whose pages release_mapped() can drop; the heap's would stay to the end."""
+def settle(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """Between the steps of a big parse: the big columns the last step built in the heap go
+    to the spill (Spill.remap), whose pages can be dropped where the heap's would stay to the
+    end; then release_memory()."""
     big = _big_spills()
-    return big[-1].remap(tables) if big else tables
+    if big:
+        tables = big[-1].remap(tables)
+    release_memory()
+    return tables
 
 
 def release_memory() -> None:
