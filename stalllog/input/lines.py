@@ -26,6 +26,7 @@ from stalllog.input.boots import BootTracker
 from stalllog.input.clock import WALL_UTC, Clock
 from stalllog.input.columns import bitmask_to_dictionary, invalid_rows
 from stalllog.input.fixed import PAD, slices
+from stalllog.input.fixedreads import FixedReads
 from stalllog.input.numbers import NONE, TOO_BIG, checked_int64
 from stalllog.input.prefixes import (
     BRACKET_CALLER,
@@ -35,15 +36,14 @@ from stalllog.input.prefixes import (
     BRACKET_TIME,
     CTIME_FAST,
     DIGIT,
+    KIND_BIT,
     KIND_GROUPS,
-    KIND_PARTS,
     KMSG,
     KMSG_CALLER,
     KMSG_TEST,
     MONTH,
     MONTH_WORDS,
     OTHER,
-    STRUCTURED,
     STRUCTURED_FLAGS,
     SYSLOG_FAST,
     SYSLOG_KERNEL_TEST,
@@ -51,8 +51,8 @@ from stalllog.input.prefixes import (
     XFAC_WORDS,
     XLEVELS,
 )
-from stalllog.input.stamps import WallFields, _blank_to_null, _nonblank, _np_bool
-from stalllog.input.walls import wall_from_ctime, wall_from_syslog
+from stalllog.input.stamps import _blank_to_null, _nonblank, _np_bool
+from stalllog.input.walls import wall_from_syslog
 
 LONG_LINE = 8192  # characters; longer lines are kept whole and flagged
 
@@ -76,9 +76,6 @@ FLAG_NAMES: tuple[str, ...] = (
     "tz-ambiguous",  # local wall clock in a DST change of the zone given (clock.py)
 )
 FLAG_BIT = {name: 1 << i for i, name in enumerate(FLAG_NAMES)}
-# "cont": a continuation line of a multi-line record, indented by the width of its first
-# line's prefix (util-linux dmesg, `dmesg -T`, journalctl); it takes that line's ts/wall/host.
-KIND_BIT = {n: 1 << i for i, n in enumerate((*KIND_PARTS, "kmsg_dict", "cont", *STRUCTURED))}
 _HEAD_BITS = sum(
     KIND_BIT[k]
     for k in ("time", "syslog", "syslog_iso", "journal_full", "journal_mono", "dmesg_ctime",
@@ -119,8 +116,6 @@ _OCTAL_ARROW = r"#(?:0[0-3][0-7]|177)"
 _KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
 
-_SYSLOG_PAIRS = 4  # host/tag pairs read from the bytes per chunk
-_SYSLOG_MIN_ROWS = 256  # fewer lines left: the pattern is as cheap
 _CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
 
 
@@ -192,7 +187,7 @@ def _text_prefix(
     return text, pc.replace_with_mask(prefix, pa.array(bad), pa.array(cut, pa.string()))
 
 
-class _Fields(WallFields):
+class _Fields(FixedReads):
     """Per-line values decoded from the prefix matches of every class."""
 
     def __init__(self, n: int) -> None:
@@ -279,48 +274,6 @@ class _Fields(WallFields):
         if ident is not None:
             self.nonkernel[idx] = _np_bool(pc.invert(pc.starts_with(ident, "kernel")))
         self.walls(idx, g)
-
-    def read_ctime(self, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """`dmesg -T` prefixes that fit fixed.CTIME, read from the bytes as CTIME_FAST reads
-        them. Returns the rows read."""
-        rows = rows[self.good[rows]]
-        win = fixed.window(pad, starts[rows])
-        ok = fixed.CTIME.match(win)
-        rows, win = rows[ok], win[ok]
-        self.plen[rows] = fixed.CTIME.size
-        self.kinds[rows] = KIND_BIT["dmesg_ctime"]
-        self.set_walls(rows, fixed.ctime_walls(win), pad, starts[rows] + 1, 24, wall_from_ctime)
-        return rows
-
-    def read_syslog(
-        self, full: pa.StringArray, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray
-    ) -> np.ndarray:
-        """Syslog headers `Oct 20 08:08:41 host tag: ` of the few host/tag pairs that make up
-        most lines, read from the bytes: SYSLOG_FAST reads the pair of one line, whose bytes
-        are then compared with the same bytes of every line with a fixed.SYSLOG stamp (the
-        pattern reads those lines alike: host and tag hold no space). Returns the rows read."""
-        rows = rows[self.good[rows]]
-        head = fixed.SYSLOG.size - 1  # the stamp; the space is the pair's first byte
-        left = rows[fixed.SYSLOG.match(fixed.window(pad, starts[rows]))]
-        done = [left[:0]]
-        for _ in range(_SYSLOG_PAIRS):
-            if len(left) < _SYSLOG_MIN_ROWS:
-                break
-            m = pc.extract_regex(full.take(pa.array(left[:1])), SYSLOG_FAST)
-            prefix, host, ident = (m.field(k)[0].as_py() for k in ("prefix", "host", "ident"))
-            pair = (prefix or "")[head:].encode()
-            if not prefix or len(pair) > fixed.PAIR_MAX or not all(0x20 <= b < 0x7F for b in pair):
-                left = left[1:]
-                continue
-            hit = fixed.equal(pad, starts[left] + head, pair)
-            got = left[hit]
-            self.plen[got] = len(prefix)
-            self.kinds[got] = KIND_BIT["syslog"]
-            self.strings["host"].append((got, pa.array([host]).take(np.zeros(len(got), int))))
-            self.nonkernel[got] = not ident.startswith("kernel")
-            done.append(got)
-            left = left[~hit]
-        return np.sort(np.concatenate(done))
 
 
 @dataclass

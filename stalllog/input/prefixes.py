@@ -137,6 +137,9 @@ KIND_PARTS: tuple[str, ...] = (
 # carry no message (JSON syntax, export fields other than MESSAGE) or could not be read.
 STRUCTURED: tuple[str, ...] = ("journal_json", "journal_export", "dmesg_json")
 STRUCTURED_FLAGS: tuple[str, ...] = ("structured", "bad-record")
+# "cont": a continuation line of a multi-line record, indented by the width of its first
+# line's prefix (util-linux dmesg, `dmesg -T`, journalctl); it takes that line's ts/wall/host.
+KIND_BIT = {n: 1 << i for i, n in enumerate((*KIND_PARTS, "kmsg_dict", "cont", *STRUCTURED))}
 
 # group whose presence shows each part
 KIND_GROUPS: dict[str, tuple[str, ...]] = {
