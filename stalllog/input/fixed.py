@@ -130,6 +130,22 @@ def slices(pad: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa.Strin
     return views.cast(pa.string())
 
 
+def lines_with(
+    buf: bytes, starts: np.ndarray, literals: tuple[bytes, ...], limit: int
+) -> np.ndarray | None:
+    """The lines (indices into `starts`) holding any of `literals` (no newline in them),
+    found with bytes.find; None past `limit` hits, where a scan of every line costs less."""
+    hits: list[int] = []
+    for literal in literals:
+        at = buf.find(literal)
+        while at >= 0:
+            if len(hits) >= limit:
+                return None
+            hits.append(at)
+            at = buf.find(literal, at + 1)
+    return np.unique(np.searchsorted(starts, hits, "right") - 1)
+
+
 def window(pad: np.ndarray, starts: np.ndarray, width: int = WIDTH) -> np.ndarray:
     """The `width` bytes from each start (rows x width; may run into the next lines), copied
     row by row out of a strided view of `pad`. A start too close to the end of `pad` moves
@@ -226,3 +242,40 @@ def syslog_walls(win: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Wall clocks of `Oct 20 08:08:41 ` windows (SYSLOG rows) in the unknown year 1900, as
     wall_from_syslog gives them: µs, and whether certain."""
     return _per_run(SYSLOG, win, _syslog)
+
+
+_US_MAX = 2**53  # µs counts up to here are exact as doubles: µs / 1e6 rounds as the text
+# printk's `[%5lu.%06lu]` by the column of its `]`: 5 columns of seconds first, then wider
+_CLOSE = (13, 14, 15, 16, 17, 18, 19, 20, 12, 11, 10, 9)
+_PRINTK = {c: Layout("[" + "_" * (c - 9) + "9.999999]") for c in _CLOSE}
+
+
+def printk_times(pad: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """printk times `[%5lu.%06lu]` at `starts`, an optional space after, as BRACKET_TIME reads
+    them: leading spaces, then 1-12 digits of seconds and exactly 6 of µs (other forms are left
+    to the pattern). Returns (rows that fit, prefix length, seconds). The seconds equal Arrow's
+    cast of the digits: the µs count divided by 1e6 is correctly rounded, as that cast is."""
+    n = len(starts)
+    fits = np.zeros(n, bool)
+    plen = np.zeros(n, np.int64)
+    secs = np.zeros(n)
+    left = np.arange(n)
+    for c in _CLOSE:  # one `]` column at most fits: the columns before it hold no `]`
+        s = starts[left]
+        rows = left[(pad[s + c] == 0x5D) & (pad[s + c - 7] == 0x2E)]
+        if not len(rows):
+            continue
+        win = window(pad, starts[rows])
+        spaces = win[:, 1 : c - 8] == 0x20
+        ok = ~(spaces[:, 1:] & ~spaces[:, :-1]).any(axis=1)  # spaces lead, digits follow
+        ok &= _PRINTK[c].match(win)
+        micros = _number(win, 1, c - 7) * 1_000_000 + _number(win, c - 6, c)
+        ok &= micros < _US_MAX
+        rows = rows[ok]
+        fits[rows] = True
+        plen[rows] = c + 1 + (win[ok, c + 1] == 0x20)
+        secs[rows] = micros[ok] / 1e6
+        if len(rows) == len(left):
+            break
+        left = np.setdiff1d(left, rows, assume_unique=True)
+    return fits, plen, secs

@@ -22,6 +22,7 @@ class FixedReads(WallFields):
 
     plen: np.ndarray
     kinds: np.ndarray
+    ts: np.ndarray
     good: np.ndarray
     nonkernel: np.ndarray
     strings: dict[str, list[tuple[np.ndarray, pa.Array]]]
@@ -67,3 +68,16 @@ class FixedReads(WallFields):
             done.append(got)
             left = left[~hit]
         return np.sort(np.concatenate(done))
+
+    def read_bracket(self, pad: np.ndarray, starts: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """printk times `[    1.234567] ` that fit fixed.printk_times, read as BRACKET_TIME
+        reads them. Returns the rows left to the pattern."""
+        at = np.flatnonzero(self.good[rows])
+        fits, plen, secs = fixed.printk_times(pad, starts[rows[at]])
+        read = rows[at[fits]]
+        self.plen[read] = plen[fits]
+        self.kinds[read] = KIND_BIT["time"]
+        self.ts[read] = secs[fits]
+        left = np.ones(len(rows), bool)
+        left[at[fits]] = False
+        return rows[left]

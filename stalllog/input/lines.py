@@ -7,9 +7,10 @@ dictionary lines, one parse per distinct wall-clock second). Every line becomes 
 exactly; except a line flagged `cut` (the reader kept its first MAX_LINE bytes only).
 
 Per chunk: newline positions (numpy) -> one zero-copy Arrow string array of whole lines ->
-lines sorted into prefix classes by their first bytes -> one small RE2 pattern per class
-(prefixes.py) -> prefix lengths and fields scattered back into per-line numpy arrays -> the
-text column cut out of the chunk with one boolean mask.
+lines sorted into prefix classes by their first bytes -> the fixed-layout forms (printk
+time, `dmesg -T`, syslog) read from the bytes (fixedreads.py), the other lines by one small
+RE2 pattern per class (prefixes.py) -> prefix lengths and fields scattered back into
+per-line numpy arrays -> the text column cut out of the chunk with one boolean mask.
 """
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ _OCTAL_ARROW = r"#(?:0[0-3][0-7]|177)"
 _KMSG_ESC_RE = re.compile(rb"\\x([0-9a-fA-F]{2})")
 _JOURNAL_BOOT_RE = re.compile(r"^-- (?:Boot [0-9a-f]{32}|Reboot) --$")
 
-_CLASSES = (("bracket", BRACKET_TIME), ("month", MONTH), ("digit", DIGIT), ("other", OTHER))
+_CLASSES = ("bracket", "month", "digit", "other")
 
 
 def _words(words: tuple[str, ...]) -> np.ndarray:
@@ -126,7 +127,7 @@ def _words(words: tuple[str, ...]) -> np.ndarray:
 _MONTH_W, _WEEKDAY_W, _XFAC_W = _words(MONTH_WORDS), _words(WEEKDAY_WORDS), _words(XFAC_WORDS)
 
 
-def _classify(pad: np.ndarray, starts: np.ndarray) -> list[tuple[str, str, np.ndarray]]:
+def _classify(pad: np.ndarray, starts: np.ndarray) -> list[tuple[str, np.ndarray]]:
     """Rows that may carry each class of prefix, from their first bytes (`pad` is the chunk
     plus PAD NUL bytes; a line shorter than 4 bytes shows its "\\n" or the padding, which no
     class accepts)."""
@@ -154,7 +155,7 @@ def _classify(pad: np.ndarray, starts: np.ndarray) -> list[tuple[str, str, np.nd
         | np.isin(word, _XFAC_W)
     )
     masks = {"bracket": bracket, "month": month, "digit": digit, "other": other}
-    return [(name, pattern, np.flatnonzero(masks[name])) for name, pattern in _CLASSES]
+    return [(name, np.flatnonzero(masks[name])) for name in _CLASSES]
 
 
 def _extract(full: pa.StringArray, idx: np.ndarray, pattern: str) -> pa.StructArray:
@@ -333,7 +334,7 @@ class LineStage:
         pad = np.concatenate([arr, np.zeros(PAD, np.uint8)])
         fields = _Fields(n)
         fields.good[bad] = False
-        for name, pattern, idx in _classify(pad, starts):
+        for name, idx in _classify(pad, starts):
             if not len(idx):
                 continue
             if name == "month":
@@ -343,9 +344,7 @@ class LineStage:
             elif name == "other":
                 self._other(full, pad, starts, idx, fields)
             else:
-                fields.decode(_extract(full, idx, pattern), idx)
-                if name == "bracket":
-                    self._bracket(full, buf, pad, starts, idx, fields)
+                self._bracket(full, buf, pad, starts, idx, fields)
         plen, kinds = fields.plen, fields.kinds
         cont_rows, cont_head = self._continuations(pad, starts, cend, fields)
 
@@ -384,7 +383,7 @@ class LineStage:
         syslogish = (
             kinds & (KIND_BIT["syslog"] | KIND_BIT["syslog_iso"] | KIND_BIT["rfc5424"])
         ) != 0
-        if syslogish.any():
+        if (b"#0" in buf or b"#177" in buf) and syslogish.any():
             rows = np.flatnonzero(syslogish)
             octal = rows[_match(text, rows, _OCTAL_ARROW)]
             for i in octal.tolist():
@@ -408,7 +407,7 @@ class LineStage:
             originals = [buf[starts[i] : cend[i]] for i in raw_rows]
             raw = pc.replace_with_mask(raw, pa.array(mask), pa.array(originals, pa.binary()))
 
-        self._byte_flags(buf, arr, starts, flags)
+        self._byte_flags(buf, arr, starts, flags, int(np.count_nonzero(cr)))
         flags[lengths > LONG_LINE] |= FLAG_BIT["long"]
         fields.set_flags(flags, self.clock)
         if n and tail:
@@ -563,9 +562,12 @@ class LineStage:
         full: pa.StringArray, buf: bytes, pad: np.ndarray, starts: np.ndarray, idx: np.ndarray,
         fields: _Fields,
     ) -> None:  # fmt: skip
-        """Refine the `[`-lines matched with the printk time alone: `][` right after the time
-        means a caller id follows; no time may be a caller id alone; a syslog tag after the
-        time means journalctl -o short-monotonic."""
+        """`[`-lines: the printk time (most from the bytes, the rest by BRACKET_TIME); `][`
+        right after the time means a caller id follows; no time may be a caller id alone; a
+        syslog tag after the time means journalctl -o short-monotonic."""
+        rest = fields.read_bracket(pad, starts, idx)
+        if len(rest):
+            fields.decode(_extract(full, rest, BRACKET_TIME), rest)
         plen = fields.plen[idx]
         pos = starts[idx] + plen
         timed = plen > 0
@@ -575,8 +577,11 @@ class LineStage:
         only = idx[~timed]
         if len(only):
             fields.decode(_extract(full, only, BRACKET_CALLER_ONLY), only)
-        if b"kernel: " in buf or b"]: " in buf:
-            rows = idx[timed]
+        rows = idx[timed]
+        found = fixed.lines_with(buf, starts, (b"kernel: ", b"]: "), len(rows) // 8)
+        if found is not None:  # the few lines that may be short-monotonic
+            rows = rows[np.isin(rows, found, assume_unique=True)]
+        if len(rows):
             mono = rows[_match(full, rows, BRACKET_MONO_TEST)]
             if len(mono):
                 fields.decode(_extract(full, mono, BRACKET_MONO), mono)
@@ -619,10 +624,15 @@ class LineStage:
             self.prev_kmsg = bool(is_kmsg[-1] or dict_line[-1])
 
     @staticmethod
-    def _byte_flags(buf: bytes, arr: np.ndarray, starts: np.ndarray, flags: np.ndarray) -> None:
-        """NUL, ESC and inner CR bytes, found with memchr first (most chunks have none)."""
+    def _byte_flags(
+        buf: bytes, arr: np.ndarray, starts: np.ndarray, flags: np.ndarray, eol_crs: int
+    ) -> None:
+        """NUL, ESC and inner CR bytes, found with memchr first (most chunks have none); a
+        serial console's CRs, counted, may all be the `eol_crs` of its CRLF line ends."""
         for byte, name in ((b"\x00", "nul"), (b"\x1b", "ansi"), (b"\r", "cr")):
             if byte not in buf:
+                continue
+            if name == "cr" and np.count_nonzero(arr == 13) == eol_crs:
                 continue
             pos = np.flatnonzero(arr == byte[0])
             if name == "cr":  # the "\r" of a "\r\n" line end is not inside the line
