@@ -52,6 +52,15 @@ def test_jobs_output_is_byte_identical(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.usefixtures("always_parallel")
+def test_jobs_to_stdout_reads_the_parts_back_into_memory() -> None:
+    # `-o -`: no output directory to map the workers' tables from
+    args = ["parse", "-q", *FILES, "-o", "-", "-t", "oom_events,frames,boots"]
+    one, two = (runner.invoke(app, [*args, "--jobs", str(jobs)]) for jobs in (1, 2))
+    assert one.exit_code == two.exit_code == 0, two.output
+    assert one.stdout == two.stdout and one.stdout.count("\n") > 1000
+
+
+@pytest.mark.usefixtures("always_parallel")
 def test_jobs_error_names_the_input_like_one_process(tmp_path: Path) -> None:
     """An input that fails in a worker fails the run as it does in one process."""
     outs = []

@@ -68,12 +68,20 @@ class Spill:
         file, sink, writer = self._files.pop(name)
         writer.close()
         sink.close()
+        return list(pa.ipc.open_stream(self._map(file)))
+
+    def adopt(self, file: Path) -> pa.Table:
+        """The table another process wrote to `file` (an Arrow stream, uncompressed: a
+        `--jobs` worker's part, output/parallel.py), memory-mapped."""
+        return pa.ipc.open_stream(self._map(file)).read_all()
+
+    def _map(self, file: Path) -> pa.Buffer:
         with pa.memory_map(str(file)) as mapped:
             whole = mapped.read_buffer()  # zero-copy: the batches are slices of it
         self._mapped.append(whole)
         with contextlib.suppress(OSError):  # a mapped file lives on until unmapped (POSIX)
             file.unlink()
-        return list(pa.ipc.open_stream(whole))
+        return whole
 
     def remap(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         """`tables` with the columns a step built in the heap (a storm's decoded gfp_flags, the

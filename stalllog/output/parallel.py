@@ -5,8 +5,9 @@ manifest's `inputs`, as the one-process path does) and writes its `lines` batche
 temporary Arrow stream; the parent takes the parts in input order, reads each stream while it
 grows, gives its batches back with global ids and finally the merged tables: the same items,
 in the same order, as capture.iter_parse, so the files written are the same bytes. The parent
-never holds more than one `lines` batch; family tables are held until the end, as in one
-process.
+never holds more than one `lines` batch. A worker writes its part's tables to Arrow streams
+in the CLI's spill (engine/spill.py, in the output directory), which the parent maps as the
+one-process parse maps its family rows: neither process holds them in its heap.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, wait
+from pathlib import Path
 from typing import IO, Any
 
 import pyarrow as pa
 
 from stalllog.engine.capture import LINES_ARROW, Progress
 from stalllog.engine.merge import Numbering, Part, iter_part, merge, unknown_id_columns
+from stalllog.engine.spill import Spill
 from stalllog.input.clock import Clock
 from stalllog.input.reader import CaptureError
 from stalllog.output.hashing import HashedInput
@@ -98,8 +101,10 @@ class ParallelInputs:
         analysis: bool = True,
         max_bytes: int | None = None,
         clock: Clock | None = None,
+        spill: Spill | None = None,
     ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:
-        """What capture.iter_parse yields for these files: `lines` batches, then the tables."""
+        """What capture.iter_parse yields for these files: `lines` batches, then the tables
+        (the parts' tables mapped from `spill`, or read into memory without one)."""
         # forkserver: workers start from a clean process with stalllog imported once, not
         # from a fork of this one and its threads
         ctx = multiprocessing.get_context("forkserver")
@@ -110,12 +115,13 @@ class ParallelInputs:
             ProcessPoolExecutor(self.jobs, mp_context=ctx) as pool,
         ):
             streams = [os.path.join(tmp, f"{k}.arrows") for k in range(len(self.files))]
+            kept = str(spill.path) if spill is not None else tmp
             futures = [
-                pool.submit(_work, path, shown, max_bytes, stream, clock)
-                for (path, shown), stream in zip(self.files, streams, strict=True)
+                pool.submit(_work, path, shown, max_bytes, stream, clock, f"{kept}/part{k}")
+                for k, ((path, shown), stream) in enumerate(zip(self.files, streams, strict=True))
             ]
             try:
-                yield from self._in_order(futures, streams, parts, progress)
+                yield from self._in_order(futures, streams, parts, progress, spill)
             except BaseException:
                 # a failed (or interrupted) run does not wait for the other files
                 running = list((getattr(pool, "_processes", None) or {}).values())
@@ -126,8 +132,8 @@ class ParallelInputs:
         yield merge(parts, hz, analysis)
 
     def _in_order(
-        self, futures: list[Future[tuple[Part, dict[str, Any], str]]], streams: list[str],
-        parts: list[Part], progress: Progress | None,
+        self, futures: list[Future[tuple[Part, dict[str, str], dict[str, Any], str]]],
+        streams: list[str], parts: list[Part], progress: Progress | None, spill: Spill | None,
     ) -> Iterator[pa.RecordBatch]:  # fmt: skip
         """Each part's `lines` as its worker writes them: a part's shifts are known once the
         parts before it are done, so the parent renumbers and writes them while the workers
@@ -139,7 +145,8 @@ class ParallelInputs:
             with _Growing(stream, future) as f:
                 for batch in pa.ipc.open_stream(f):
                     yield shifts.table(batch)
-            part, record, lines = future.result()
+            part, files, record, lines = future.result()
+            part.tables = {name: _taken(Path(file), spill) for name, file in files.items()}
             numbering.advance(part)
             self._records.append(record)
             os.unlink(lines)
@@ -189,9 +196,10 @@ class _Growing(io.RawIOBase):
 
 
 def _work(
-    path: str, shown: str, max_bytes: int | None, lines: str, clock: Clock | None = None
-) -> tuple[Part, dict[str, Any], str]:
-    """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream)."""
+    path: str, shown: str, max_bytes: int | None, lines: str, clock: Clock | None, kept: str
+) -> tuple[Part, dict[str, str], dict[str, Any], str]:
+    """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream), its
+    part's tables to `kept.<table>.arrows` (returned by name, taken out of the part)."""
     f = _open(path, shown)
     try:
         # lz4: a seventh of the bytes through the page cache, half the CPU of writing and
@@ -208,7 +216,22 @@ def _work(
                     writer.write_batch(item)
     finally:
         f.close()
-    return part, f.record(), lines
+    files = {name: f"{kept}.{name}.arrows" for name in part.tables}
+    for name, t in part.tables.items():  # uncompressed: the parent maps them
+        with pa.OSFile(files[name], "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
+            w.write_table(t)
+    part.tables = {}
+    return part, files, f.record(), lines
+
+
+def _taken(file: Path, spill: Spill | None) -> pa.Table:
+    """A table a worker wrote: mapped from the spill, else read into memory."""
+    if spill is not None:
+        return spill.adopt(file)
+    with pa.OSFile(str(file)) as f:
+        t = pa.ipc.open_stream(f).read_all()
+    file.unlink()
+    return t
 
 
 def _open(path: str, shown: str) -> HashedInput:

@@ -391,7 +391,7 @@ def _items(
 ) -> Iterator[pa.RecordBatch | dict[str, pa.Table]]:  # fmt: skip
     """iter_parse's items, or with --jobs the same items from worker processes."""
     if isinstance(sources, ParallelInputs):
-        return sources.iter_parse(progress, hz, analysis, max_bytes, clock)
+        return sources.iter_parse(progress, hz, analysis, max_bytes, clock, spill)
     tz, year = (clock.tz, clock.year) if clock else (None, None)
     return iter_parse(sources, progress=progress, hz=hz, analysis=analysis, max_bytes=max_bytes,
                       tz=tz, year=year, spill=spill)  # fmt: skip
