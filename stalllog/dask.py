@@ -25,6 +25,8 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -32,6 +34,8 @@ import pyarrow.parquet as pq
 
 from stalllog.engine.capture import LINES_ARROW, plain
 from stalllog.engine.merge import Offsets, Part, iter_part, merge, offsets
+from stalllog.engine.spill import Spill
+from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock, check_tz, check_year
 
 BIG = ("lines",)  # written per capture
@@ -100,10 +104,16 @@ def parse_to_parquet(
         raise FileExistsError(f"{out}: not empty")
     fs.makedirs(f"{root}/{_TMP}", exist_ok=True)
     parts = [
-        dask.delayed(_parse)(f, f"{out}/{_TMP}/lines.{k}.arrows", max_bytes, Clock(tz, year))
+        dask.delayed(_parse)(
+            f,
+            f"{out}/{_TMP}/lines.{k}.arrows",
+            max_bytes,
+            Clock(tz, year),
+            f"{out}/{_TMP}/part.{k}",
+        )
         for k, f in enumerate(files)
     ]
-    shifts = dask.delayed(offsets)(parts)
+    shifts = dask.delayed(_offsets)(parts)
     small = dask.delayed(_merge_write)(parts, out, hz, analysis)
     big = [dask.delayed(_renumber)(f"{out}/{_TMP}/lines.{k}.arrows", out, k, shifts, k)
            for k in range(len(files))]  # fmt: skip
@@ -112,21 +122,67 @@ def parse_to_parquet(
     return {name: dd.read_parquet(f"{out}/{name}") for name in names}
 
 
-def _parse(name: str, lines: str, max_bytes: int | None, clock: Clock | None = None) -> Part:
-    """Task: parse one capture; its lines (own ids) go to the Arrow stream `lines`."""
+_Parsed = tuple[Part, dict[str, str]]  # a part without its tables, and where they are
+
+
+def _parse(name: str, lines: str, max_bytes: int | None, clock: Clock | None, kept: str) -> _Parsed:
+    """Task: parse one capture; its lines (own ids) go to the Arrow stream `lines`, its part's
+    tables to `kept.<table>.arrows` (a storm's are ~1.7 GB a GiB: not through the scheduler)."""
     import fsspec
 
-    with (
-        fsspec.open(name, "rb") as src,
-        fsspec.open(lines, "wb") as sink,
-        pa.ipc.new_stream(sink, LINES_ARROW) as writer,
-    ):
-        for item in iter_part(src, None, max_bytes, name=name, clock=clock):
-            if isinstance(item, Part):
-                part = item
-            else:
-                writer.write_batch(item)
-    return part
+    spill = _local_spill(kept)  # the family rows wait there, as in `stalllog parse`
+    try:
+        with (
+            fsspec.open(name, "rb") as src,
+            fsspec.open(lines, "wb") as sink,
+            pa.ipc.new_stream(sink, LINES_ARROW) as writer,
+        ):
+            for item in iter_part(src, None, max_bytes, name=name, clock=clock, spill=spill):
+                if isinstance(item, Part):
+                    part = item
+                else:
+                    writer.write_batch(item)
+        files = {table: f"{kept}.{table}.arrows" for table in part.tables}
+        for table, t in part.tables.items():  # uncompressed: the merge maps them where it can
+            with fsspec.open(files[table], "wb") as f, pa.ipc.new_stream(f, t.schema) as w:
+                w.write_table(t)
+            release_memory()
+    finally:
+        if spill is not None:
+            spill.close()
+    return replace(part, tables={}), files
+
+
+def _local_spill(url: str) -> Spill | None:
+    """A spill beside `url` (a file or directory) where it is on a local file system."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(url)
+    protocols = fs.protocol if isinstance(fs.protocol, tuple) else (fs.protocol,)
+    return Spill(Path(path).parent) if "file" in protocols else None
+
+
+def _offsets(parsed: list[_Parsed]) -> list[Offsets]:
+    return offsets([part for part, _ in parsed])
+
+
+def _taken(parsed: list[_Parsed], spill: Spill | None) -> list[Part]:
+    """The parts with their tables: mapped from a local file system (the pages are the
+    page cache's, and go between the post-steps as in `stalllog parse`), else read."""
+    import fsspec
+
+    out = []
+    for part, files in parsed:
+        tables = {}
+        for table, url in files.items():
+            fs, path = fsspec.core.url_to_fs(url)
+            if spill is not None:
+                tables[table] = spill.adopt(Path(path))
+                continue
+            with fs.open(path, "rb") as f:
+                tables[table] = pa.ipc.open_stream(f).read_all()
+        out.append(replace(part, tables=tables))
+    return out
 
 
 def _renumber(lines: str, out: str, k: int, shifts: Sequence[Offsets], i: int) -> None:
@@ -146,12 +202,18 @@ def _renumber(lines: str, out: str, k: int, shifts: Sequence[Offsets], i: int) -
             writer.write_table(plain(pa.Table.from_batches([shifts[i].table(batch)])))
 
 
-def _merge_write(parts: list[Part], out: str, hz: int | None, analysis: bool) -> list[str]:
+def _merge_write(parsed: list[_Parsed], out: str, hz: int | None, analysis: bool) -> list[str]:
     """Task: merge the parts' small tables, run the post-steps, write them; all table names in
     the order `stalllog parse` writes them."""
-    tables = merge(parts, hz, analysis)
-    for name, t in tables.items():
-        _write(plain(t), f"{out}/{name}/part.00000.parquet")
+    spill = _local_spill(f"{out}/{_TMP}/merge")
+    try:
+        tables = merge(_taken(parsed, spill), hz, analysis)
+        for name, t in tables.items():
+            _write(plain(t), f"{out}/{name}/part.00000.parquet")
+            release_memory()  # a mapped table's pages at a time, as `stalllog parse` writes
+    finally:
+        if spill is not None:
+            spill.close()
     return [*BIG, *tables]
 
 

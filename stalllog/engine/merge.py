@@ -25,6 +25,7 @@ from stalllog.engine.dispatch import Dispatcher
 from stalllog.engine.gcwindow import gen_with_fewer_collections
 from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import SOURCES
+from stalllog.engine.spill import Spill
 from stalllog.engine.steps import run_steps
 from stalllog.input.clock import Clock
 from stalllog.input.lines import LineStage
@@ -93,11 +94,13 @@ def iter_part(
     max_bytes: int | None = None,
     name: str | None = None,
     clock: Clock | None = None,
+    spill: Spill | None = None,
 ) -> Iterator[pa.RecordBatch | Part]:
     """Yield the source's `lines` batches (event_id added), then its Part: the one-source
     case of capture.iter_parse, stopping before the post-steps. name: the `source` to record
-    (default: the path, or the file object's name). clock: the zone and year given."""
-    return gen_with_fewer_collections(_iter_part(src, families, max_bytes, name, clock))
+    (default: the path, or the file object's name). clock: the zone and year given. spill:
+    where family rows wait (engine/spill.py); the part's tables then map its files."""
+    return gen_with_fewer_collections(_iter_part(src, families, max_bytes, name, clock, spill))
 
 
 def _iter_part(
@@ -106,8 +109,9 @@ def _iter_part(
     max_bytes: int | None,
     name: str | None,
     clock: Clock | None,
+    spill: Spill | None,
 ) -> Generator[pa.RecordBatch | Part, None, None]:
-    dispatcher = Dispatcher(families_or_all(families))
+    dispatcher = Dispatcher(families_or_all(families), spill=spill)
     stage = LineStage(clock=Clock(clock.tz, clock.year) if clock else Clock())
     stats = BootStats()
     opened = open_source(src, name)

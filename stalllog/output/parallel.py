@@ -26,6 +26,7 @@ import pyarrow as pa
 from stalllog.engine.capture import LINES_ARROW, Progress
 from stalllog.engine.merge import Numbering, Part, iter_part, merge, unknown_id_columns
 from stalllog.engine.spill import Spill
+from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock
 from stalllog.input.reader import CaptureError
 from stalllog.output.hashing import HashedInput
@@ -201,6 +202,7 @@ def _work(
     """In a worker: parse one file; its `lines` go to the file `lines` (an Arrow stream), its
     part's tables to `kept.<table>.arrows` (returned by name, taken out of the part)."""
     f = _open(path, shown)
+    spill = Spill(Path(kept).parent)  # the family rows wait there, as in one process
     try:
         # lz4: a seventh of the bytes through the page cache, half the CPU of writing and
         # reading them back (the `lines` of 1 GiB of input are ~2.5 GB of Arrow)
@@ -209,18 +211,20 @@ def _work(
             pa.OSFile(lines, "wb") as sink,
             pa.ipc.new_stream(sink, LINES_ARROW, options=options) as writer,
         ):
-            for item in iter_part(f, None, max_bytes, clock=clock):
+            for item in iter_part(f, None, max_bytes, clock=clock, spill=spill):
                 if isinstance(item, Part):
                     part = item
                 else:
                     writer.write_batch(item)
+        files = {name: f"{kept}.{name}.arrows" for name in part.tables}
+        for name, t in part.tables.items():  # uncompressed: the parent maps them
+            with pa.OSFile(files[name], "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
+                w.write_table(t)
+            release_memory()  # the pages of the worker's own spill, read to write them
+        part.tables = {}
     finally:
         f.close()
-    files = {name: f"{kept}.{name}.arrows" for name in part.tables}
-    for name, t in part.tables.items():  # uncompressed: the parent maps them
-        with pa.OSFile(files[name], "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
-            w.write_table(t)
-    part.tables = {}
+        spill.close()
     return part, files, f.record(), lines
 
 
