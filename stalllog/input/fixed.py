@@ -130,22 +130,6 @@ def slices(pad: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> pa.Strin
     return views.cast(pa.string())
 
 
-def lines_with(
-    buf: bytes, starts: np.ndarray, literals: tuple[bytes, ...], limit: int
-) -> np.ndarray | None:
-    """The lines (indices into `starts`) holding any of `literals` (no newline in them),
-    found with bytes.find; None past `limit` hits, where a scan of every line costs less."""
-    hits: list[int] = []
-    for literal in literals:
-        at = buf.find(literal)
-        while at >= 0:
-            if len(hits) >= limit:
-                return None
-            hits.append(at)
-            at = buf.find(literal, at + 1)
-    return np.unique(np.searchsorted(starts, hits, "right") - 1)
-
-
 def window(pad: np.ndarray, starts: np.ndarray, width: int = WIDTH) -> np.ndarray:
     """The `width` bytes from each start (rows x width; may run into the next lines), copied
     row by row out of a strided view of `pad`. A start too close to the end of `pad` moves

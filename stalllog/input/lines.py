@@ -577,11 +577,8 @@ class LineStage:
         only = idx[~timed]
         if len(only):
             fields.decode(_extract(full, only, BRACKET_CALLER_ONLY), only)
-        rows = idx[timed]
-        found = fixed.lines_with(buf, starts, (b"kernel: ", b"]: "), len(rows) // 8)
-        if found is not None:  # the few lines that may be short-monotonic
-            rows = rows[np.isin(rows, found, assume_unique=True)]
-        if len(rows):
+        if b"kernel: " in buf or b"]: " in buf:
+            rows = idx[timed]
             mono = rows[_match(full, rows, BRACKET_MONO_TEST)]
             if len(mono):
                 fields.decode(_extract(full, mono, BRACKET_MONO), mono)
