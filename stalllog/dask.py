@@ -25,7 +25,6 @@ from __future__ import annotations
 import glob
 import os
 from collections.abc import Iterable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from stalllog.engine.capture import LINES_ARROW, plain
-from stalllog.engine.merge import Offsets, Part, iter_part, merge, offsets
+from stalllog.engine.merge import Offsets, Part, iter_part, merge, offsets, stow, unstow
 from stalllog.engine.spill import Spill
 from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock, check_tz, check_year
@@ -142,15 +141,10 @@ def _parse(name: str, lines: str, max_bytes: int | None, clock: Clock | None, ke
                     part = item
                 else:
                     writer.write_batch(item)
-        files = {table: f"{kept}.{table}.arrows" for table in part.tables}
-        for table, t in part.tables.items():  # uncompressed: the merge maps them where it can
-            with fsspec.open(files[table], "wb") as f, pa.ipc.new_stream(f, t.schema) as w:
-                w.write_table(t)
-            release_memory()
+        return stow(part, kept, fsspec.open)
     finally:
         if spill is not None:
             spill.close()
-    return replace(part, tables={}), files
 
 
 def _local_spill(url: str) -> Spill | None:
@@ -167,22 +161,14 @@ def _offsets(parsed: list[_Parsed]) -> list[Offsets]:
 
 
 def _taken(parsed: list[_Parsed], spill: Spill | None) -> list[Part]:
-    """The parts with their tables: mapped from a local file system (the pages are the
-    page cache's, and go between the post-steps as in `stalllog parse`), else read."""
+    """The parts with their tables: mapped from a local file system (their pages go between
+    the post-steps as in `stalllog parse`), else read."""
     import fsspec
 
-    out = []
-    for part, files in parsed:
-        tables = {}
-        for table, url in files.items():
-            fs, path = fsspec.core.url_to_fs(url)
-            if spill is not None:
-                tables[table] = spill.adopt(Path(path))
-                continue
-            with fs.open(path, "rb") as f:
-                tables[table] = pa.ipc.open_stream(f).read_all()
-        out.append(replace(part, tables=tables))
-    return out
+    if spill is None:
+        return [unstow(part, files, None, fsspec.open) for part, files in parsed]
+    local = [{t: fsspec.core.url_to_fs(u)[1] for t, u in files.items()} for _, files in parsed]
+    return [unstow(part, files, spill) for (part, _), files in zip(parsed, local, strict=True)]
 
 
 def _renumber(lines: str, out: str, k: int, shifts: Sequence[Offsets], i: int) -> None:

@@ -12,8 +12,10 @@ on the merged tables.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Generator, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +29,7 @@ from stalllog.engine.registry import families_or_all
 from stalllog.engine.schema import SOURCES
 from stalllog.engine.spill import Spill
 from stalllog.engine.steps import run_steps
+from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock
 from stalllog.input.lines import LineStage
 from stalllog.input.reader import SourceLike, open_source
@@ -122,6 +125,33 @@ def _iter_part(
     tables["boots"] = stats.table(tables)
     counters = {**dispatcher._counters, "event": dispatcher.next_event_id}
     yield Part(tables, source, counters, stage.boots.boot)
+
+
+Opener = Callable[[str, str], AbstractContextManager[Any]]  # open(), fsspec.open()
+
+
+def stow(part: Part, kept: str, opener: Opener = open) -> tuple[Part, dict[str, str]]:
+    """`part` without its tables, and where they went: uncompressed Arrow streams
+    `kept.<table>.arrows` the merging process maps (unstow), as a `--jobs` worker or a Dask
+    task hands them over: a storm's are ~1.7 GB a GiB, too big to pass between processes."""
+    files = {name: f"{kept}.{name}.arrows" for name in part.tables}
+    for name, t in part.tables.items():
+        with opener(files[name], "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
+            w.write_table(t)
+        release_memory()  # the pages of a spilled table, read to write it
+    return replace(part, tables={}), files
+
+
+def unstow(part: Part, files: dict[str, str], spill: Spill | None, opener: Opener = open) -> Part:
+    """The part with its stowed tables: mapped into `spill` (local files), else read."""
+    tables = {}
+    for name, file in files.items():
+        if spill is not None:
+            tables[name] = spill.adopt(Path(file))
+            continue
+        with opener(file, "rb") as f:
+            tables[name] = pa.ipc.open_stream(f).read_all()
+    return replace(part, tables=tables)
 
 
 def parse_part(

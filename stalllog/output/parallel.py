@@ -24,9 +24,16 @@ from typing import IO, Any
 import pyarrow as pa
 
 from stalllog.engine.capture import LINES_ARROW, Progress
-from stalllog.engine.merge import Numbering, Part, iter_part, merge, unknown_id_columns
+from stalllog.engine.merge import (
+    Numbering,
+    Part,
+    iter_part,
+    merge,
+    stow,
+    unknown_id_columns,
+    unstow,
+)
 from stalllog.engine.spill import Spill
-from stalllog.engine.trim import release_memory
 from stalllog.input.clock import Clock
 from stalllog.input.reader import CaptureError
 from stalllog.output.hashing import HashedInput
@@ -147,7 +154,7 @@ class ParallelInputs:
                 for batch in pa.ipc.open_stream(f):
                     yield shifts.table(batch)
             part, files, record, lines = future.result()
-            part.tables = {name: _taken(Path(file), spill) for name, file in files.items()}
+            part = unstow(part, files, spill)
             numbering.advance(part)
             self._records.append(record)
             os.unlink(lines)
@@ -216,26 +223,11 @@ def _work(
                     part = item
                 else:
                     writer.write_batch(item)
-        files = {name: f"{kept}.{name}.arrows" for name in part.tables}
-        for name, t in part.tables.items():  # uncompressed: the parent maps them
-            with pa.OSFile(files[name], "wb") as sink, pa.ipc.new_stream(sink, t.schema) as w:
-                w.write_table(t)
-            release_memory()  # the pages of the worker's own spill, read to write them
-        part.tables = {}
+        part, files = stow(part, kept)
     finally:
         f.close()
         spill.close()
     return part, files, f.record(), lines
-
-
-def _taken(file: Path, spill: Spill | None) -> pa.Table:
-    """A table a worker wrote: mapped from the spill, else read into memory."""
-    if spill is not None:
-        return spill.adopt(file)
-    with pa.OSFile(str(file)) as f:
-        t = pa.ipc.open_stream(f).read_all()
-    file.unlink()
-    return t
 
 
 def _open(path: str, shown: str) -> HashedInput:
