@@ -37,9 +37,9 @@ import pyarrow as pa
 import regex
 
 from .base import EVENT_ID, Block, Family, Feed, Line, Sink, SubParser, TableSchema, col
+from .dump_parts import MAX_FOREIGN, DumpParts, SkipCount, may_be_foreign
 from .stacktrace import CallTrace
 from .tasklines import TaskDump, is_task_line
-from .warn_alloc import MAX_FOREIGN, DumpParts, SkipCount, may_be_foreign
 
 _SOFT = re.compile(
     r"(?:(?P<pfx>NMI watchdog|watchdog): )?BUG: soft lockup - CPU#(?P<cpu>\d+) stuck for "

@@ -6,7 +6,116 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Problems
+import pyarrow as pa
+
+from .base import EVENT_ID, Problems, TableSchema, col
+
+OOM_EVENTS = TableSchema(
+    "oom_events",
+    "One row per OOM-killer invocation and/or kill, in order of first line. A dump with no "
+    "kill line, or a kill line with no dump (rate-limited header), is a row with `complete` "
+    "False. Trace, Mem-Info, memcg and task rows of the dump carry the same `event_id`.",
+    (
+        col("oom_id", pa.int64(), "", "row number in the capture, from 0"),
+        EVENT_ID,
+        col("boot", pa.int32(), "", "boot number in the capture"),
+        col("ts", pa.float64(), "s", "time of the `invoked oom-killer` header (null if none)"),
+        col("ts_kill", pa.float64(), "s", "time of the kill (or no-kill outcome) line"),
+        col("line_start", pa.int64(), "", "first line of the dump (or of the kill when no dump)"),
+        col(
+            "line_end",
+            pa.int64(),
+            "",
+            "last line of the dump: kill lines included, and an oom_reaper line right after",
+        ),
+        col("kill_line_no", pa.int64(), "", "line of `Killed process` (or its substitute)"),
+        col("kill_event_id", pa.int64(), "", "event whose block holds the kill line"),
+        col("trigger_comm", pa.string(), "", "task that invoked the OOM killer (header)"),
+        col("trigger_pid", pa.int64(), "", "its pid (dump_stack header)"),
+        col(
+            "release",
+            pa.string(),
+            "",
+            "kernel release of the dump_stack header (`uname -r`); lets stalllog decode "
+            "hex-only gfp masks of excerpts without a boot banner",
+        ),
+        col("gfp_mask", pa.int64(), "", "allocation gfp mask as printed (bit layout varies)"),
+        col(
+            "gfp_flags",
+            pa.string(),
+            "",
+            "flag names of the mask: as printed (4.5+), or decoded by stalllog; null if neither",
+        ),
+        col("gfp_flags_decoded", pa.bool_(), "", "True when stalllog decoded gfp_flags"),
+        col("order", pa.int32(), "", "allocation order; -1 = sysrq-f manual OOM"),
+        col("oom_score_adj", pa.int32(), "", "oom_score_adj of the invoking task"),
+        col("oom_adj", pa.int32(), "", "legacy oom_adj/oomkilladj of the invoking task (<= 3.6)"),
+        col("nodemask", pa.string(), "", "allocation nodemask as printed (`(null)` = none)"),
+        col("cpuset", pa.string(), "", "cpuset (cgroup name) of the invoking task"),
+        col("mems_allowed", pa.string(), "", "its mems_allowed node list"),
+        col("constraint", pa.string(), "", "`CONSTRAINT_*` of the `oom-kill:` line (5.0+)"),
+        col("kind", pa.string(), "", "global, memcg, cpuset, mempolicy or sysrq"),
+        col(
+            "message",
+            pa.string(),
+            "",
+            "prefix of the kill line: `Out of memory`, `Memory cgroup out of memory`, …",
+        ),
+        col("oom_memcg", pa.string(), "", "memcg whose limit was hit (memcg OOM)"),
+        col("task_memcg", pa.string(), "", "memcg of the victim (`Task in`, `task_memcg=`)"),
+        col("memcg_version", pa.string(), "", "v1 / v2 from the memcg counter lines"),
+        col("oom_group_memcg", pa.string(), "", "memcg killed as a whole (memory.oom.group)"),
+        col("selected_pid", pa.int64(), "", "`Kill process P … or sacrifice child` (<= 5.0)"),
+        col("selected_comm", pa.string(), "", "its name"),
+        col("score", pa.int64(), "", "its badness score as printed"),
+        col("victim_pid", pa.int64(), "", "killed process (`Killed process`, else `oom-kill:`)"),
+        col("victim_comm", pa.string(), "", "its name"),
+        col("victim_uid", pa.int64(), "", "its uid (`uid=` is %d: 4294967294 prints -2)"),
+        col("total_vm_kb", pa.int64(), "kB", "victim virtual size (`total-vm`, 2.6 `vsz`)"),
+        col("anon_rss_kb", pa.int64(), "kB", "victim anonymous RSS at the kill"),
+        col("file_rss_kb", pa.int64(), "kB", "victim file RSS at the kill"),
+        col("shmem_rss_kb", pa.int64(), "kB", "victim shmem RSS at the kill (4.5+)"),
+        col("pgtables_kb", pa.int64(), "kB", "victim page tables (5.6+)"),
+        col(
+            "victim_oom_score_adj",
+            pa.int32(),
+            "",
+            "victim oom_score_adj (kill line 5.6+, else its task-table row)",
+        ),
+        col("n_sharing_killed", pa.int32(), "", "`Kill process … sharing same memory` lines"),
+        col("pinned_by_pid", pa.int64(), "", "init-like task pinning the victim mm (no reaping)"),
+        col("already_exiting", pa.bool_(), "", "`OOM victim … is already exiting`: no kill"),
+        col("no_killable", pa.bool_(), "", "`Out of memory and no killable processes`"),
+        col(
+            "reaped",
+            pa.bool_(),
+            "",
+            "True: `oom_reaper: reaped`; False: `unable to reap`; null: no reaper line",
+        ),
+        col("reap_ts", pa.float64(), "s", "time of the oom_reaper line"),
+        col("reap_line_no", pa.int64(), "", "line of the oom_reaper line"),
+        col("reap_anon_rss_kb", pa.int64(), "kB", "victim anon RSS left after reaping"),
+        col("reap_file_rss_kb", pa.int64(), "kB", "victim file RSS left after reaping"),
+        col("reap_shmem_rss_kb", pa.int64(), "kB", "victim shmem RSS left after reaping"),
+        col("unable_to_reap", pa.bool_(), "", "`oom_reaper: unable to reap pid:`"),
+        col("panic", pa.bool_(), "", "the OOM ended in a kernel panic"),
+        col("panic_msg", pa.string(), "", "the panic message (`System is deadlocked on memory`)"),
+        col("page_kb", pa.int32(), "kB", "page size used for oom_tasks kB (buddy line or victim)"),
+        col("n_tasks", pa.int32(), "tasks", "task-table rows of the dump"),
+        col("stack_id", pa.int64(), "", "the dump's call trace (`stacks`/`frames`)"),
+        col("meminfo_id", pa.int64(), "", "the dump's Mem-Info snapshot"),
+        col(
+            "complete",
+            pa.bool_(),
+            "",
+            "header and outcome (kill, no killable, already exiting or panic) both seen",
+        ),
+        col("corrupted", pa.bool_(), "", "a field was unreadable or the dump was cut/interleaved"),
+        col("reason", pa.string(), "", "why `corrupted`, `; `-joined"),
+    ),
+)
+
+EVENT_COLUMNS = tuple(c.name for c in OOM_EVENTS.columns)
 
 PAGES_TO_KB = {
     "total_vm_pages": "total_vm_kb",
