@@ -75,7 +75,7 @@ def test_window_flags_rows_as_the_python_searches_do() -> None:
     import pyarrow as pa
 
     from stalllog.engine import window
-    from stalllog.engine.dispatch import _DIGIT_RUN_RE
+    from stalllog.engine.window import DIGIT_RUN_RE
 
     glued = re.compile(window.GLUED_STAMP, re.ASCII)
     lines = SAMPLES / "corpus/lkml/interleaved-4.6.2-ext4-dmcrypt-allocfail-hungtask-wqlockup.txt"
@@ -88,5 +88,5 @@ def test_window_flags_rows_as_the_python_searches_do() -> None:
     view = window.Window(batch, 0, np.zeros(n, bool), np.zeros(n, bool), "s", 0, n)
     for t, multi, digits in zip(texts, view.multi, view.digits, strict=True):
         assert multi == ("\n" in t or glued.search(t, 1) is not None), t
-        if len(t) > window.MAX_DIGITS and _DIGIT_RUN_RE.search(t):
+        if len(t) > window.MAX_DIGITS and DIGIT_RUN_RE.search(t):
             assert digits, t  # a superset: Python searches the rows flagged

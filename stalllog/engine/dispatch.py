@@ -20,11 +20,13 @@ from stalllog.engine.checked import add_event_reasons, to_batch
 from stalllog.engine.drops import DropLog
 from stalllog.engine.spill import Spill
 from stalllog.engine.window import (
-    MAX_DIGITS,
+    DIGIT_RUN_RE,
     WINDOW_MAX,
     WINDOW_MIN,
     Window,
+    logical_lines,
     np_bool,
+    shorten_digit_runs,
     skip_feed_rows,
 )
 from stalllog.parsers.base import Block, Family, Feed, Line, written_tables
@@ -258,8 +260,8 @@ class Dispatcher:
         """Feed row k of the window (each logical line in it); the first event that claims it."""
         ts, t = view.ts[k], view.texts[k]
         multi = view.multi[k]
-        if view.digits[k] and _DIGIT_RUN_RE.search(t):  # only lines families will see
-            t = _shorten_digit_runs(t)
+        if view.digits[k] and DIGIT_RUN_RE.search(t):  # only lines families will see
+            t = shorten_digit_runs(t)
         base = _new_line(Line, (view.source, view.line0 + k, view.boots[k],
                                 math.nan if ts is None else ts, view.callers[k], view.levels[k],
                                 t, view.drops[k] or 0))  # fmt: skip
@@ -270,7 +272,7 @@ class Dispatcher:
                 return self._line(base, view.cand[k], view.skip_feed[k])
             return self._plain(base, view.cand[k])
         first = None
-        for line in _logical_lines(base):
+        for line in logical_lines(base):
             claimed = self._line(line, view.cand[k], view.skip_feed[k])
             if claimed is not None and first is None:
                 first = claimed
@@ -430,40 +432,7 @@ class Dispatcher:
         return events.sort_by("event_id")  # rows are written when blocks end
 
 
-# A printk stamp inside a line (window.GLUED_STAMP finds the lines): serial consoles glue a
-# record behind unfinished text of another CPU (`BUG: workqueue lockup - pool[ 2417.500236]
-# INFO: task ...`, syzkaller's `login: [  100.1][    C1] rcu: INFO: ...`).
-_GLUED_RE = re.compile(r"\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ")
-
-
-def _logical_lines(line: Line) -> list[Line]:
-    """Split a physical line into the records it holds: embedded newlines (/dev/kmsg `\\x0a`,
-    rsyslog `#012`) and records glued behind other text; each keeps the line number."""
-    out: list[Line] = []
-    for k, piece in enumerate(line.text.split("\n")):
-        dropped = line.dropped if k == 0 else 0
-        start, ts, caller = 0, line.ts, line.caller
-        for m in _GLUED_RE.finditer(piece):
-            if m.start() == 0:
-                continue
-            out.append(Line(line.source, line.line_no, line.boot, ts, caller, line.level,
-                            piece[start : m.start()], dropped))  # fmt: skip
-            dropped = 0
-            start, ts, caller = m.end(), float(m[1]), m[2] or caller
-        out.append(Line(line.source, line.line_no, line.boot, ts, caller, line.level,
-                        piece[start:], dropped))  # fmt: skip
-    return out
-
-
-# Python refuses int() of more than 4300 digits (and it is quadratic below that): families see
-# such a run (window.MAX_DIGITS) cut, still far out of any column's range, so the checked
-# conversion nulls it and names it. The `lines` table keeps the text as it came.
-_DIGIT_RUN_RE = re.compile(rf"\d{{{MAX_DIGITS + 1},}}")
 _new_line = tuple.__new__  # Line(...) without the generated __new__'s Python frame
-
-
-def _shorten_digit_runs(text: str) -> str:
-    return _DIGIT_RUN_RE.sub(lambda m: m[0][:MAX_DIGITS], text)
 
 
 EVENTS_SCHEMA = pa.schema(
