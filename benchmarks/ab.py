@@ -6,8 +6,9 @@
 On a shared machine the speed drifts by 20 % and more over minutes, so runs of one commit and
 then the other (bench.py --rev) can show a change that is not there. Here the two run
 alternately, A B B A A B ..., and each pair is compared on its own: the verdict is the median
-of the per-pair ratios of CPU time (user + sys, B / A) with its quartiles, which drift moves
-far less than it moves either commit's times. A change inside the quartiles is not shown.
+of the per-pair ratios B/A of CPU time (user + sys) and of wall time, with their quartiles,
+which drift moves far less than it moves either commit's times. A change inside the quartiles
+is not shown.
 
 Each side's output tables are read back and compared (`manifest.json` aside); a difference is
 reported, since a faster parse that writes other tables is no result. `worktree` is the working
@@ -85,8 +86,8 @@ def main() -> None:
         for side in ("A", "B") if i % 2 == 0 else ("B", "A"):
             runs[side].append(run(codes[side], path, outs[side]))
         a, b = runs["A"][-1], runs["B"][-1]
-        print(f"  pair {i + 1}: CPU A {a.cpu:.2f} s, B {b.cpu:.2f} s, B/A {b.cpu / a.cpu:.3f}",
-              flush=True)  # fmt: skip
+        print(f"  pair {i + 1}: CPU A {a.cpu:.2f} s, B {b.cpu:.2f} s, B/A {b.cpu / a.cpu:.3f};"
+              f" wall B/A {b.wall / a.wall:.3f}", flush=True)  # fmt: skip
 
     for side, label in (("A", args.a), ("B", args.b)):
         cpu = [r.cpu for r in runs[side]]
@@ -95,9 +96,12 @@ def main() -> None:
         print(f"{side} {label}: CPU min {min(cpu):.2f} median {statistics.median(cpu):.2f} s;"
               f" wall min {min(wall):.2f} median {statistics.median(wall):.2f} s;"
               f" peak RSS {rss:.0f} MB")  # fmt: skip
-    ratios = [b.cpu / a.cpu for a, b in zip(runs["A"], runs["B"], strict=True)]
-    q1, q2, q3 = quartiles(ratios)
-    print(f"CPU B/A per pair: median {q2:.3f} (quartiles {q1:.3f}-{q3:.3f})")
+    for what in ("cpu", "wall"):
+        ratios = [
+            getattr(b, what) / getattr(a, what) for a, b in zip(runs["A"], runs["B"], strict=True)
+        ]
+        q1, q2, q3 = quartiles(ratios)
+        print(f"{what.upper()} B/A per pair: median {q2:.3f} (quartiles {q1:.3f}-{q3:.3f})")
     differ = differing_tables(outs["A"], outs["B"])
     print("tables: " + ("identical" if not differ else "DIFFER: " + ", ".join(differ)))
     (bench.DATA / f"time-v-{os.getpid()}.txt").unlink(missing_ok=True)

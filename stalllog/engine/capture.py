@@ -294,15 +294,14 @@ def source_batches(
     # a live input is read as it comes, in this thread (a prefetching thread would sit in a
     # blocking read that Ctrl-C cannot stop)
     if opened.live is not None or not PREFETCH:
-        chunks = _with_candidates(iter(read), dispatcher)
-    else:  # three threads: the lines, the trigger scan, the dispatcher (this one)
+        chunks = _dispatched(_with_candidates(iter(read), dispatcher), dispatcher)
+    else:  # four threads: the lines, the trigger scan, the dispatcher, the rest (this one)
         ahead = prefetched(iter(read), PREFETCH)
-        chunks = prefetched(_with_candidates(ahead, dispatcher), PREFETCH)
+        cands = prefetched(_with_candidates(ahead, dispatcher), PREFETCH)
+        chunks = prefetched(_dispatched(cands, dispatcher), 1)
     try:
-        for size, fixed, cand in chunks:
+        for size, batch, event_ids in chunks:
             n_bytes += size
-            batch = fixed.lines
-            event_ids = fixed.claim(dispatcher.process(fixed.view, cand))
             unparsed = unparsed_flag(batch, event_ids)
             batch = pa.RecordBatch.from_arrays(
                 [*batch.columns, event_ids, unparsed], schema=LINES_ARROW
@@ -342,6 +341,19 @@ class _ReadChunks:
         for chunk in whole_head(iter_chunks(opened)):
             self.lines = self.lines or _line_stage(opened, self.stage, chunk.data)
             yield len(chunk.data), _read_chunk(self.lines, chunk, opened.error is not None, rewrap)
+
+
+def _dispatched(
+    chunks: Generator[tuple[int, Repaired, np.ndarray], None, None], dispatcher: Dispatcher
+) -> Generator[tuple[int, pa.RecordBatch, pa.Array], None, None]:
+    """Each chunk's `lines` batch with its event_id column. Run in a thread of its own, the
+    dispatcher's Python overlaps what the batch goes through next (unparsed flags, boot
+    statistics, the writers), where it ran in turn with it."""
+    try:
+        for size, fixed, cand in chunks:
+            yield size, fixed.lines, fixed.claim(dispatcher.process(fixed.view, cand))
+    finally:
+        chunks.close()
 
 
 def _with_candidates(

@@ -2,9 +2,10 @@
 
 A parse's line stage (reading, splitting, prefix decoding) and the families' trigger scan
 depend on nothing the dispatcher does, and spend their time in Arrow and NumPy kernels that
-release the GIL; the dispatcher spends its time in Python. capture.source_batches chains two
-of these, so the three overlap on two cores where they ran in turn. The items come in the
-same order, so the output is the same.
+release the GIL; the dispatcher spends its time in Python, and what a batch goes through after
+it (unparsed flags, boot statistics, the writers) in kernels again. capture.source_batches
+chains three of these, so the four overlap on two cores where they ran in turn. The items come
+in the same order, so the output is the same.
 """
 
 from __future__ import annotations

@@ -47,9 +47,9 @@ _POLL_S = 0.01  # how long a read of a growing stream waits for its worker betwe
 
 def default_jobs() -> int:
     """A worker per two cores this process may run on: a parse keeps about two busy (its line
-    stage and trigger scan run in threads beside the dispatcher, engine/prefetch.py), and on
-    two cores one process was faster than two workers and the parent (12.5 vs 13.5 s on the
-    production benchmark's two halves)."""
+    stage, trigger scan and dispatcher run in threads beside the writing, engine/prefetch.py),
+    and on two cores one process was faster than two workers and the parent (12.5 vs 13.5 s on
+    the production benchmark's two halves)."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
