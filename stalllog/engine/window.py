@@ -68,8 +68,8 @@ _SKIP_FLAGS = "non-kernel|kmsg-dict|structured|wrap-cont"
 # A printk stamp inside a line (_GLUED_RE splits there): serial consoles glue a record
 # behind unfinished text of another CPU (`BUG: workqueue lockup - pool[ 2417.500236] INFO: task
 # ...`, syzkaller's `login: [  100.1][    C1] rcu: INFO: ...`).
-GLUED_STAMP = r"\[ *\d+\.\d{6}\](?:\[ *[TC]\d+\])? "
-_GLUED_RE = re.compile(r"\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? ")  # its groups: stamp, caller
+GLUED_STAMP = r"\[ *(\d+\.\d{6})\](?:\[ *([TC]\d+)\])? "  # groups: the time, the caller
+_GLUED_RE = re.compile(GLUED_STAMP)
 # an embedded newline, or a stamp glued after the first character. ASCII digits: which lines
 # are split must not depend on Unicode digits
 _MULTI = r"\n|(?s:.)" + GLUED_STAMP.replace(r"\d", "[0-9]")
